@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal interfaces shared by the libuml sources.  Not installed. */
+#ifndef LIBUML_PRIVATE_H
+#define LIBUML_PRIVATE_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <sys/types.h>
+
+#include "uml/libuml.h"
+
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- ctx.c: logging and errors ---------------------------------------- */
+
+void uml_log(struct uml_ctx *ctx, int prio, const char *fmt, ...) _printf_(3, 4);
+
+#define uml_dbg(ctx, ...) do {							\
+		if (uml_ctx_get_log_priority(ctx) >= LOG_DEBUG)			\
+			uml_log(ctx, LOG_DEBUG, __VA_ARGS__);			\
+	} while (0)
+#define uml_info(ctx, ...) do {							\
+		if (uml_ctx_get_log_priority(ctx) >= LOG_INFO)			\
+			uml_log(ctx, LOG_INFO, __VA_ARGS__);			\
+	} while (0)
+
+/*
+ * Records a failure: formats the message into *slot (the object's last
+ * error), copies it to the context's last error, logs it at LOG_ERR and
+ * returns err (a negative errno) so callers can `return uml_fail(...)`.
+ */
+int uml_fail(struct uml_ctx *ctx, char **slot, int err, const char *fmt, ...) _printf_(4, 5);
+
+/* Reports progress; returns -ECANCELED when the callback asks to stop. */
+int uml_progress(struct uml_ctx *ctx, const char *phase, uint64_t done, uint64_t total);
+
+enum uml_hostcompat uml_ctx_get_hostcompat(struct uml_ctx *ctx);
+
+/* Creates the runtime directory if needed (mode 0700). */
+int uml_ctx_ensure_runtime_dir(struct uml_ctx *ctx);
+
+/* ---- small helpers (ctx.c) -------------------------------------------- */
+
+uint64_t uml_now_usec(void);			/* CLOCK_MONOTONIC */
+int uml_mkdir_p(const char *path, mode_t mode);
+int uml_rm_rf(const char *path);		/* files and dirs below path, then path */
+int uml_read_file(const char *path, char **ret, size_t *len);	/* NUL-terminated */
+int uml_write_all(int fd, const void *buf, size_t len);
+int uml_path_absolute(const char *path, char **ret);	/* relative -> cwd-based */
+bool uml_has_space_or_ctrl(const char *s);
+
+/* A growable byte buffer, always NUL-terminated. */
+struct uml_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+int uml_buf_append(struct uml_buf *b, const void *data, size_t len);
+void uml_buf_drop_front(struct uml_buf *b, size_t n);
+void uml_buf_free(struct uml_buf *b);
+
+/* ---- kernel.c ---------------------------------------------------------- */
+
+struct uml_ctx *uml_kernel_get_ctx(struct uml_kernel *kernel);
+
+/* ---- rootfs.c ---------------------------------------------------------- */
+
+struct uml_ctx *uml_rootfs_get_ctx(struct uml_rootfs *rootfs);
+/* The ready marker guests made by this rootfs print, or NULL. */
+const char *uml_rootfs_get_ready_marker(struct uml_rootfs *rootfs);
+
+/* ---- hostcompat.c ------------------------------------------------------ */
+
+bool uml_hostcompat_needed(void);
+/*
+ * Returns an fd (not O_CLOEXEC-free: the caller dup2()s it in the child)
+ * of a memfd that holds the ptrace interposer library, or a negative errno.
+ */
+int uml_hostcompat_preload_fd(struct uml_ctx *ctx);
+
+/* ---- spawn.c ----------------------------------------------------------- */
+
+struct uml_spawn {
+	pid_t pid;
+	int pidfd;
+};
+/*
+ * Forks and execs argv[0] with envp.  keep_fds[i] is dup2()ed to
+ * keep_fds[i] in the child (cleared of O_CLOEXEC); every other fd is
+ * closed.  The child gets its own process group, SIGKILL when the caller
+ * dies, default signal dispositions and an empty signal mask, and stdin on
+ * /dev/null.  stdout/stderr go to out_fd (or /dev/null when < 0).
+ */
+int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
+	      const int *keep_fds, size_t n_keep, int out_fd, struct uml_spawn *ret);
+/* Runs argv to completion capturing stdout (stderr discarded); exit status in *status. */
+int uml_spawn_capture(struct uml_ctx *ctx, char *const argv[], char **out, size_t *out_len,
+		      int *status, int timeout_ms);
+
+/* ---- mconsole.c -------------------------------------------------------- */
+
+#define UML_MCONSOLE_MAGIC 0xcafebabeU
+#define UML_MCONSOLE_VERSION 2
+#define UML_MCONSOLE_MAX_DATA 512
+
+enum uml_mconsole_notify_type {
+	UML_MCONSOLE_NOTIFY_SOCKET = 0,
+	UML_MCONSOLE_NOTIFY_PANIC = 1,
+	UML_MCONSOLE_NOTIFY_HANG = 2,
+	UML_MCONSOLE_NOTIFY_USER = 3,
+};
+
+/*
+ * Sends one request to the mconsole socket at sock_path and collects the
+ * reply (all parts while `more` is set) into *reply (NUL-terminated, may
+ * hold NULs; length in *reply_len).  *err_flag gets the reply's error flag.
+ */
+int uml_mconsole_call(const char *sock_path, const char *command, int timeout_ms,
+		      char **reply, size_t *reply_len, int *err_flag);
+
+/* Parses one notify datagram; returns 0 and fills type/data/len, or -EBADMSG. */
+int uml_mconsole_parse_notify(const void *buf, size_t n, int *type, const char **data,
+			      size_t *len);
+
+/* ---- console.c --------------------------------------------------------- */
+
+/* Classification of one console line. */
+enum uml_console_class {
+	UML_CONSOLE_PLAIN = 0,
+	UML_CONSOLE_PANIC,		/* "Kernel panic - not syncing: MSG" */
+	UML_CONSOLE_POWEROFF,		/* "reboot: Power down" */
+	UML_CONSOLE_HALT,		/* "reboot: System halted" */
+	UML_CONSOLE_REBOOT,		/* "reboot: Restarting system" */
+	UML_CONSOLE_FP_REGS,		/* "ptrace set fp regs failed" */
+	UML_CONSOLE_NO_INIT,
+	UML_CONSOLE_NO_ROOT,
+	UML_CONSOLE_NO_CONSOLE,
+	UML_CONSOLE_OOM,
+};
+enum uml_console_class uml_console_classify(const char *line, size_t len);
+
+#endif

@@ -69,9 +69,25 @@ void uml_buf_free(struct uml_buf *b);
 
 struct uml_ctx *uml_kernel_get_ctx(struct uml_kernel *kernel);
 
-/* ---- rootfs.c ---------------------------------------------------------- */
+/* ---- rootfs.c (images), cow.c (COW overlays) ---------------------------- */
+
+struct uml_rootfs {
+	int refcount;
+	struct uml_ctx *ctx;
+	char *path;			/* absolute image path (the COW file for overlays) */
+	char *backing;			/* absolute backing image of a COW overlay, else NULL */
+	uint64_t size;			/* bytes, for images created by libuml */
+	enum uml_fs_type fs_type;
+	const char *ready_marker;	/* static string, or NULL */
+	char *last_error;
+};
 
 struct uml_ctx *uml_rootfs_get_ctx(struct uml_rootfs *rootfs);
+/*
+ * The ubdN= value for this disk: "PATH" or, for a COW overlay,
+ * "COWPATH,BACKING".  Allocated; the caller frees it.
+ */
+char *uml_rootfs_ubd_spec(struct uml_rootfs *rootfs);
 /* The ready marker guests made by this rootfs print, or NULL. */
 const char *uml_rootfs_get_ready_marker(struct uml_rootfs *rootfs);
 

@@ -135,12 +135,26 @@ enum uml_mconsole_notify_type {
 /*
  * Sends one request to the mconsole socket at sock_path and collects the
  * reply (all parts while `more` is set) into *reply (NUL-terminated, may
- * hold NULs; length in *reply_len).  *err_flag gets the reply's error flag.
+ * hold NULs; length in *reply_len; caller frees).  *err_flag (may be NULL)
+ * gets the reply's error flag.  timeout_ms bounds the whole exchange
+ * (negative: no limit); a reply is capped at 16 MiB in all.  Each call
+ * uses its own socket, so a late answer to an earlier call is never taken
+ * for this one.  Returns 0; -E2BIG for a command of 512 bytes or more;
+ * -ENAMETOOLONG for a sock_path that does not fit sun_path; -ENOENT /
+ * -ECONNREFUSED when nothing listens there; -ETIMEDOUT; -EBADMSG for a
+ * malformed, truncated or oversized reply datagram; -EMSGSIZE past the
+ * cap; other socket errors as negative errno.  Outputs untouched on error.
  */
 int uml_mconsole_call(const char *sock_path, const char *command, int timeout_ms,
 		      char **reply, size_t *reply_len, int *err_flag);
 
-/* Parses one notify datagram; returns 0 and fills type/data/len, or -EBADMSG. */
+/*
+ * Parses one notify datagram of n bytes (any alignment).  Returns 0 and
+ * fills type (enum uml_mconsole_notify_type), data (points into buf, not
+ * NUL-terminated) and len; the NUL the kernel appends to the socket name
+ * and panic text is not counted.  -EBADMSG for a bad magic, version, type
+ * or length.  Outputs may be NULL.
+ */
 int uml_mconsole_parse_notify(const void *buf, size_t n, int *type, const char **data,
 			      size_t *len);
 

@@ -4,6 +4,8 @@
 #define LIBUML_PRIVATE_H
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -91,6 +93,14 @@ char *uml_rootfs_ubd_spec(struct uml_rootfs *rootfs);
 /* The ready marker guests made by this rootfs print, or NULL. */
 const char *uml_rootfs_get_ready_marker(struct uml_rootfs *rootfs);
 
+/* ---- instance.c ------------------------------------------------------- */
+
+struct uml_ctx *uml_instance_get_ctx(struct uml_instance *inst);
+/* The guest's mconsole socket path while it runs, else NULL. */
+const char *uml_instance_get_mconsole_path(struct uml_instance *inst);
+/* Where uml_fail() keeps the instance's last error. */
+char **uml_instance_last_error_slot(struct uml_instance *inst);
+
 /* ---- hostcompat.c ------------------------------------------------------ */
 
 bool uml_hostcompat_needed(void);
@@ -174,5 +184,6 @@ enum uml_console_class {
 	UML_CONSOLE_OOM,
 };
 enum uml_console_class uml_console_classify(const char *line, size_t len);
+int uml_console_class_rank(enum uml_console_class c);
 
 #endif

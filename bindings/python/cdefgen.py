@@ -64,13 +64,14 @@ def declarations(header_text):
     text = re.sub(r'^\s*\}\s*$', ' ', text, flags=re.M)   # its closing brace
     out = []
     for stmt in _split_statements(text):
-        exported = 'UML_EXPORT' in stmt
         stmt = _normalize(stmt.replace('UML_EXPORT', ''))
         m = re.search(r'\b(uml_[a-z0-9_]*)\(', stmt)
         if stmt.startswith('typedef'):
             name = re.search(r'\(\*(\w+)\)|(\w+)$', stmt)
             out.append(('typedef', name.group(1) or name.group(2), stmt))
-        elif exported and m:
+        elif stmt.startswith('static const'):
+            out.append(('constant', stmt.split()[-1].lstrip('*'), stmt))
+        elif m:
             out.append(('function', m.group(1), stmt))
         elif stmt.startswith(('struct', 'enum')):
             kind, name = stmt.split(' ', 1)[0], re.match(r'\w+ (\w+)', stmt).group(1)
@@ -104,7 +105,7 @@ def format_cdef(decls):
 
 def cdef_declarations(cdef_text):
     """The declarations of a cdef file, in the same form as declarations()."""
-    return declarations(cdef_text.replace('static const', 'UML_CONST static const'))
+    return declarations(cdef_text)
 
 
 if __name__ == '__main__':

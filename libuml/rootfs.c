@@ -102,6 +102,7 @@ UML_EXPORT struct uml_rootfs *uml_rootfs_unref(struct uml_rootfs *rootfs)
 	free(rootfs->path);
 	free(rootfs->backing);
 	free(rootfs->last_error);
+	free(rootfs->listing);
 	uml_ctx_unref(rootfs->ctx);
 	free(rootfs);
 	return NULL;
@@ -192,36 +193,69 @@ static int ext2_errno(errcode_t e)
 		return -ENOSPC;
 	case EXT2_ET_NO_MEMORY:
 		return -ENOMEM;
+	case EXT2_ET_FILE_NOT_FOUND:
+		return -ENOENT;
+	case EXT2_ET_NO_DIRECTORY:
+		return -ENOTDIR;
+	case EXT2_ET_SYMLINK_LOOP:
+		return -ELOOP;
+	case EXT2_ET_FILE_TOO_BIG:
+		return -EFBIG;
 	}
 	if (e > 0 && e < 4096)
 		return -(int)e;
 	return -EIO;
 }
 
-UML_EXPORT int uml_rootfs_open(struct uml_rootfs *rootfs)
+/* Opens the filesystem in img; rw also loads the bitmaps. */
+static int open_fs(struct uml_rootfs *rootfs, const char *img, bool rw, ext2_filsys *ret)
 {
-	const char *img;
-	ext2_filsys fs;
 	struct stat st;
 	errcode_t e;
 
-	if (!rootfs)
-		return -EINVAL;
-	/* an overlay's filesystem lives in its backing image */
-	img = rootfs->backing ? rootfs->backing : rootfs->path;
 	if (stat(img, &st) < 0)
 		return rfail(rootfs, -errno, "cannot open image '%s': %s", img, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return rfail(rootfs, -EISDIR, "image '%s' is a directory", img);
-	e = ext2fs_open2(img, NULL, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
+	e = ext2fs_open2(img, NULL, EXT2_FLAG_64BITS | (rw ? EXT2_FLAG_RW : 0), 0, 0,
+			 unix_io_manager, ret);
 	if (e) {
 		int r = ext2_errno(e);
 
-		if (r == -EACCES || r == -EPERM)
-			return rfail(rootfs, r, "cannot read image '%s': %s", img, strerror(-r));
+		if (r == -EACCES || r == -EPERM || r == -EROFS)
+			return rfail(rootfs, r, "cannot open image '%s': %s", img, strerror(-r));
 		return rfail(rootfs, -EMEDIUMTYPE, "no ext2/3/4 filesystem in '%s': %s", img,
 			     ext2_strerror(e));
 	}
+	if (!rw)
+		return 0;
+	/* changes under an unreplayed journal would be undone by the next mount */
+	if (ext2fs_has_feature_journal_needs_recovery((*ret)->super) ||
+	    !((*ret)->super->s_state & EXT2_VALID_FS)) {
+		ext2fs_close_free(ret);
+		return rfail(rootfs, -EBUSY, "filesystem in '%s' is in use or was not cleanly "
+			     "unmounted; run e2fsck -fy on it first", img);
+	}
+	e = ext2fs_read_bitmaps(*ret);
+	if (e) {
+		ext2fs_close_free(ret);
+		return rfail(rootfs, ext2_errno(e), "cannot read the bitmaps of '%s': %s", img,
+			     ext2_strerror(e));
+	}
+	return 0;
+}
+
+UML_EXPORT int uml_rootfs_open(struct uml_rootfs *rootfs)
+{
+	ext2_filsys fs;
+	int r;
+
+	if (!rootfs)
+		return -EINVAL;
+	/* an overlay's filesystem lives in its backing image */
+	r = open_fs(rootfs, rootfs->backing ? rootfs->backing : rootfs->path, false, &fs);
+	if (r < 0)
+		return r;
 	ext2fs_close_free(&fs);
 	return 0;
 }
@@ -408,6 +442,7 @@ struct build {
 	struct timespec now;
 
 	/* geometry, from the image size */
+	uint64_t image_bytes;
 	unsigned bs;
 	uint64_t n_inodes;
 
@@ -443,10 +478,10 @@ static int bfail_ext2(struct build *b, errcode_t e, const char *what, const stru
 
 	if (r == -ENOSPC)
 		r = bfail(b, r, "%s does not fit into %llu-byte image '%s': %s%s%s (%s)", b->what,
-			  (unsigned long long)b->rootfs->size, b->rootfs->path, what,
+			  (unsigned long long)b->image_bytes, b->rootfs->path, what,
 			  p ? " for " : "", p ? p : "", ext2_strerror(e));
 	else
-		r = bfail(b, r, "creating image '%s' from %s: %s%s%s: %s", b->rootfs->path, b->what,
+		r = bfail(b, r, "writing image '%s' from %s: %s%s%s: %s", b->rootfs->path, b->what,
 			  what, p ? " for " : "", p ? p : "", ext2_strerror(e));
 	free(p);
 	return r;
@@ -1220,7 +1255,7 @@ static int tick(struct build *b)
 	b->reported = b->done;
 	r = uml_progress(b->ctx, "populate", b->done, b->total);
 	if (r < 0)
-		return bfail(b, r, "creating image '%s' was cancelled at %llu of %llu entries",
+		return bfail(b, r, "writing image '%s' was cancelled at %llu of %llu entries",
 			     b->rootfs->path, (unsigned long long)b->done,
 			     (unsigned long long)b->total);
 	return 0;
@@ -1393,12 +1428,12 @@ static int fs_check_space(struct build *b)
 	if (b->est_blocks > free_blocks)
 		return bfail(b, -ENOSPC, "%s does not fit into %llu-byte image '%s': it needs at "
 			     "least %llu KiB, the filesystem has %llu KiB free", b->what,
-			     (unsigned long long)b->rootfs->size, b->rootfs->path,
+			     (unsigned long long)b->image_bytes, b->rootfs->path,
 			     (unsigned long long)(b->est_blocks * b->bs / 1024),
 			     (unsigned long long)(free_blocks * b->bs / 1024));
 	if (b->total + 1 > free_inodes)
 		return bfail(b, -ENOSPC, "%s does not fit into %llu-byte image '%s': %llu entries, "
-			     "room for %llu inodes", b->what, (unsigned long long)b->rootfs->size,
+			     "room for %llu inodes", b->what, (unsigned long long)b->image_bytes,
 			     b->rootfs->path, (unsigned long long)b->total,
 			     (unsigned long long)free_inodes);
 	return 0;
@@ -1522,6 +1557,7 @@ static void build_init(struct build *b, struct uml_rootfs *rootfs)
 	b->rootfs = rootfs;
 	b->ctx = rootfs->ctx;
 	b->imgfd = -1;
+	b->image_bytes = rootfs->size;
 	clock_gettime(CLOCK_REALTIME, &b->now);
 }
 
@@ -1667,12 +1703,16 @@ out:
 	return r;
 }
 
-/* Runs argv with stdout captured (stderr discarded); NUL-terminated output. */
-static int run_capture(char *const argv[], char **out)
+/*
+ * Runs argv (an absolute program path) with stdout captured, and stderr too
+ * when merge_stderr; NUL-terminated output, wait status in *status.
+ * (uml_spawn_capture() in spawn.c is the general tool; this needs no more.)
+ */
+static int run_capture(char *const argv[], bool merge_stderr, char **out, int *status)
 {
 	posix_spawn_file_actions_t fa;
 	struct uml_buf buf = { 0 };
-	int pipefd[2], status, r;
+	int pipefd[2], r;
 	pid_t pid;
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -1680,8 +1720,11 @@ static int run_capture(char *const argv[], char **out)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	r = posix_spawn(&pid, argv[0], &fa, NULL, argv, (char *[]){ NULL });
+	if (merge_stderr)
+		posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	else
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	r = posix_spawn(&pid, argv[0], &fa, NULL, argv, (char *[]){ "LC_ALL=C", NULL });
 	posix_spawn_file_actions_destroy(&fa);
 	close(pipefd[1]);
 	if (r) {
@@ -1702,10 +1745,8 @@ static int run_capture(char *const argv[], char **out)
 		}
 	}
 	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
 		;
-	if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
-		r = -EIO;
 	if (r == 0 && !buf.data)
 		r = uml_buf_append(&buf, "", 0);
 	if (r < 0) {
@@ -1714,6 +1755,25 @@ static int run_capture(char *const argv[], char **out)
 	}
 	*out = buf.data;
 	return 0;
+}
+
+/* Runs busybox --list-full (or --list); 0 and the list, or a negative errno. */
+static int busybox_applets(const char *busybox, char **out, bool *full)
+{
+	int status, r;
+
+	r = run_capture((char *[]){ (char *)busybox, "--list-full", NULL }, false, out, &status);
+	*full = r == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && strchr(*out, '/');
+	if (*full)
+		return 0;
+	if (r == 0)
+		free(*out);
+	r = run_capture((char *[]){ (char *)busybox, "--list", NULL }, false, out, &status);
+	if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !(*out)[0])) {
+		free(*out);
+		r = -EIO;
+	}
+	return r;
 }
 
 /* Finds or adds the directories of path ("a/b/c" -> a, a/b) below root. */
@@ -1911,18 +1971,10 @@ UML_EXPORT int uml_rootfs_create_busybox(struct uml_rootfs *rootfs, const char *
 		return r;
 	if (stat(busybox, &st) < 0)
 		return rfail(rootfs, -errno, "busybox '%s': %m", busybox);
-	r = run_capture((char *[]){ (char *)busybox, "--list-full", NULL }, &applets);
-	full = r == 0 && strchr(applets, '/');
-	if (!full) {
-		free(applets);
-		applets = NULL;
-		r = run_capture((char *[]){ (char *)busybox, "--list", NULL }, &applets);
-	}
-	if (r < 0 || !applets[0]) {
-		free(applets);
-		return rfail(rootfs, -ENOEXEC, "busybox '%s' did not list its applets%s%s", busybox,
-			     r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
-	}
+	r = busybox_applets(busybox, &applets, &full);
+	if (r < 0)
+		return rfail(rootfs, -ENOEXEC, "busybox '%s' did not list its applets: %s", busybox,
+			     strerror(-r));
 	build_init(&b, rootfs);
 	b.what = "the busybox guest";
 	geometry(&b, 0);
@@ -1939,4 +1991,807 @@ UML_EXPORT int uml_rootfs_create_busybox(struct uml_rootfs *rootfs, const char *
 	if (r == 0)
 		rootfs->ready_marker = UML_BUSYBOX_READY_MARKER;
 	return r;
+}
+
+/* ---- files in and out of an existing image ------------------------------------ */
+
+static int check_guest_path(struct uml_rootfs *rootfs, const char *path)
+{
+	if (!path || path[0] != '/')
+		return rfail(rootfs, -EINVAL, "guest path '%s' for image '%s' is not absolute",
+			     path ? path : "(null)", rootfs->path);
+	return 0;
+}
+
+static int image_open(struct uml_rootfs *rootfs, bool rw, ext2_filsys *ret)
+{
+	if (rootfs->backing)
+		return rfail(rootfs, -EOPNOTSUPP, "'%s' is a COW overlay; files can only be read "
+			     "or changed in plain images", rootfs->path);
+	return open_fs(rootfs, rootfs->path, rw, ret);
+}
+
+/* Resolves path in the image; follow: a symlink as last component too. */
+static int guest_lookup(struct uml_rootfs *rootfs, ext2_filsys fs, const char *path, bool follow,
+			ext2_ino_t *ino)
+{
+	errcode_t e = follow ? ext2fs_namei_follow(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, ino) :
+			       ext2fs_namei(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, ino);
+	int r;
+
+	if (!e)
+		return 0;
+	r = ext2_errno(e);
+	return rfail(rootfs, r, "'%s' in image '%s': %s", path, rootfs->path,
+		     r == -EIO ? ext2_strerror(e) : strerror(-r));
+}
+
+static int read_inode(struct uml_rootfs *rootfs, ext2_filsys fs, ext2_ino_t ino,
+		      struct ext2_inode_large *in)
+{
+	errcode_t e;
+
+	memset(in, 0, sizeof(*in));
+	e = ext2fs_read_inode_full(fs, ino, (struct ext2_inode *)in, sizeof(*in));
+	if (e)
+		return rfail(rootfs, ext2_errno(e), "cannot read inode %u of '%s': %s", ino,
+			     rootfs->path, ext2_strerror(e));
+	return 0;
+}
+
+UML_EXPORT int uml_rootfs_read_file(struct uml_rootfs *rootfs, const char *guest_path,
+				    char **data, size_t *len)
+{
+	struct ext2_inode_large in;
+	ext2_file_t f = NULL;
+	ext2_filsys fs;
+	ext2_ino_t ino;
+	uint64_t size;
+	char *buf = NULL;
+	errcode_t e;
+	int r;
+
+	if (!rootfs)
+		return -EINVAL;
+	if (!data)
+		return rfail(rootfs, -EINVAL, "no place for the data of '%s'", guest_path);
+	r = check_guest_path(rootfs, guest_path);
+	if (r < 0)
+		return r;
+	r = image_open(rootfs, false, &fs);
+	if (r < 0)
+		return r;
+	r = guest_lookup(rootfs, fs, guest_path, true, &ino);
+	if (r == 0)
+		r = read_inode(rootfs, fs, ino, &in);
+	if (r < 0)
+		goto out;
+	size = EXT2_I_SIZE(&in);
+	if (LINUX_S_ISDIR(in.i_mode)) {
+		r = rfail(rootfs, -EISDIR, "'%s' in image '%s' is a directory", guest_path,
+			  rootfs->path);
+	} else if (!LINUX_S_ISREG(in.i_mode)) {
+		r = rfail(rootfs, -EINVAL, "'%s' in image '%s' is not a regular file", guest_path,
+			  rootfs->path);
+	} else if (size > (1u << 30)) {
+		r = rfail(rootfs, -EFBIG, "'%s' in image '%s' is larger than 1 GiB (%llu bytes)",
+			  guest_path, rootfs->path, (unsigned long long)size);
+	}
+	if (r < 0)
+		goto out;
+	buf = malloc((size_t)size + 1);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	e = ext2fs_file_open2(fs, ino, (struct ext2_inode *)&in, 0, &f);
+	for (size_t done = 0; !e && done < size; ) {
+		unsigned got;
+
+		e = ext2fs_file_read(f, buf + done, (unsigned)(size - done), &got);
+		if (!e && !got)
+			break;
+		done += got;
+	}
+	if (f)
+		ext2fs_file_close(f);
+	if (e) {
+		r = rfail(rootfs, ext2_errno(e), "cannot read '%s' in image '%s': %s", guest_path,
+			  rootfs->path, ext2_strerror(e));
+		goto out;
+	}
+	buf[size] = '\0';
+	*data = buf;
+	buf = NULL;
+	if (len)
+		*len = (size_t)size;
+out:
+	free(buf);
+	ext2fs_close_free(&fs);
+	return r;
+}
+
+struct listing {
+	struct uml_rootfs_entry *e;
+	ext2_ino_t *inos;
+	size_t n, cap;
+	struct uml_buf names;	/* offsets into it sit in e[i].name until the end */
+	int err;
+};
+
+static int list_fn(ext2_ino_t dir, int entry, struct ext2_dir_entry *de, int offset,
+		   int blocksize, char *buf, void *priv)
+{
+	struct listing *l = priv;
+	int nl = ext2fs_dirent_name_len(de);
+
+	if ((nl == 1 && de->name[0] == '.') || (nl == 2 && de->name[0] == '.' && de->name[1] == '.'))
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct uml_rootfs_entry *e = realloc(l->e, cap * sizeof(*e));
+		ext2_ino_t *inos = e ? realloc(l->inos, cap * sizeof(*inos)) : NULL;
+
+		if (e)
+			l->e = e;
+		if (!e || !inos) {
+			l->err = -ENOMEM;
+			return DIRENT_ABORT;
+		}
+		l->inos = inos;
+		l->cap = cap;
+	}
+	memset(&l->e[l->n], 0, sizeof(l->e[l->n]));
+	l->e[l->n].name = (const char *)(uintptr_t)l->names.len;
+	l->inos[l->n++] = de->inode;
+	if (uml_buf_append(&l->names, de->name, (size_t)nl) < 0 ||
+	    uml_buf_append(&l->names, "", 1) < 0) {
+		l->err = -ENOMEM;
+		return DIRENT_ABORT;
+	}
+	return 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct uml_rootfs_entry *)a)->name,
+		      ((const struct uml_rootfs_entry *)b)->name);
+}
+
+static int64_t decode_xtime(__u32 t, __u32 extra, bool has_extra)
+{
+	return (int64_t)(int32_t)t + (has_extra ? (int64_t)(extra & EXT4_EPOCH_MASK) << 32 : 0);
+}
+
+UML_EXPORT int uml_rootfs_list_dir(struct uml_rootfs *rootfs, const char *guest_path,
+				   const struct uml_rootfs_entry **ret, size_t *n)
+{
+	struct listing l = { 0 };
+	struct ext2_inode_large in;
+	ext2_filsys fs;
+	ext2_ino_t ino;
+	char *block;
+	errcode_t e;
+	int r;
+
+	if (!rootfs)
+		return -EINVAL;
+	if (!ret || !n)
+		return rfail(rootfs, -EINVAL, "no place for the listing of '%s'", guest_path);
+	r = check_guest_path(rootfs, guest_path);
+	if (r < 0)
+		return r;
+	r = image_open(rootfs, false, &fs);
+	if (r < 0)
+		return r;
+	r = guest_lookup(rootfs, fs, guest_path, true, &ino);
+	if (r == 0)
+		r = read_inode(rootfs, fs, ino, &in);
+	if (r == 0 && !LINUX_S_ISDIR(in.i_mode))
+		r = rfail(rootfs, -ENOTDIR, "'%s' in image '%s' is not a directory", guest_path,
+			  rootfs->path);
+	if (r < 0)
+		goto out;
+	e = ext2fs_dir_iterate2(fs, ino, 0, NULL, list_fn, &l);
+	if (l.err) {
+		r = l.err;
+		goto out;
+	}
+	if (e) {
+		r = rfail(rootfs, ext2_errno(e), "cannot read directory '%s' in image '%s': %s",
+			  guest_path, rootfs->path, ext2_strerror(e));
+		goto out;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		struct uml_rootfs_entry *x = &l.e[i];
+		bool extra;
+
+		r = read_inode(rootfs, fs, l.inos[i], &in);
+		if (r < 0)
+			goto out;
+		extra = EXT2_INODE_SIZE(fs->super) > EXT2_GOOD_OLD_INODE_SIZE &&
+			in.i_extra_isize >= offsetof(struct ext2_inode_large, i_mtime_extra) +
+					    sizeof(in.i_mtime_extra) - EXT2_GOOD_OLD_INODE_SIZE;
+		x->mode = in.i_mode;
+		x->uid = in.i_uid | ((uid_t)in.osd2.linux2.l_i_uid_high << 16);
+		x->gid = in.i_gid | ((gid_t)in.osd2.linux2.l_i_gid_high << 16);
+		x->size = EXT2_I_SIZE(&in);
+		x->mtime = decode_xtime(in.i_mtime, in.i_mtime_extra, extra);
+		x->mtime_nsec = extra ? in.i_mtime_extra >> EXT4_EPOCH_BITS : 0;
+		x->nlink = in.i_links_count;
+	}
+	/* one allocation: the array, then the names */
+	block = malloc(l.n * sizeof(*l.e) + l.names.len + 1);
+	if (!block) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(block + l.n * sizeof(*l.e), l.names.data ? l.names.data : "", l.names.len + 1);
+	for (size_t i = 0; i < l.n; i++)
+		l.e[i].name = block + l.n * sizeof(*l.e) + (uintptr_t)l.e[i].name;
+	if (l.n)
+		memcpy(block, l.e, l.n * sizeof(*l.e));
+	qsort(block, l.n, sizeof(*l.e), entry_cmp);
+	free(rootfs->listing);
+	rootfs->listing = (struct uml_rootfs_entry *)block;
+	rootfs->n_listing = l.n;
+	*ret = rootfs->listing;
+	*n = l.n;
+out:
+	free(l.e);
+	free(l.inos);
+	uml_buf_free(&l.names);
+	ext2fs_close_free(&fs);
+	return r;
+}
+
+struct kids {
+	char **names;
+	ext2_ino_t *inos;
+	size_t n, cap;
+	int err;
+};
+
+static int kids_fn(ext2_ino_t dir, int entry, struct ext2_dir_entry *de, int offset,
+		   int blocksize, char *buf, void *priv)
+{
+	struct kids *k = priv;
+	int nl = ext2fs_dirent_name_len(de);
+
+	if ((nl == 1 && de->name[0] == '.') || (nl == 2 && de->name[0] == '.' && de->name[1] == '.'))
+		return 0;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 16;
+		char **names = realloc(k->names, cap * sizeof(*names));
+		ext2_ino_t *inos = names ? realloc(k->inos, cap * sizeof(*inos)) : NULL;
+
+		if (names)
+			k->names = names;
+		if (!names || !inos) {
+			k->err = -ENOMEM;
+			return DIRENT_ABORT;
+		}
+		k->inos = inos;
+		k->cap = cap;
+	}
+	k->names[k->n] = strndup(de->name, (size_t)nl);
+	if (!k->names[k->n]) {
+		k->err = -ENOMEM;
+		return DIRENT_ABORT;
+	}
+	k->inos[k->n++] = de->inode;
+	return 0;
+}
+
+/* Drops one link of ino; frees its blocks and the inode with the last. */
+static errcode_t drop_link(ext2_filsys fs, ext2_ino_t ino, bool is_dir)
+{
+	struct ext2_inode_large in = { 0 };
+	struct ext2_inode *inode = (struct ext2_inode *)&in;
+	errcode_t e = ext2fs_read_inode_full(fs, ino, inode, sizeof(in));
+	blk64_t acl;
+
+	if (e)
+		return e;
+	if (!is_dir && in.i_links_count > 1) {
+		in.i_links_count--;
+		return ext2fs_write_inode_full(fs, ino, inode, sizeof(in));
+	}
+	if (ext2fs_inode_has_valid_blocks2(fs, inode)) {
+		e = ext2fs_punch(fs, ino, inode, NULL, 0, ~0ULL);
+		if (e)
+			return e;
+	}
+	acl = ext2fs_file_acl_block(fs, inode);
+	if (acl) {
+		__u32 count = 1;
+
+		e = ext2fs_adjust_ea_refcount3(fs, acl, NULL, -1, &count, ino);
+		if (e)
+			return e;
+		if (count == 0)
+			ext2fs_block_alloc_stats2(fs, acl, -1);
+		ext2fs_file_acl_block_set(fs, inode, 0);
+	}
+	in.i_links_count = 0;
+	in.i_size = in.i_size_high = 0;
+	in.i_dtime = (__u32)time(NULL);
+	e = ext2fs_write_inode_full(fs, ino, inode, sizeof(in));
+	if (!e)
+		ext2fs_inode_alloc_stats2(fs, ino, -1, is_dir ? 1 : 0);
+	return e;
+}
+
+/* Removes name (inode ino) from directory parent, with all below it. */
+static errcode_t remove_tree(ext2_filsys fs, ext2_ino_t parent, const char *name, ext2_ino_t ino)
+{
+	struct ext2_inode_large in = { 0 };
+	bool is_dir;
+	errcode_t e = ext2fs_read_inode_full(fs, ino, (struct ext2_inode *)&in, sizeof(in));
+
+	if (e)
+		return e;
+	is_dir = LINUX_S_ISDIR(in.i_mode);
+	if (is_dir) {
+		struct kids k = { 0 };
+
+		e = ext2fs_dir_iterate2(fs, ino, 0, NULL, kids_fn, &k);
+		if (!e && k.err)
+			e = EXT2_ET_NO_MEMORY;
+		for (size_t i = 0; !e && i < k.n; i++)
+			e = remove_tree(fs, ino, k.names[i], k.inos[i]);
+		for (size_t i = 0; i < k.n; i++)
+			free(k.names[i]);
+		free(k.names);
+		free(k.inos);
+		if (e)
+			return e;
+	}
+	e = ext2fs_unlink(fs, parent, name, ino, 0);
+	if (!e && is_dir) {
+		struct ext2_inode pin;
+
+		e = ext2fs_read_inode(fs, parent, &pin);
+		/* 1 means "too many to count" (dir_nlink) and stays */
+		if (!e && pin.i_links_count > 2) {
+			pin.i_links_count--;
+			e = ext2fs_write_inode(fs, parent, &pin);
+		}
+	}
+	return e ? e : drop_link(fs, ino, is_dir);
+}
+
+/* Splits "/a/b/c" into parent "/a/b" and name "c"; trailing slashes dropped. */
+static int split_guest_path(const char *path, char **parent, char **name)
+{
+	char *copy = strdup(path), *slash;
+	size_t len;
+
+	if (!copy)
+		return -ENOMEM;
+	len = strlen(copy);
+	while (len > 1 && copy[len - 1] == '/')
+		copy[--len] = '\0';
+	slash = strrchr(copy, '/');
+	*name = strdup(slash + 1);
+	if (slash == copy)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	*parent = copy;
+	if (!*name) {
+		free(copy);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Finds parent/name of guest_path: the parent must be a directory. */
+static int guest_parent(struct uml_rootfs *rootfs, ext2_filsys fs, const char *guest_path,
+			ext2_ino_t *parent_ino, char **name)
+{
+	struct ext2_inode_large in;
+	char *parent;
+	int r = split_guest_path(guest_path, &parent, name);
+
+	if (r < 0)
+		return r;
+	if (!**name || strcmp(*name, ".") == 0 || strcmp(*name, "..") == 0 ||
+	    strlen(*name) > EXT2_NAME_LEN) {
+		r = rfail(rootfs, -EINVAL, "'%s' is not a usable name in image '%s'", guest_path,
+			  rootfs->path);
+	} else {
+		r = guest_lookup(rootfs, fs, parent, true, parent_ino);
+		if (r == 0)
+			r = read_inode(rootfs, fs, *parent_ino, &in);
+		if (r == 0 && !LINUX_S_ISDIR(in.i_mode))
+			r = rfail(rootfs, -ENOTDIR, "'%s' in image '%s' is not a directory", parent,
+				  rootfs->path);
+	}
+	free(parent);
+	if (r < 0) {
+		free(*name);
+		*name = NULL;
+	}
+	return r;
+}
+
+UML_EXPORT int uml_rootfs_remove(struct uml_rootfs *rootfs, const char *guest_path)
+{
+	ext2_ino_t parent, ino;
+	char *name = NULL;
+	ext2_filsys fs;
+	errcode_t e;
+	int r;
+
+	if (!rootfs)
+		return -EINVAL;
+	r = check_guest_path(rootfs, guest_path);
+	if (r < 0)
+		return r;
+	if (guest_path[strspn(guest_path, "/")] == '\0')
+		return rfail(rootfs, -EBUSY, "refusing to remove '/' from image '%s'", rootfs->path);
+	r = image_open(rootfs, true, &fs);
+	if (r < 0)
+		return r;
+	r = guest_parent(rootfs, fs, guest_path, &parent, &name);
+	if (r == 0)
+		r = guest_lookup(rootfs, fs, guest_path, false, &ino);
+	if (r == 0) {
+		e = remove_tree(fs, parent, name, ino);
+		if (e)
+			r = rfail(rootfs, ext2_errno(e), "cannot remove '%s' from image '%s': %s",
+				  guest_path, rootfs->path, ext2_strerror(e));
+	}
+	free(name);
+	e = ext2fs_close_free(&fs);
+	if (e && r == 0)
+		r = rfail(rootfs, ext2_errno(e), "cannot write image '%s': %s", rootfs->path,
+			  ext2_strerror(e));
+	return r;
+}
+
+static int link_entry(struct build *b, ext2_ino_t parent, const char *name, struct node *n)
+{
+	errcode_t e = ext2fs_link(b->fs, parent, name, n->ino, (int)file_type(n->mode));
+
+	if (e == EXT2_ET_DIR_NO_SPACE) {
+		e = ext2fs_expand_dir(b->fs, parent);
+		if (!e)
+			e = ext2fs_link(b->fs, parent, name, n->ino, (int)file_type(n->mode));
+	}
+	if (!e && S_ISDIR(n->mode)) {
+		struct ext2_inode pin;
+
+		e = ext2fs_read_inode(b->fs, parent, &pin);
+		if (!e && pin.i_links_count > 1) {
+			pin.i_links_count++;
+			if (pin.i_links_count >= EXT2_LINK_MAX &&
+			    ext2fs_has_feature_dir_nlink(b->fs->super))
+				pin.i_links_count = 1;
+			e = ext2fs_write_inode(b->fs, parent, &pin);
+		}
+	}
+	return e ? bfail_ext2(b, e, "linking", n) : 0;
+}
+
+/* Creates n (from host dir dfd) as parent/name, with everything below it. */
+static int create_node(struct build *b, int dfd, ext2_ino_t parent, const char *name,
+		       struct node *n)
+{
+	int r;
+
+	if (n->hl && n->hl->e2ino) {
+		n->ino = n->hl->e2ino;
+	} else {
+		errcode_t e = ext2fs_new_inode(b->fs, parent, (int)n->mode, NULL, &n->ino);
+
+		if (e)
+			return bfail_ext2(b, e, "allocating an inode", n);
+		ext2fs_inode_alloc_stats2(b->fs, n->ino, +1, S_ISDIR(n->mode) ? 1 : 0);
+		if (n->hl)
+			n->hl->e2ino = n->ino;
+		if (S_ISDIR(n->mode)) {
+			int sub = openat(dfd, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub < 0) {
+				char *p = node_path(n);
+
+				r = bfail(b, -errno, "cannot open directory '%s/%s': %m", b->what,
+					  p ? p : n->name);
+				free(p);
+				return r;
+			}
+			r = write_dir(b, sub, n, parent);
+			close(sub);
+		} else {
+			r = write_leaf(b, dfd, n, n->ino);
+		}
+		if (r < 0)
+			return r;
+	}
+	r = link_entry(b, parent, name, n);
+	return r < 0 ? r : tick(b);
+}
+
+/* Puts n's entries into the existing directory dir_ino. */
+static int merge_dir(struct build *b, int dfd, ext2_ino_t dir_ino, struct node *n, unsigned flags)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < n->n_kids; i++) {
+		struct node *kid = n->kids[i];
+		struct ext2_inode_large in;
+		ext2_ino_t ino;
+		errcode_t e = ext2fs_lookup(b->fs, dir_ino, kid->name, (int)strlen(kid->name), NULL,
+					    &ino);
+		char *p;
+
+		if (e == EXT2_ET_FILE_NOT_FOUND) {
+			r = create_node(b, dfd, dir_ino, kid->name, kid);
+			continue;
+		}
+		if (e)
+			return bfail_ext2(b, e, "looking up", kid);
+		r = read_inode(b->rootfs, b->fs, ino, &in);
+		if (r < 0)
+			return r;
+		p = node_path(kid);
+		if (LINUX_S_ISDIR(in.i_mode) && S_ISDIR(kid->mode)) {
+			int sub = openat(dfd, kid->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub < 0) {
+				r = bfail(b, -errno, "cannot open directory '%s/%s': %m", b->what, p);
+			} else {
+				r = merge_dir(b, sub, ino, kid, flags);
+				close(sub);
+				if (r == 0)
+					r = tick(b);
+			}
+		} else if (LINUX_S_ISDIR(in.i_mode)) {
+			r = bfail(b, -EISDIR, "cannot replace directory '%s' in image '%s' with "
+				  "non-directory '%s/%s'", kid->name, b->rootfs->path, b->what, p);
+		} else if (!(flags & UML_ROOTFS_COPY_OVERWRITE)) {
+			r = bfail(b, -EEXIST, "'%s/%s' is in the way of '%s/%s' in image '%s'; pass "
+				  "UML_ROOTFS_COPY_OVERWRITE to replace it", b->what, p, b->what, p,
+				  b->rootfs->path);
+		} else {
+			e = remove_tree(b->fs, dir_ino, kid->name, ino);
+			r = e ? bfail_ext2(b, e, "removing what is in the way", kid) :
+				create_node(b, dfd, dir_ino, kid->name, kid);
+		}
+		free(p);
+	}
+	return r;
+}
+
+UML_EXPORT int uml_rootfs_copy_in(struct uml_rootfs *rootfs, const char *host_src,
+				  const char *guest_dst, unsigned flags)
+{
+	char *src_parent = NULL, *src_name = NULL, *name = NULL;
+	ext2_ino_t parent = 0, existing = 0;
+	struct ext2_inode_large in;
+	struct build b;
+	struct stat st;
+	struct node *n;
+	int pfd = -1, r;
+	errcode_t e;
+
+	if (!rootfs)
+		return -EINVAL;
+	if (!host_src || !host_src[0])
+		return rfail(rootfs, -EINVAL, "host source for '%s' is %s", rootfs->path,
+			     host_src ? "empty" : "NULL");
+	r = check_guest_path(rootfs, guest_dst);
+	if (r < 0)
+		return r;
+	if (flags & ~UML_ROOTFS_COPY_OVERWRITE)
+		return rfail(rootfs, -EINVAL, "unknown flags 0x%x for copying into '%s'", flags,
+			     rootfs->path);
+	if (lstat(host_src, &st) < 0)
+		return rfail(rootfs, -errno, "cannot copy '%s': %m", host_src);
+
+	build_init(&b, rootfs);
+	/* scanned as an entry of its parent directory */
+	if (strchr(host_src, '/')) {
+		r = split_guest_path(host_src, &src_parent, &src_name);
+	} else {
+		src_parent = strdup(".");
+		src_name = strdup(host_src);
+		r = src_parent && src_name ? 0 : -ENOMEM;
+	}
+	if (r < 0)
+		goto out;
+	if (!*src_name) {	/* host_src is "/" */
+		free(src_name);
+		src_name = strdup(".");
+		if (!src_name) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	b.what = src_parent;
+	pfd = open(src_parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0) {
+		r = rfail(rootfs, -errno, "cannot open '%s': %m", src_parent);
+		goto out;
+	}
+	r = image_open(rootfs, true, &b.fs);
+	if (r < 0)
+		goto out;
+	b.bs = b.fs->blocksize;
+	b.extents = ext2fs_has_feature_extents(b.fs->super);
+	b.csum = ext2fs_has_feature_metadata_csum(b.fs->super);
+	b.image_bytes = ext2fs_blocks_count(b.fs->super) * b.bs;
+	b.imgfd = open(rootfs->path, O_RDWR | O_CLOEXEC);
+	b.wbuf = malloc(WBUF_SIZE);
+	if (b.imgfd < 0 || !b.wbuf) {
+		r = b.imgfd < 0 ? rfail(rootfs, -errno, "cannot open image '%s': %m", rootfs->path) :
+				  -ENOMEM;
+		goto out;
+	}
+
+	/* the source, as the one kid of a holder node */
+	b.root = node_add(NULL, "", S_IFDIR | 0755);
+	r = b.root ? scan_entry(&b, pfd, b.root, src_name) : -ENOMEM;
+	if (r < 0)
+		goto out;
+	n = b.root->kids[0];
+	b.step = b.total / 512 ? b.total / 512 : 1;
+	r = fs_check_space(&b);
+	if (r < 0)
+		goto out;
+
+	/* where it goes */
+	if (guest_dst[strspn(guest_dst, "/")] == '\0') {
+		existing = EXT2_ROOT_INO;
+	} else {
+		r = guest_parent(rootfs, b.fs, guest_dst, &parent, &name);
+		if (r < 0)
+			goto out;
+		e = ext2fs_lookup(b.fs, parent, name, (int)strlen(name), NULL, &existing);
+		if (e && e != EXT2_ET_FILE_NOT_FOUND) {
+			r = bfail_ext2(&b, e, "looking up the destination", NULL);
+			goto out;
+		}
+		if (e)
+			existing = 0;
+	}
+	if (existing) {
+		r = read_inode(rootfs, b.fs, existing, &in);
+		if (r < 0)
+			goto out;
+		if (LINUX_S_ISDIR(in.i_mode) && !S_ISDIR(n->mode)) {
+			r = rfail(rootfs, -EISDIR, "cannot replace directory '%s' in image '%s' with "
+				  "non-directory '%s'", guest_dst, rootfs->path, host_src);
+			goto out;
+		}
+		if (!LINUX_S_ISDIR(in.i_mode) && !(flags & UML_ROOTFS_COPY_OVERWRITE)) {
+			r = rfail(rootfs, -EEXIST, "'%s' exists in image '%s'; pass "
+				  "UML_ROOTFS_COPY_OVERWRITE to replace it", guest_dst, rootfs->path);
+			goto out;
+		}
+	}
+	r = uml_progress(b.ctx, "populate", 0, b.total);
+	if (r < 0) {
+		r = rfail(rootfs, r, "copying '%s' into '%s' was cancelled", host_src, rootfs->path);
+		goto out;
+	}
+	/* from here on the image changes */
+	if (existing && LINUX_S_ISDIR(in.i_mode)) {
+		int sub = openat(pfd, src_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (sub < 0) {
+			r = rfail(rootfs, -errno, "cannot open directory '%s': %m", host_src);
+		} else {
+			r = merge_dir(&b, sub, existing, n, flags);
+			close(sub);
+			if (r == 0)
+				r = tick(&b);
+		}
+	} else {
+		if (existing) {
+			e = remove_tree(b.fs, parent, name, existing);
+			if (e)
+				r = bfail_ext2(&b, e, "removing what is in the way", NULL);
+		}
+		if (r == 0)
+			r = create_node(&b, pfd, parent, name, n);
+	}
+	if (r == 0) {
+		r = dw_flush(&b);
+		if (r < 0)
+			r = rfail(rootfs, r, "cannot write image '%s': %s", rootfs->path, strerror(-r));
+	}
+	/* even after a failure: the bitmaps must match what is linked */
+	e = ext2fs_close_free(&b.fs);
+	if (e && r == 0)
+		r = bfail_ext2(&b, e, "writing the filesystem metadata", NULL);
+	if (r == 0 && fsync(b.imgfd) < 0)
+		r = rfail(rootfs, -errno, "cannot sync '%s': %m", rootfs->path);
+out:
+	if (b.fs)
+		ext2fs_close_free(&b.fs);
+	if (pfd >= 0)
+		close(pfd);
+	free(src_parent);
+	free(src_name);
+	free(name);
+	build_free(&b);
+	if (r == -ENOMEM)
+		return rfail(rootfs, r, "out of memory copying '%s' into '%s'", host_src,
+			     rootfs->path);
+	return r;
+}
+
+static const char *find_resize2fs(void)
+{
+	static const char *const paths[] = { "/usr/sbin/resize2fs", "/sbin/resize2fs" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
+		if (access(paths[i], X_OK) == 0)
+			return paths[i];
+	return NULL;
+}
+
+UML_EXPORT int uml_rootfs_resize(struct uml_rootfs *rootfs, uint64_t new_size)
+{
+	const char *resize2fs;
+	uint64_t fs_bytes;
+	ext2_filsys fs;
+	struct stat st;
+	char *out = NULL;
+	int r, status;
+
+	if (!rootfs)
+		return -EINVAL;
+	if (new_size < ROOTFS_MIN_SIZE || new_size > ROOTFS_MAX_SIZE || new_size % 1024)
+		return rfail(rootfs, -ERANGE, "new size %llu bytes for '%s' is invalid: it must be a "
+			     "multiple of 1024 between %llu and %llu", (unsigned long long)new_size,
+			     rootfs->path, (unsigned long long)ROOTFS_MIN_SIZE,
+			     (unsigned long long)ROOTFS_MAX_SIZE);
+	/* read-write: refuses a filesystem in use or with a journal to replay */
+	r = image_open(rootfs, true, &fs);
+	if (r < 0)
+		return r;
+	fs_bytes = ext2fs_blocks_count(fs->super) * fs->blocksize;
+	ext2fs_close_free(&fs);
+	if (stat(rootfs->path, &st) < 0)
+		return rfail(rootfs, -errno, "cannot stat '%s': %m", rootfs->path);
+	if (new_size < fs_bytes || new_size < (uint64_t)st.st_size)
+		return rfail(rootfs, -ERANGE, "cannot shrink '%s' (%llu bytes, filesystem %llu) to "
+			     "%llu bytes", rootfs->path, (unsigned long long)st.st_size,
+			     (unsigned long long)fs_bytes, (unsigned long long)new_size);
+	if (new_size == fs_bytes && new_size == (uint64_t)st.st_size) {
+		rootfs->size = new_size;
+		return 0;
+	}
+	resize2fs = find_resize2fs();
+	if (!resize2fs)
+		return rfail(rootfs, -ENOEXEC, "resize2fs (e2fsprogs) not found; cannot grow '%s'",
+			     rootfs->path);
+	if (truncate(rootfs->path, (off_t)new_size) < 0)
+		return rfail(rootfs, -errno, "cannot grow '%s' to %llu bytes: %m", rootfs->path,
+			     (unsigned long long)new_size);
+	r = run_capture((char *[]){ (char *)resize2fs, "-f", rootfs->path, NULL }, true, &out,
+			&status);
+	if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+		size_t l = strlen(out);
+
+		while (l && (out[l - 1] == '\n' || out[l - 1] == ' '))
+			out[--l] = '\0';
+		r = rfail(rootfs, -EIO, "resize2fs failed to grow '%s' to %llu bytes: %s",
+			  rootfs->path, (unsigned long long)new_size, out);
+	} else if (r < 0) {
+		r = rfail(rootfs, r, "cannot run %s: %s", resize2fs, strerror(-r));
+	}
+	free(out);
+	if (r < 0) {
+		if (truncate(rootfs->path, st.st_size) < 0)
+			uml_log(rootfs->ctx, LOG_ERR, "cannot restore the size of '%s': %m",
+				rootfs->path);
+		return r;
+	}
+	rootfs->size = new_size;
+	return 0;
 }

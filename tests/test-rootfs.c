@@ -272,6 +272,7 @@ static int make_tree(const char *src)
 struct image {
 	ext2_filsys fs;
 	const char *src;
+	const char *prefix;	/* where src sits in the image */
 	int checked;
 };
 
@@ -306,13 +307,15 @@ static char *read_inode_data(ext2_filsys fs, ext2_ino_t ino, size_t *len)
 static int verify_fn(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	ext2_filsys fs = verify_img->fs;
-	const char *rel = path + strlen(verify_img->src);
+	const char *tail = path + strlen(verify_img->src);
+	char rel[8192];
 	struct ext2_inode_large in;
 	ext2_ino_t ino;
 	uint32_t uid, gid;
 
+	snprintf(rel, sizeof(rel), "%s%s", verify_img->prefix, tail);
 	if (!*rel)
-		rel = "/";
+		snprintf(rel, sizeof(rel), "/");
 	ck_assert_msg(ext2fs_namei(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, rel, &ino) == 0,
 		      "'%s' missing in the image", rel);
 	ck_assert_int_eq(ext2fs_read_inode_full(fs, ino, (struct ext2_inode *)&in, sizeof(in)), 0);
@@ -379,10 +382,10 @@ static int verify_fn(const char *path, const struct stat *st, int type, struct F
 	return 0;
 }
 
-/* Compares every entry of src with the image; returns the number checked. */
-static int verify_image(const char *img, const char *src)
+/* Compares every entry of src with prefix in the image; returns the count. */
+static int verify_image_at(const char *img, const char *src, const char *prefix)
 {
-	struct image im = { .src = src };
+	struct image im = { .src = src, .prefix = prefix };
 	ext2_ino_t lpf;
 
 	ck_assert_int_eq(ext2fs_open(img, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &im.fs), 0);
@@ -391,6 +394,11 @@ static int verify_image(const char *img, const char *src)
 	ck_assert_int_eq(ext2fs_namei(im.fs, EXT2_ROOT_INO, EXT2_ROOT_INO, "lost+found", &lpf), 0);
 	ext2fs_close_free(&im.fs);
 	return im.checked;
+}
+
+static int verify_image(const char *img, const char *src)
+{
+	return verify_image_at(img, src, "");
 }
 
 static struct uml_ctx *new_ctx(void)
@@ -957,6 +965,326 @@ START_TEST(test_busybox_boot)
 }
 END_TEST
 
+/* ---- files in and out ---------------------------------------------------------- */
+
+static void fs_counts(const char *img, uint64_t *free_blocks, uint32_t *free_inodes)
+{
+	ext2_filsys fs;
+
+	ck_assert_int_eq(ext2fs_open(img, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs), 0);
+	*free_blocks = ext2fs_free_blocks_count(fs->super);
+	*free_inodes = fs->super->s_free_inodes_count;
+	ext2fs_close_free(&fs);
+}
+
+/* An image of a small base tree: /etc/hosts, /opt. */
+static struct uml_rootfs *base_image(struct uml_ctx *ctx, const char *dir, const char *img,
+				     uint64_t size)
+{
+	char *base = path_join(dir, "base"), *p;
+	struct uml_rootfs *rootfs;
+
+	ck_assert_int_eq(mkdir(base, 0755), 0);
+	p = path_join(base, "etc"); ck_assert_int_eq(mkdir(p, 0755), 0); free(p);
+	p = path_join(base, "opt"); ck_assert_int_eq(mkdir(p, 0755), 0); free(p);
+	p = path_join(base, "etc/hosts"); write_file(p, "127.0.0.1 localhost\n", 20, 0644); free(p);
+	ck_assert_int_eq(uml_rootfs_new(ctx, img, &rootfs), 0);
+	ck_assert_int_eq(uml_rootfs_set_size(rootfs, size), 0);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, base, 0), 0);
+	rm_rf(base);
+	free(base);
+	return rootfs;
+}
+
+START_TEST(test_copy_in)
+{
+	char *dir = test_dir("copy-in"), *img = path_join(dir, "img"), *src = path_join(dir, "src");
+	char *one = path_join(dir, "one"), *src2 = path_join(dir, "src2"), *p, *data;
+	struct uml_ctx *ctx = new_ctx();
+	struct uml_rootfs *rootfs = base_image(ctx, dir, img, 64u << 20);
+	uint64_t blocks0, blocks1;
+	uint32_t inodes0, inodes1;
+	int entries;
+	size_t len;
+
+	ck_assert_int_eq(mkdir(src, 0755), 0);
+	entries = make_tree(src);
+	fs_counts(img, &blocks0, &inodes0);
+
+	/* a tree to a new place */
+	ck_assert_msg(uml_rootfs_copy_in(rootfs, src, "/opt/tree", 0) == 0, "%s",
+		      uml_rootfs_last_error(rootfs));
+	ck_assert_int_eq(e2fsck(img), 0);
+	ck_assert_int_eq(verify_image_at(img, src, "/opt/tree"), entries + 1);
+
+	/* a single file over an existing one */
+	write_file(one, "10.0.0.1 guest\n", 15, 0600);
+	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, one, "/etc/hosts", 0), -EEXIST);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "/etc/hosts"));
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/etc/hosts", &data, &len), 0);
+	ck_assert_str_eq(data, "127.0.0.1 localhost\n");
+	free(data);
+	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, one, "/etc/hosts", UML_ROOTFS_COPY_OVERWRITE),
+			 0);
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/etc/hosts", &data, &len), 0);
+	ck_assert_str_eq(data, "10.0.0.1 guest\n");
+	ck_assert_uint_eq(len, 15);
+	free(data);
+	ck_assert_int_eq(e2fsck(img), 0);
+
+	/* merging a tree onto itself: files in the way, then replaced */
+	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, src, "/opt/tree", 0), -EEXIST);
+	ck_assert_int_eq(e2fsck(img), 0);
+	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, src, "/opt/tree", UML_ROOTFS_COPY_OVERWRITE),
+			 0);
+	ck_assert_int_eq(e2fsck(img), 0);
+	ck_assert_int_eq(verify_image_at(img, src, "/opt/tree"), entries + 1);
+
+	/* merging new files into existing directories */
+	ck_assert_int_eq(mkdir(src2, 0755), 0);
+	p = path_join(src2, "tree"); ck_assert_int_eq(mkdir(p, 0755), 0); free(p);
+	p = path_join(src2, "tree/new-file"); write_file(p, "new\n", 4, 0644); free(p);
+	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, src2, "/opt", 0), 0);
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/opt/tree/new-file", &data, NULL), 0);
+	ck_assert_str_eq(data, "new\n");
+	free(data);
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/opt/tree/hello", &data, NULL), 0);
+	ck_assert_str_eq(data, "hello, world\n");
+	free(data);
+	ck_assert_int_eq(e2fsck(img), 0);
+
+	/* errors */
+	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, one, "opt/x", 0), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "opt/x"));
+	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, one, "/nope/x", 0), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "/nope"));
+	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, one, "/etc/hosts/x", 0), -ENOTDIR);
+	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, one, "/opt", 0), -EISDIR);
+	p = path_join(dir, "missing");
+	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, p, "/x", 0), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), p));
+	free(p);
+	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, one, "/x", 4), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, NULL, "/x", 0), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_copy_in(NULL, one, "/x", 0), -EINVAL);
+	ck_assert_int_eq(e2fsck(img), 0);
+
+	/* removing all of it gives every block and inode back */
+	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/opt/tree"), 0);
+	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, src, "/opt/tree", 0), 0);
+	fs_counts(img, &blocks1, &inodes1);
+	ck_assert_uint_lt(blocks1, blocks0);
+	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/opt/tree"), 0);
+	ck_assert_int_eq(e2fsck(img), 0);
+	fs_counts(img, &blocks1, &inodes1);
+	ck_assert_uint_eq(inodes1, inodes0);
+	/* /etc/hosts got bigger but not by a block; directories may have grown */
+	ck_assert_uint_le(blocks0 - blocks1, 4);
+
+	uml_rootfs_unref(rootfs);
+	uml_ctx_unref(ctx);
+	rm_rf(dir);
+	free(src2);
+	free(one);
+	free(src);
+	free(img);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_copy_in_no_space)
+{
+	char *dir = test_dir("copy-in-nospace"), *img = path_join(dir, "img");
+	char *big = path_join(dir, "big"), *before, *after;
+	struct uml_ctx *ctx = new_ctx();
+	struct uml_rootfs *rootfs = base_image(ctx, dir, img, 8u << 20);
+	unsigned char *buf = malloc(10u << 20);
+	size_t len1, len2;
+
+	ck_assert_ptr_nonnull(buf);
+	fill_pattern(buf, 10u << 20, 5);
+	write_file(big, buf, 10u << 20, 0644);
+	before = slurp(img, &len1);
+	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, big, "/big", 0), -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "does not fit"));
+	after = slurp(img, &len2);
+	ck_assert_uint_eq(len1, len2);
+	ck_assert(memcmp(before, after, len1) == 0);
+	ck_assert_int_eq(e2fsck(img), 0);
+	free(before);
+	free(after);
+	free(buf);
+	uml_rootfs_unref(rootfs);
+	uml_ctx_unref(ctx);
+	rm_rf(dir);
+	free(big);
+	free(img);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_read_list_remove)
+{
+	char *dir = test_dir("files"), *img = path_join(dir, "img"), *src = path_join(dir, "src");
+	struct uml_ctx *ctx = new_ctx();
+	const struct uml_rootfs_entry *e;
+	struct uml_rootfs *rootfs;
+	int found = 0;
+	size_t n, len;
+	char *data;
+
+	ck_assert_int_eq(mkdir(src, 0755), 0);
+	make_tree(src);
+	ck_assert_int_eq(uml_rootfs_new(ctx, img, &rootfs), 0);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, src, 0), 0);
+
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/hello", &data, &len), 0);
+	ck_assert_str_eq(data, "hello, world\n");
+	ck_assert_uint_eq(len, 13);
+	free(data);
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/short-link", &data, NULL), 0);
+	ck_assert_str_eq(data, "hello, world\n");
+	free(data);
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/empty", &data, &len), 0);
+	ck_assert_uint_eq(len, 0);
+	free(data);
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/", &data, NULL), -EISDIR);
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/fifo", &data, NULL), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/no/such", &data, NULL), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "/no/such"));
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "hello", &data, NULL), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/hello", NULL, NULL), -EINVAL);
+
+	ck_assert_int_eq(uml_rootfs_list_dir(rootfs, "/", &e, &n), 0);
+	ck_assert_uint_eq(n, (size_t)count_entries(src) + 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			ck_assert_int_lt(strcmp(e[i - 1].name, e[i].name), 0);
+		if (strcmp(e[i].name, "hello") == 0) {
+			found++;
+			ck_assert_uint_eq(e[i].mode, S_IFREG | 0640);
+			ck_assert_uint_eq(e[i].size, 13);
+			ck_assert_int_eq(e[i].mtime, 1234567890);
+			ck_assert_uint_eq(e[i].mtime_nsec, 123456789);
+			ck_assert_uint_eq(e[i].nlink, 1);
+			if (geteuid() == 0)
+				ck_assert(e[i].uid == 1234 && e[i].gid == 5678);
+		}
+		if (strcmp(e[i].name, "future") == 0) {
+			found++;
+			ck_assert_int_eq(e[i].mtime, 4102444800);
+		}
+		if (strcmp(e[i].name, "lost+found") == 0) {
+			found++;
+			ck_assert(S_ISDIR(e[i].mode));
+		}
+		if (strcmp(e[i].name, UNICODE_NAME) == 0)
+			found++;
+	}
+	ck_assert_int_eq(found, 4);
+	ck_assert_int_eq(uml_rootfs_list_dir(rootfs, "/many", &e, &n), 0);
+	ck_assert_uint_eq(n, 400);
+	ck_assert_str_eq(e[0].name, "file-with-a-longish-name-0000");
+	ck_assert_int_eq(uml_rootfs_list_dir(rootfs, "/hello", &e, &n), -ENOTDIR);
+	ck_assert_int_eq(uml_rootfs_list_dir(rootfs, "/links", &e, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(e[0].nlink, 3);	/* "a" */
+
+	/* a hard link goes, the others stay */
+	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/links/b"), 0);
+	ck_assert_int_eq(uml_rootfs_list_dir(rootfs, "/links", &e, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(e[0].name, "a");
+	ck_assert_uint_eq(e[0].nlink, 2);
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/links/sub/c", &data, NULL), 0);
+	ck_assert_str_eq(data, "linked\n");
+	free(data);
+	/* trees, symlinks (not their targets), special files */
+	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/many"), 0);
+	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/deep"), 0);
+	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/short-link"), 0);
+	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/long-link"), 0);
+	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/holes"), 0);
+	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/fifo"), 0);
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/hello", &data, NULL), 0);
+	free(data);
+	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/many"), -ENOENT);
+	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/"), -EBUSY);
+	ck_assert_int_eq(uml_rootfs_remove(rootfs, "many"), -EINVAL);
+	ck_assert_int_eq(e2fsck(img), 0);
+	ck_assert_int_eq(uml_rootfs_list_dir(rootfs, "/", &e, &n), 0);
+	ck_assert_uint_eq(n, (size_t)count_entries(src) + 1 - 6);
+	uml_rootfs_unref(rootfs);
+	uml_ctx_unref(ctx);
+	rm_rf(dir);
+	free(src);
+	free(img);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_resize)
+{
+	char *dir = test_dir("resize"), *img = path_join(dir, "img");
+	struct uml_ctx *ctx = new_ctx();
+	struct uml_rootfs *rootfs = base_image(ctx, dir, img, 64u << 20);
+	ext2_filsys fs;
+	struct stat st;
+	char *data;
+
+	ck_assert_int_eq(uml_rootfs_resize(rootfs, 128u << 20), 0);
+	ck_assert_int_eq(stat(img, &st), 0);
+	ck_assert_int_eq(st.st_size, 128 << 20);
+	ck_assert_int_eq(e2fsck(img), 0);
+	ck_assert_int_eq(ext2fs_open(img, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs), 0);
+	ck_assert_uint_eq(ext2fs_blocks_count(fs->super) * fs->blocksize, 128u << 20);
+	ext2fs_close_free(&fs);
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/etc/hosts", &data, NULL), 0);
+	ck_assert_str_eq(data, "127.0.0.1 localhost\n");
+	free(data);
+	ck_assert_int_eq(uml_rootfs_resize(rootfs, 128u << 20), 0);
+	ck_assert_int_eq(uml_rootfs_resize(rootfs, 64u << 20), -ERANGE);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "shrink"));
+	ck_assert_int_eq(uml_rootfs_resize(rootfs, (128u << 20) + 1), -ERANGE);
+	ck_assert_int_eq(stat(img, &st), 0);
+	ck_assert_int_eq(st.st_size, 128 << 20);
+	ck_assert_int_eq(count_entries(dir), 1);
+	uml_rootfs_unref(rootfs);
+	uml_ctx_unref(ctx);
+	rm_rf(dir);
+	free(img);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_unclean_refused)
+{
+	char *dir = test_dir("unclean"), *img = path_join(dir, "img");
+	struct uml_ctx *ctx = new_ctx();
+	struct uml_rootfs *rootfs = base_image(ctx, dir, img, 64u << 20);
+	ext2_filsys fs;
+	char *data;
+
+	/* what a killed guest leaves: a journal to replay */
+	ck_assert_int_eq(ext2fs_open(img, EXT2_FLAG_64BITS | EXT2_FLAG_RW, 0, 0, unix_io_manager,
+				     &fs), 0);
+	ext2fs_set_feature_journal_needs_recovery(fs->super);
+	ext2fs_mark_super_dirty(fs);
+	ext2fs_close_free(&fs);
+	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, img, "/x", 0), -EBUSY);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "cleanly"));
+	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/etc"), -EBUSY);
+	ck_assert_int_eq(uml_rootfs_resize(rootfs, 128u << 20), -EBUSY);
+	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/etc/hosts", &data, NULL), 0);
+	free(data);
+	uml_rootfs_unref(rootfs);
+	uml_ctx_unref(ctx);
+	rm_rf(dir);
+	free(img);
+	free(dir);
+}
+END_TEST
+
 static Suite *rootfs_suite(void)
 {
 	Suite *s = suite_create("rootfs");
@@ -974,6 +1302,15 @@ static Suite *rootfs_suite(void)
 	tcase_add_test(tc, test_busybox);
 	tcase_add_test(tc, test_busybox_refused);
 	tcase_add_test(tc, test_busybox_boot);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("files");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_copy_in);
+	tcase_add_test(tc, test_copy_in_no_space);
+	tcase_add_test(tc, test_read_list_remove);
+	tcase_add_test(tc, test_resize);
+	tcase_add_test(tc, test_unclean_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -70,6 +70,38 @@ static char *path_join(const char *a, const char *b)
 	return p;
 }
 
+/* What most tests start from: a directory with src/ in it, an image path
+ * next to it (not made), a context and a rootfs object for the image. */
+struct fx {
+	char *dir, *src, *img;
+	struct uml_ctx *ctx;
+	struct uml_rootfs *rootfs;
+};
+
+static struct uml_ctx *new_ctx(void);
+
+static struct fx fx_make(const char *name)
+{
+	struct fx f = { .dir = test_dir(name) };
+
+	f.src = path_join(f.dir, "src");
+	f.img = path_join(f.dir, "img");
+	ck_assert_int_eq(mkdir(f.src, 0755), 0);
+	f.ctx = new_ctx();
+	ck_assert_int_eq(uml_rootfs_new(f.ctx, f.img, &f.rootfs), 0);
+	return f;
+}
+
+static void fx_done(struct fx *f)
+{
+	uml_rootfs_unref(f->rootfs);
+	uml_ctx_unref(f->ctx);
+	rm_rf(f->dir);
+	free(f->src);
+	free(f->img);
+	free(f->dir);
+}
+
 static void write_file(const char *path, const void *data, size_t len, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
@@ -414,29 +446,20 @@ static struct uml_ctx *new_ctx(void)
 
 static void check_fs_type(enum uml_fs_type type, const char *name)
 {
-	char *dir = test_dir(name), *src = path_join(dir, "src"), *img = path_join(dir, "img");
-	struct uml_ctx *ctx = new_ctx();
-	struct uml_rootfs *rootfs;
+	struct fx f = fx_make(name);
 	int entries;
 
-	ck_assert_int_eq(mkdir(src, 0755), 0);
-	entries = make_tree(src);
-	ck_assert_int_eq(uml_rootfs_new(ctx, img, &rootfs), 0);
-	ck_assert_int_eq(uml_rootfs_set_fs_type(rootfs, type), 0);
-	ck_assert_int_eq(uml_rootfs_set_size(rootfs, 64u << 20), 0);
-	ck_assert_msg(uml_rootfs_create_from_dir(rootfs, src, 0) == 0, "%s",
-		      uml_rootfs_last_error(rootfs));
-	ck_assert_int_eq(e2fsck(img), 0);
-	ck_assert_int_eq(verify_image(img, src), entries + 1);
-	ck_assert_int_eq(uml_rootfs_open(rootfs), 0);
+	entries = make_tree(f.src);
+	ck_assert_int_eq(uml_rootfs_set_fs_type(f.rootfs, type), 0);
+	ck_assert_int_eq(uml_rootfs_set_size(f.rootfs, 64u << 20), 0);
+	ck_assert_msg(uml_rootfs_create_from_dir(f.rootfs, f.src, 0) == 0, "%s",
+		      uml_rootfs_last_error(f.rootfs));
+	ck_assert_int_eq(e2fsck(f.img), 0);
+	ck_assert_int_eq(verify_image(f.img, f.src), entries + 1);
+	ck_assert_int_eq(uml_rootfs_open(f.rootfs), 0);
 	/* only the image and the source: no temporary file left */
-	ck_assert_int_eq(count_entries(dir), 2);
-	uml_rootfs_unref(rootfs);
-	uml_ctx_unref(ctx);
-	rm_rf(dir);
-	free(src);
-	free(img);
-	free(dir);
+	ck_assert_int_eq(count_entries(f.dir), 2);
+	fx_done(&f);
 }
 
 START_TEST(test_ext4)
@@ -460,103 +483,81 @@ END_TEST
 START_TEST(test_ext4_4k_blocks)
 {
 	/* 512 MiB and up use 4 KiB blocks, as mke2fs does */
-	char *dir = test_dir("ext4-4k"), *src = path_join(dir, "src"), *img = path_join(dir, "img");
-	struct uml_ctx *ctx = new_ctx();
-	struct uml_rootfs *rootfs;
+	struct fx f = fx_make("ext4-4k");
 	ext2_filsys fs;
 	int entries;
 
-	ck_assert_int_eq(mkdir(src, 0755), 0);
-	entries = make_tree(src);
-	ck_assert_int_eq(uml_rootfs_new(ctx, img, &rootfs), 0);
-	ck_assert_int_eq(uml_rootfs_set_size(rootfs, 600u << 20), 0);
-	ck_assert_msg(uml_rootfs_create_from_dir(rootfs, src, 0) == 0, "%s",
-		      uml_rootfs_last_error(rootfs));
-	ck_assert_int_eq(e2fsck(img), 0);
-	ck_assert_int_eq(ext2fs_open(img, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs), 0);
+	entries = make_tree(f.src);
+	ck_assert_int_eq(uml_rootfs_set_size(f.rootfs, 600u << 20), 0);
+	ck_assert_msg(uml_rootfs_create_from_dir(f.rootfs, f.src, 0) == 0, "%s",
+		      uml_rootfs_last_error(f.rootfs));
+	ck_assert_int_eq(e2fsck(f.img), 0);
+	ck_assert_int_eq(ext2fs_open(f.img, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs), 0);
 	ck_assert_uint_eq(fs->blocksize, 4096);
 	ck_assert(ext2fs_has_feature_metadata_csum(fs->super));
 	ck_assert(ext2fs_has_feature_journal(fs->super));
 	ext2fs_close_free(&fs);
-	ck_assert_int_eq(verify_image(img, src), entries + 1);
-	uml_rootfs_unref(rootfs);
-	uml_ctx_unref(ctx);
-	rm_rf(dir);
-	free(src);
-	free(img);
-	free(dir);
+	ck_assert_int_eq(verify_image(f.img, f.src), entries + 1);
+	fx_done(&f);
 }
 END_TEST
 
 START_TEST(test_exists)
 {
-	char *dir = test_dir("exists"), *src = path_join(dir, "src"), *img = path_join(dir, "img");
-	struct uml_ctx *ctx = new_ctx();
-	struct uml_rootfs *rootfs;
+	struct fx f = fx_make("exists");
 	unsigned char junk[10000];
 	size_t len;
 	char *after;
 
-	ck_assert_int_eq(mkdir(src, 0755), 0);
-	make_tree(src);
+	make_tree(f.src);
 	fill_pattern(junk, sizeof(junk), 7);
-	write_file(img, junk, sizeof(junk), 0644);
-	ck_assert_int_eq(uml_rootfs_new(ctx, img, &rootfs), 0);
-	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, src, 0), -EEXIST);
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), img));
-	after = slurp(img, &len);
+	write_file(f.img, junk, sizeof(junk), 0644);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, 0), -EEXIST);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), f.img));
+	after = slurp(f.img, &len);
 	ck_assert_uint_eq(len, sizeof(junk));
 	ck_assert(memcmp(after, junk, len) == 0);
 	free(after);
-	ck_assert_int_eq(uml_rootfs_create_busybox(rootfs, NULL, 0), -EEXIST);
-	ck_assert_int_eq(uml_rootfs_open(rootfs), -EMEDIUMTYPE);
+	ck_assert_int_eq(uml_rootfs_create_busybox(f.rootfs, NULL, 0), -EEXIST);
+	ck_assert_int_eq(uml_rootfs_open(f.rootfs), -EMEDIUMTYPE);
 
 	/* a failed overwrite keeps the old file too */
-	ck_assert_int_eq(uml_rootfs_set_size(rootfs, 2u << 20), 0);
-	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, src, UML_ROOTFS_CREATE_OVERWRITE),
+	ck_assert_int_eq(uml_rootfs_set_size(f.rootfs, 2u << 20), 0);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, UML_ROOTFS_CREATE_OVERWRITE),
 			 -ENOSPC);
-	after = slurp(img, &len);
+	after = slurp(f.img, &len);
 	ck_assert_uint_eq(len, sizeof(junk));
 	ck_assert(memcmp(after, junk, len) == 0);
 	free(after);
-	ck_assert_int_eq(count_entries(dir), 2);
+	ck_assert_int_eq(count_entries(f.dir), 2);
 
-	ck_assert_int_eq(uml_rootfs_set_size(rootfs, 64u << 20), 0);
-	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, src, UML_ROOTFS_CREATE_OVERWRITE), 0);
-	ck_assert_int_eq(e2fsck(img), 0);
-	ck_assert_int_eq(uml_rootfs_open(rootfs), 0);
-	uml_rootfs_unref(rootfs);
-	uml_ctx_unref(ctx);
-	rm_rf(dir);
-	free(src);
-	free(img);
-	free(dir);
+	ck_assert_int_eq(uml_rootfs_set_size(f.rootfs, 64u << 20), 0);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, UML_ROOTFS_CREATE_OVERWRITE), 0);
+	ck_assert_int_eq(e2fsck(f.img), 0);
+	ck_assert_int_eq(uml_rootfs_open(f.rootfs), 0);
+	fx_done(&f);
 }
 END_TEST
 
 START_TEST(test_no_space)
 {
-	char *dir = test_dir("nospace"), *src = path_join(dir, "src"), *img = path_join(dir, "img");
-	struct uml_ctx *ctx = new_ctx();
-	struct uml_rootfs *rootfs;
+	struct fx f = fx_make("nospace");
 	unsigned char *buf = malloc(3u << 20);
 
-	ck_assert_int_eq(mkdir(src, 0755), 0);
 	ck_assert_ptr_nonnull(buf);
 	fill_pattern(buf, 3u << 20, 3);
-	ck_assert_int_eq(uml_rootfs_new(ctx, img, &rootfs), 0);
-	ck_assert_int_eq(uml_rootfs_set_size(rootfs, 2u << 20), 0);
+	ck_assert_int_eq(uml_rootfs_set_size(f.rootfs, 2u << 20), 0);
 
 	/* clearly too big: refused before anything is written */
 	{
-		char *p = path_join(src, "three-mb");
+		char *p = path_join(f.src, "three-mb");
 
 		write_file(p, buf, 3u << 20, 0644);
-		ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, src, 0), -ENOSPC);
-		ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "does not fit"));
-		ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), img));
-		ck_assert_int_eq(access(img, F_OK), -1);
-		ck_assert_int_eq(count_entries(dir), 1);
+		ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, 0), -ENOSPC);
+		ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "does not fit"));
+		ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), f.img));
+		ck_assert_int_eq(access(f.img, F_OK), -1);
+		ck_assert_int_eq(count_entries(f.dir), 1);
 		unlink(p);
 		free(p);
 	}
@@ -565,37 +566,32 @@ START_TEST(test_no_space)
 		char name[32], *p;
 
 		snprintf(name, sizeof(name), "part-%d", i);
-		p = path_join(src, name);
+		p = path_join(f.src, name);
 		write_file(p, buf + i * 270000, 270000, 0644);
 		free(p);
 	}
-	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, src, 0), -ENOSPC);
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "does not fit"));
-	ck_assert_int_eq(access(img, F_OK), -1);
-	ck_assert_int_eq(count_entries(dir), 1);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, 0), -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "does not fit"));
+	ck_assert_int_eq(access(f.img, F_OK), -1);
+	ck_assert_int_eq(count_entries(f.dir), 1);
 
 	/* too many inodes */
-	rm_rf(src);
-	ck_assert_int_eq(mkdir(src, 0755), 0);
+	rm_rf(f.src);
+	ck_assert_int_eq(mkdir(f.src, 0755), 0);
 	for (int i = 0; i < 1200; i++) {
 		char name[32], *p;
 
 		snprintf(name, sizeof(name), "f%d", i);
-		p = path_join(src, name);
+		p = path_join(f.src, name);
 		ck_assert_int_eq(mkfifo(p, 0644), 0);
 		free(p);
 	}
-	ck_assert_int_eq(uml_rootfs_set_size(rootfs, 1u << 20), 0);
-	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, src, 0), -ENOSPC);
-	ck_assert_int_eq(access(img, F_OK), -1);
-	ck_assert_int_eq(count_entries(dir), 1);
+	ck_assert_int_eq(uml_rootfs_set_size(f.rootfs, 1u << 20), 0);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, 0), -ENOSPC);
+	ck_assert_int_eq(access(f.img, F_OK), -1);
+	ck_assert_int_eq(count_entries(f.dir), 1);
 	free(buf);
-	uml_rootfs_unref(rootfs);
-	uml_ctx_unref(ctx);
-	rm_rf(dir);
-	free(src);
-	free(img);
-	free(dir);
+	fx_done(&f);
 }
 END_TEST
 
@@ -623,17 +619,13 @@ static int progress_fn(void *ud, const struct uml_progress *p)
 
 START_TEST(test_progress)
 {
-	char *dir = test_dir("progress"), *src = path_join(dir, "src"), *img = path_join(dir, "img");
-	struct uml_ctx *ctx = new_ctx();
-	struct uml_rootfs *rootfs;
+	struct fx f = fx_make("progress");
 	struct progress_log log = { 0 };
 	int entries;
 
-	ck_assert_int_eq(mkdir(src, 0755), 0);
-	entries = make_tree(src);
-	uml_ctx_set_progress_fn(ctx, progress_fn, &log);
-	ck_assert_int_eq(uml_rootfs_new(ctx, img, &rootfs), 0);
-	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, src, 0), 0);
+	entries = make_tree(f.src);
+	uml_ctx_set_progress_fn(f.ctx, progress_fn, &log);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, 0), 0);
 	ck_assert_uint_gt(log.calls, 10);
 	ck_assert_int_eq(log.bad_order, 0);
 	ck_assert_int_eq(log.bad_total, 0);
@@ -644,47 +636,42 @@ START_TEST(test_progress)
 	/* cancelled midway: -ECANCELED, and the old image stays */
 	memset(&log, 0, sizeof(log));
 	log.cancel_after = 5;
-	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, src, UML_ROOTFS_CREATE_OVERWRITE),
+	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, UML_ROOTFS_CREATE_OVERWRITE),
 			 -ECANCELED);
 	ck_assert_uint_eq(log.calls, 5);
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "cancel"));
-	ck_assert_int_eq(count_entries(dir), 2);
-	ck_assert_int_eq(e2fsck(img), 0);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "cancel"));
+	ck_assert_int_eq(count_entries(f.dir), 2);
+	ck_assert_int_eq(e2fsck(f.img), 0);
 
 	/* cancelled at the start: no image at all */
-	unlink(img);
+	unlink(f.img);
 	memset(&log, 0, sizeof(log));
 	log.cancel_after = 1;
-	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, src, 0), -ECANCELED);
-	ck_assert_int_eq(count_entries(dir), 1);
-	uml_rootfs_unref(rootfs);
-	uml_ctx_unref(ctx);
-	rm_rf(dir);
-	free(src);
-	free(img);
-	free(dir);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, 0), -ECANCELED);
+	ck_assert_int_eq(count_entries(f.dir), 1);
+	fx_done(&f);
 }
 END_TEST
 
 START_TEST(test_bad_args)
 {
-	char *dir = test_dir("args"), *img = path_join(dir, "img"), *file = path_join(dir, "file");
-	char *missing = path_join(dir, "missing");
-	struct uml_ctx *ctx = new_ctx();
+	struct fx f = fx_make("args");
+	char *file = path_join(f.dir, "file");
+	char *missing = path_join(f.dir, "missing"), *rel = path_join(f.dir, "rel.img");
 	struct uml_rootfs *rootfs = NULL;
 	const char *err;
 	char cwd[4096];
 
-	ck_assert_int_eq(uml_rootfs_new(NULL, img, &rootfs), -EINVAL);
-	ck_assert_int_eq(uml_rootfs_new(ctx, NULL, &rootfs), -EINVAL);
-	ck_assert_int_eq(uml_rootfs_new(ctx, "", &rootfs), -EINVAL);
-	ck_assert_int_eq(uml_rootfs_new(ctx, img, NULL), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_new(NULL, f.img, &rootfs), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_new(f.ctx, NULL, &rootfs), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_new(f.ctx, "", &rootfs), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_new(f.ctx, f.img, NULL), -EINVAL);
 	ck_assert_ptr_null(rootfs);
 	ck_assert_ptr_null(uml_rootfs_unref(NULL));
 	ck_assert_ptr_null(uml_rootfs_ref(NULL));
 	ck_assert_int_eq(uml_rootfs_set_size(NULL, 1u << 20), -EINVAL);
 	ck_assert_int_eq(uml_rootfs_set_fs_type(NULL, UML_FS_EXT4), -EINVAL);
-	ck_assert_int_eq(uml_rootfs_create_from_dir(NULL, dir, 0), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(NULL, f.dir, 0), -EINVAL);
 	ck_assert_int_eq(uml_rootfs_create_busybox(NULL, NULL, 0), -EINVAL);
 	ck_assert_int_eq(uml_rootfs_open(NULL), -EINVAL);
 	ck_assert_ptr_null(uml_rootfs_get_path(NULL));
@@ -692,10 +679,10 @@ START_TEST(test_bad_args)
 
 	/* relative paths become absolute */
 	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
-	ck_assert_int_eq(chdir(dir), 0);
-	ck_assert_int_eq(uml_rootfs_new(ctx, "rel.img", &rootfs), 0);
+	ck_assert_int_eq(chdir(f.dir), 0);
+	ck_assert_int_eq(uml_rootfs_new(f.ctx, "rel.img", &rootfs), 0);
 	ck_assert_int_eq(chdir(cwd), 0);
-	ck_assert_str_eq(uml_rootfs_get_path(rootfs), img = (free(img), path_join(dir, "rel.img")));
+	ck_assert_str_eq(uml_rootfs_get_path(rootfs), rel);
 	ck_assert_ptr_eq(uml_rootfs_ref(rootfs), rootfs);
 	uml_rootfs_unref(rootfs);
 
@@ -718,26 +705,24 @@ START_TEST(test_bad_args)
 	write_file(file, "x", 1, 0644);
 	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, file, 0), -ENOTDIR);
 	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), file));
-	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, dir, 0x100), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, f.dir, 0x100), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "0x100"));
 	ck_assert_int_eq(uml_rootfs_open(rootfs), -ENOENT);
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), img));
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), rel));
 	/* the image path is a directory */
 	uml_rootfs_unref(rootfs);
-	ck_assert_int_eq(uml_rootfs_new(ctx, dir, &rootfs), 0);
-	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, dir, UML_ROOTFS_CREATE_OVERWRITE),
+	ck_assert_int_eq(uml_rootfs_new(f.ctx, f.dir, &rootfs), 0);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, f.dir, UML_ROOTFS_CREATE_OVERWRITE),
 			 -EISDIR);
 	ck_assert_int_eq(uml_rootfs_open(rootfs), -EISDIR);
-	ck_assert_ptr_nonnull(uml_ctx_last_error(ctx));
-	/* nothing made: only "file" */
-	ck_assert_int_eq(count_entries(dir), 1);
+	ck_assert_ptr_nonnull(uml_ctx_last_error(f.ctx));
+	/* nothing made: only "src" and "file" */
+	ck_assert_int_eq(count_entries(f.dir), 2);
 	uml_rootfs_unref(rootfs);
-	uml_ctx_unref(ctx);
-	rm_rf(dir);
+	fx_done(&f);
+	free(rel);
 	free(missing);
 	free(file);
-	free(img);
-	free(dir);
 }
 END_TEST
 
@@ -753,21 +738,15 @@ static ext2_ino_t lookup(ext2_filsys fs, const char *path, struct ext2_inode_lar
 	return ino;
 }
 
-static void make_busybox(const char *img)
+static void make_busybox(struct fx *f)
 {
-	struct uml_ctx *ctx = new_ctx();
-	struct uml_rootfs *rootfs;
-
-	ck_assert_int_eq(uml_rootfs_new(ctx, img, &rootfs), 0);
-	ck_assert_msg(uml_rootfs_create_busybox(rootfs, NULL, 0) == 0, "%s",
-		      uml_rootfs_last_error(rootfs));
-	uml_rootfs_unref(rootfs);
-	uml_ctx_unref(ctx);
+	ck_assert_msg(uml_rootfs_create_busybox(f->rootfs, NULL, 0) == 0, "%s",
+		      uml_rootfs_last_error(f->rootfs));
 }
 
 START_TEST(test_busybox)
 {
-	char *dir = test_dir("busybox"), *img = path_join(dir, "img");
+	struct fx f = fx_make("busybox");
 	struct ext2_inode_large in;
 	ext2_filsys fs;
 	ext2_ino_t ino;
@@ -776,12 +755,12 @@ START_TEST(test_busybox)
 
 	if (access("/bin/busybox", X_OK) < 0) {
 		fprintf(stderr, "test-rootfs: /bin/busybox missing, busybox test skipped\n");
-		rm_rf(dir);
+		fx_done(&f);
 		return;
 	}
-	make_busybox(img);
-	ck_assert_int_eq(e2fsck(img), 0);
-	ck_assert_int_eq(ext2fs_open(img, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs), 0);
+	make_busybox(&f);
+	ck_assert_int_eq(e2fsck(f.img), 0);
+	ck_assert_int_eq(ext2fs_open(f.img, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs), 0);
 	ck_assert_uint_eq(ext2fs_blocks_count(fs->super) * fs->blocksize, 64u << 20);
 
 	ino = lookup(fs, "/init", &in);
@@ -842,39 +821,30 @@ START_TEST(test_busybox)
 	free(data);
 	lookup(fs, "/etc/group", &in);
 	ext2fs_close_free(&fs);
-	rm_rf(dir);
-	free(img);
-	free(dir);
+	fx_done(&f);
 }
 END_TEST
 
 START_TEST(test_busybox_refused)
 {
-	char *dir = test_dir("busybox-bad"), *img = path_join(dir, "img");
-	char *text = path_join(dir, "text"), *missing = path_join(dir, "missing");
-	struct uml_ctx *ctx = new_ctx();
-	struct uml_rootfs *rootfs;
+	struct fx f = fx_make("busybox-bad");
+	char *text = path_join(f.dir, "text"), *missing = path_join(f.dir, "missing");
 
-	ck_assert_int_eq(uml_rootfs_new(ctx, img, &rootfs), 0);
 	/* a dynamically linked binary */
-	ck_assert_int_eq(uml_rootfs_create_busybox(rootfs, "/bin/ls", 0), -ENOEXEC);
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "/bin/ls"));
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "dynamic"));
+	ck_assert_int_eq(uml_rootfs_create_busybox(f.rootfs, "/bin/ls", 0), -ENOEXEC);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "/bin/ls"));
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "dynamic"));
 	write_file(text, "#!/bin/sh\necho busybox\n", 23, 0755);
-	ck_assert_int_eq(uml_rootfs_create_busybox(rootfs, text, 0), -ENOEXEC);
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), text));
-	ck_assert_int_eq(uml_rootfs_create_busybox(rootfs, missing, 0), -ENOENT);
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), missing));
-	ck_assert_int_eq(uml_rootfs_create_busybox(rootfs, "", 0), -EINVAL);
-	ck_assert_int_eq(uml_rootfs_create_busybox(rootfs, NULL, 0x8), -EINVAL);
-	ck_assert_int_eq(count_entries(dir), 1);
-	uml_rootfs_unref(rootfs);
-	uml_ctx_unref(ctx);
-	rm_rf(dir);
+	ck_assert_int_eq(uml_rootfs_create_busybox(f.rootfs, text, 0), -ENOEXEC);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), text));
+	ck_assert_int_eq(uml_rootfs_create_busybox(f.rootfs, missing, 0), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), missing));
+	ck_assert_int_eq(uml_rootfs_create_busybox(f.rootfs, "", 0), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_create_busybox(f.rootfs, NULL, 0x8), -EINVAL);
+	ck_assert_int_eq(count_entries(f.dir), 2)	/* src, text */;
+	fx_done(&f);
 	free(missing);
 	free(text);
-	free(img);
-	free(dir);
 }
 END_TEST
 
@@ -884,8 +854,8 @@ END_TEST
  */
 START_TEST(test_busybox_boot)
 {
-	char *dir = test_dir("busybox-boot"), *img = path_join(dir, "img");
-	char *umldir = path_join(dir, "uml"), *ubd0, *umldir_arg, *preload;
+	struct fx f = fx_make("busybox-boot");
+	char *umldir = path_join(f.dir, "uml"), *ubd0, *umldir_arg, *preload;
 	char umid[64], buf[4096];
 	struct uml_buf_local { char *data; size_t len; } out = { NULL, 0 };
 	int pipefd[2], status, found = 0;
@@ -895,13 +865,13 @@ START_TEST(test_busybox_boot)
 	if (access(KERNEL, X_OK) < 0 || access("/bin/busybox", X_OK) < 0) {
 		fprintf(stderr, "test-rootfs: %s or /bin/busybox missing, boot test skipped\n",
 			KERNEL);
-		rm_rf(dir);
+		fx_done(&f);
 		return;
 	}
-	make_busybox(img);
+	make_busybox(&f);
 	ck_assert_int_eq(mkdir(umldir, 0700), 0);
 	snprintf(umid, sizeof(umid), "umid=test-rootfs-%d", (int)getpid());
-	ck_assert_int_gt(asprintf(&ubd0, "ubd0=%s", img), 0);
+	ck_assert_int_gt(asprintf(&ubd0, "ubd0=%s", f.img), 0);
 	ck_assert_int_gt(asprintf(&umldir_arg, "uml_dir=%s", umldir), 0);
 	ck_assert_int_gt(asprintf(&preload, "LD_PRELOAD=%s/libuml/uml-hostcompat.so",
 				  ABS_TOP_BUILDDIR), 0);
@@ -955,13 +925,11 @@ START_TEST(test_busybox_boot)
 	ck_assert_msg(found, "no ready marker; console:\n%s", out.data ? out.data : "(nothing)");
 	ck_assert_ptr_nonnull(strstr(out.data, "EXT4-fs (ubda): re-mounted"));
 	free(out.data);
-	rm_rf(dir);
 	free(preload);
 	free(umldir_arg);
 	free(ubd0);
 	free(umldir);
-	free(img);
-	free(dir);
+	fx_done(&f);
 }
 END_TEST
 
@@ -977,186 +945,169 @@ static void fs_counts(const char *img, uint64_t *free_blocks, uint32_t *free_ino
 	ext2fs_close_free(&fs);
 }
 
-/* An image of a small base tree: /etc/hosts, /opt. */
-static struct uml_rootfs *base_image(struct uml_ctx *ctx, const char *dir, const char *img,
-				     uint64_t size)
+/* Makes f->img from a small base tree: /etc/hosts, /opt. */
+static void base_image(struct fx *f, uint64_t size)
 {
-	char *base = path_join(dir, "base"), *p;
-	struct uml_rootfs *rootfs;
+	char *base = path_join(f->dir, "base"), *p;
 
 	ck_assert_int_eq(mkdir(base, 0755), 0);
 	p = path_join(base, "etc"); ck_assert_int_eq(mkdir(p, 0755), 0); free(p);
 	p = path_join(base, "opt"); ck_assert_int_eq(mkdir(p, 0755), 0); free(p);
 	p = path_join(base, "etc/hosts"); write_file(p, "127.0.0.1 localhost\n", 20, 0644); free(p);
-	ck_assert_int_eq(uml_rootfs_new(ctx, img, &rootfs), 0);
-	ck_assert_int_eq(uml_rootfs_set_size(rootfs, size), 0);
-	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, base, 0), 0);
+	ck_assert_int_eq(uml_rootfs_set_size(f->rootfs, size), 0);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(f->rootfs, base, 0), 0);
 	rm_rf(base);
 	free(base);
-	return rootfs;
 }
 
 START_TEST(test_copy_in)
 {
-	char *dir = test_dir("copy-in"), *img = path_join(dir, "img"), *src = path_join(dir, "src");
-	char *one = path_join(dir, "one"), *src2 = path_join(dir, "src2"), *p, *data;
-	struct uml_ctx *ctx = new_ctx();
-	struct uml_rootfs *rootfs = base_image(ctx, dir, img, 64u << 20);
+	struct fx f = fx_make("copy-in");
+	char *one = path_join(f.dir, "one"), *src2 = path_join(f.dir, "src2"), *p, *data;
 	uint64_t blocks0, blocks1;
 	uint32_t inodes0, inodes1;
 	int entries;
 	size_t len;
 
-	ck_assert_int_eq(mkdir(src, 0755), 0);
-	entries = make_tree(src);
-	fs_counts(img, &blocks0, &inodes0);
+	base_image(&f, 64u << 20);
+
+	entries = make_tree(f.src);
+	fs_counts(f.img, &blocks0, &inodes0);
 
 	/* a tree to a new place */
-	ck_assert_msg(uml_rootfs_copy_in(rootfs, src, "/opt/tree", 0) == 0, "%s",
-		      uml_rootfs_last_error(rootfs));
-	ck_assert_int_eq(e2fsck(img), 0);
-	ck_assert_int_eq(verify_image_at(img, src, "/opt/tree"), entries + 1);
+	ck_assert_msg(uml_rootfs_copy_in(f.rootfs, f.src, "/opt/tree", 0) == 0, "%s",
+		      uml_rootfs_last_error(f.rootfs));
+	ck_assert_int_eq(e2fsck(f.img), 0);
+	ck_assert_int_eq(verify_image_at(f.img, f.src, "/opt/tree"), entries + 1);
 
 	/* a single file over an existing one */
 	write_file(one, "10.0.0.1 guest\n", 15, 0600);
-	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, one, "/etc/hosts", 0), -EEXIST);
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "/etc/hosts"));
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/etc/hosts", &data, &len), 0);
+	ck_assert_int_eq(uml_rootfs_copy_in(f.rootfs, one, "/etc/hosts", 0), -EEXIST);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "/etc/hosts"));
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/etc/hosts", &data, &len), 0);
 	ck_assert_str_eq(data, "127.0.0.1 localhost\n");
 	free(data);
-	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, one, "/etc/hosts", UML_ROOTFS_COPY_OVERWRITE),
+	ck_assert_int_eq(uml_rootfs_copy_in(f.rootfs, one, "/etc/hosts", UML_ROOTFS_COPY_OVERWRITE),
 			 0);
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/etc/hosts", &data, &len), 0);
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/etc/hosts", &data, &len), 0);
 	ck_assert_str_eq(data, "10.0.0.1 guest\n");
 	ck_assert_uint_eq(len, 15);
 	free(data);
-	ck_assert_int_eq(e2fsck(img), 0);
+	ck_assert_int_eq(e2fsck(f.img), 0);
 
 	/* merging a tree onto itself: files in the way, then replaced */
-	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, src, "/opt/tree", 0), -EEXIST);
-	ck_assert_int_eq(e2fsck(img), 0);
-	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, src, "/opt/tree", UML_ROOTFS_COPY_OVERWRITE),
+	ck_assert_int_eq(uml_rootfs_copy_in(f.rootfs, f.src, "/opt/tree", 0), -EEXIST);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "'/opt/tree/big' exists"));
+	ck_assert_int_eq(e2fsck(f.img), 0);
+	ck_assert_int_eq(uml_rootfs_copy_in(f.rootfs, f.src, "/opt/tree", UML_ROOTFS_COPY_OVERWRITE),
 			 0);
-	ck_assert_int_eq(e2fsck(img), 0);
-	ck_assert_int_eq(verify_image_at(img, src, "/opt/tree"), entries + 1);
+	ck_assert_int_eq(e2fsck(f.img), 0);
+	ck_assert_int_eq(verify_image_at(f.img, f.src, "/opt/tree"), entries + 1);
 
 	/* merging new files into existing directories */
 	ck_assert_int_eq(mkdir(src2, 0755), 0);
 	p = path_join(src2, "tree"); ck_assert_int_eq(mkdir(p, 0755), 0); free(p);
 	p = path_join(src2, "tree/new-file"); write_file(p, "new\n", 4, 0644); free(p);
-	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, src2, "/opt", 0), 0);
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/opt/tree/new-file", &data, NULL), 0);
+	ck_assert_int_eq(uml_rootfs_copy_in(f.rootfs, src2, "/opt", 0), 0);
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/opt/tree/new-file", &data, NULL), 0);
 	ck_assert_str_eq(data, "new\n");
 	free(data);
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/opt/tree/hello", &data, NULL), 0);
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/opt/tree/hello", &data, NULL), 0);
 	ck_assert_str_eq(data, "hello, world\n");
 	free(data);
-	ck_assert_int_eq(e2fsck(img), 0);
+	ck_assert_int_eq(e2fsck(f.img), 0);
 
 	/* errors */
-	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, one, "opt/x", 0), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "opt/x"));
-	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, one, "/nope/x", 0), -ENOENT);
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "/nope"));
-	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, one, "/etc/hosts/x", 0), -ENOTDIR);
-	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, one, "/opt", 0), -EISDIR);
-	p = path_join(dir, "missing");
-	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, p, "/x", 0), -ENOENT);
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), p));
+	ck_assert_int_eq(uml_rootfs_copy_in(f.rootfs, one, "opt/x", 0), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "opt/x"));
+	ck_assert_int_eq(uml_rootfs_copy_in(f.rootfs, one, "/nope/x", 0), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "/nope"));
+	ck_assert_int_eq(uml_rootfs_copy_in(f.rootfs, one, "/etc/hosts/x", 0), -ENOTDIR);
+	ck_assert_int_eq(uml_rootfs_copy_in(f.rootfs, one, "/opt", 0), -EISDIR);
+	p = path_join(f.dir, "missing");
+	ck_assert_int_eq(uml_rootfs_copy_in(f.rootfs, p, "/x", 0), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), p));
 	free(p);
-	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, one, "/x", 4), -EINVAL);
-	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, NULL, "/x", 0), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_copy_in(f.rootfs, one, "/x", 4), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_copy_in(f.rootfs, NULL, "/x", 0), -EINVAL);
 	ck_assert_int_eq(uml_rootfs_copy_in(NULL, one, "/x", 0), -EINVAL);
-	ck_assert_int_eq(e2fsck(img), 0);
+	ck_assert_int_eq(e2fsck(f.img), 0);
 
 	/* removing all of it gives every block and inode back */
-	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/opt/tree"), 0);
-	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, src, "/opt/tree", 0), 0);
-	fs_counts(img, &blocks1, &inodes1);
+	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "/opt/tree"), 0);
+	ck_assert_int_eq(uml_rootfs_copy_in(f.rootfs, f.src, "/opt/tree", 0), 0);
+	fs_counts(f.img, &blocks1, &inodes1);
 	ck_assert_uint_lt(blocks1, blocks0);
-	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/opt/tree"), 0);
-	ck_assert_int_eq(e2fsck(img), 0);
-	fs_counts(img, &blocks1, &inodes1);
+	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "/opt/tree"), 0);
+	ck_assert_int_eq(e2fsck(f.img), 0);
+	fs_counts(f.img, &blocks1, &inodes1);
 	ck_assert_uint_eq(inodes1, inodes0);
 	/* /etc/hosts got bigger but not by a block; directories may have grown */
 	ck_assert_uint_le(blocks0 - blocks1, 4);
 
-	uml_rootfs_unref(rootfs);
-	uml_ctx_unref(ctx);
-	rm_rf(dir);
+	fx_done(&f);
 	free(src2);
 	free(one);
-	free(src);
-	free(img);
-	free(dir);
 }
 END_TEST
 
 START_TEST(test_copy_in_no_space)
 {
-	char *dir = test_dir("copy-in-nospace"), *img = path_join(dir, "img");
-	char *big = path_join(dir, "big"), *before, *after;
-	struct uml_ctx *ctx = new_ctx();
-	struct uml_rootfs *rootfs = base_image(ctx, dir, img, 8u << 20);
+	struct fx f = fx_make("copy-in-nospace");
+	char *big = path_join(f.dir, "big"), *before, *after;
 	unsigned char *buf = malloc(10u << 20);
 	size_t len1, len2;
+
+	base_image(&f, 8u << 20);
 
 	ck_assert_ptr_nonnull(buf);
 	fill_pattern(buf, 10u << 20, 5);
 	write_file(big, buf, 10u << 20, 0644);
-	before = slurp(img, &len1);
-	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, big, "/big", 0), -ENOSPC);
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "does not fit"));
-	after = slurp(img, &len2);
+	before = slurp(f.img, &len1);
+	ck_assert_int_eq(uml_rootfs_copy_in(f.rootfs, big, "/big", 0), -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "does not fit"));
+	after = slurp(f.img, &len2);
 	ck_assert_uint_eq(len1, len2);
 	ck_assert(memcmp(before, after, len1) == 0);
-	ck_assert_int_eq(e2fsck(img), 0);
+	ck_assert_int_eq(e2fsck(f.img), 0);
 	free(before);
 	free(after);
 	free(buf);
-	uml_rootfs_unref(rootfs);
-	uml_ctx_unref(ctx);
-	rm_rf(dir);
+	fx_done(&f);
 	free(big);
-	free(img);
-	free(dir);
 }
 END_TEST
 
 START_TEST(test_read_list_remove)
 {
-	char *dir = test_dir("files"), *img = path_join(dir, "img"), *src = path_join(dir, "src");
-	struct uml_ctx *ctx = new_ctx();
+	struct fx f = fx_make("files");
 	const struct uml_rootfs_entry *e;
-	struct uml_rootfs *rootfs;
 	int found = 0;
 	size_t n, len;
 	char *data;
 
-	ck_assert_int_eq(mkdir(src, 0755), 0);
-	make_tree(src);
-	ck_assert_int_eq(uml_rootfs_new(ctx, img, &rootfs), 0);
-	ck_assert_int_eq(uml_rootfs_create_from_dir(rootfs, src, 0), 0);
+	make_tree(f.src);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, 0), 0);
 
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/hello", &data, &len), 0);
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/hello", &data, &len), 0);
 	ck_assert_str_eq(data, "hello, world\n");
 	ck_assert_uint_eq(len, 13);
 	free(data);
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/short-link", &data, NULL), 0);
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/short-link", &data, NULL), 0);
 	ck_assert_str_eq(data, "hello, world\n");
 	free(data);
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/empty", &data, &len), 0);
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/empty", &data, &len), 0);
 	ck_assert_uint_eq(len, 0);
 	free(data);
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/", &data, NULL), -EISDIR);
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/fifo", &data, NULL), -EINVAL);
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/no/such", &data, NULL), -ENOENT);
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "/no/such"));
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "hello", &data, NULL), -EINVAL);
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/hello", NULL, NULL), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/", &data, NULL), -EISDIR);
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/fifo", &data, NULL), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/no/such", &data, NULL), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "/no/such"));
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "hello", &data, NULL), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/hello", NULL, NULL), -EINVAL);
 
-	ck_assert_int_eq(uml_rootfs_list_dir(rootfs, "/", &e, &n), 0);
-	ck_assert_uint_eq(n, (size_t)count_entries(src) + 1);
+	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/", &e, &n), 0);
+	ck_assert_uint_eq(n, (size_t)count_entries(f.src) + 1);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			ck_assert_int_lt(strcmp(e[i - 1].name, e[i].name), 0);
@@ -1182,106 +1133,93 @@ START_TEST(test_read_list_remove)
 			found++;
 	}
 	ck_assert_int_eq(found, 4);
-	ck_assert_int_eq(uml_rootfs_list_dir(rootfs, "/many", &e, &n), 0);
+	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/many", &e, &n), 0);
 	ck_assert_uint_eq(n, 400);
 	ck_assert_str_eq(e[0].name, "file-with-a-longish-name-0000");
-	ck_assert_int_eq(uml_rootfs_list_dir(rootfs, "/hello", &e, &n), -ENOTDIR);
-	ck_assert_int_eq(uml_rootfs_list_dir(rootfs, "/links", &e, &n), 0);
+	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/hello", &e, &n), -ENOTDIR);
+	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/links", &e, &n), 0);
 	ck_assert_uint_eq(n, 3);
 	ck_assert_uint_eq(e[0].nlink, 3);	/* "a" */
 
 	/* a hard link goes, the others stay */
-	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/links/b"), 0);
-	ck_assert_int_eq(uml_rootfs_list_dir(rootfs, "/links", &e, &n), 0);
+	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "/links/b"), 0);
+	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/links", &e, &n), 0);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(e[0].name, "a");
 	ck_assert_uint_eq(e[0].nlink, 2);
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/links/sub/c", &data, NULL), 0);
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/links/sub/c", &data, NULL), 0);
 	ck_assert_str_eq(data, "linked\n");
 	free(data);
 	/* trees, symlinks (not their targets), special files */
-	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/many"), 0);
-	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/deep"), 0);
-	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/short-link"), 0);
-	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/long-link"), 0);
-	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/holes"), 0);
-	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/fifo"), 0);
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/hello", &data, NULL), 0);
+	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "/many"), 0);
+	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "/deep"), 0);
+	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "/short-link"), 0);
+	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "/long-link"), 0);
+	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "/holes"), 0);
+	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "/fifo"), 0);
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/hello", &data, NULL), 0);
 	free(data);
-	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/many"), -ENOENT);
-	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/"), -EBUSY);
-	ck_assert_int_eq(uml_rootfs_remove(rootfs, "many"), -EINVAL);
-	ck_assert_int_eq(e2fsck(img), 0);
-	ck_assert_int_eq(uml_rootfs_list_dir(rootfs, "/", &e, &n), 0);
-	ck_assert_uint_eq(n, (size_t)count_entries(src) + 1 - 6);
-	uml_rootfs_unref(rootfs);
-	uml_ctx_unref(ctx);
-	rm_rf(dir);
-	free(src);
-	free(img);
-	free(dir);
+	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "/many"), -ENOENT);
+	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "/"), -EBUSY);
+	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "many"), -EINVAL);
+	ck_assert_int_eq(e2fsck(f.img), 0);
+	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/", &e, &n), 0);
+	ck_assert_uint_eq(n, (size_t)count_entries(f.src) + 1 - 6);
+	fx_done(&f);
 }
 END_TEST
 
 START_TEST(test_resize)
 {
-	char *dir = test_dir("resize"), *img = path_join(dir, "img");
-	struct uml_ctx *ctx = new_ctx();
-	struct uml_rootfs *rootfs = base_image(ctx, dir, img, 64u << 20);
+	struct fx f = fx_make("resize");
 	ext2_filsys fs;
 	struct stat st;
 	char *data;
 
-	ck_assert_int_eq(uml_rootfs_resize(rootfs, 128u << 20), 0);
-	ck_assert_int_eq(stat(img, &st), 0);
+	base_image(&f, 64u << 20);
+
+	ck_assert_int_eq(uml_rootfs_resize(f.rootfs, 128u << 20), 0);
+	ck_assert_int_eq(stat(f.img, &st), 0);
 	ck_assert_int_eq(st.st_size, 128 << 20);
-	ck_assert_int_eq(e2fsck(img), 0);
-	ck_assert_int_eq(ext2fs_open(img, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs), 0);
+	ck_assert_int_eq(e2fsck(f.img), 0);
+	ck_assert_int_eq(ext2fs_open(f.img, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs), 0);
 	ck_assert_uint_eq(ext2fs_blocks_count(fs->super) * fs->blocksize, 128u << 20);
 	ext2fs_close_free(&fs);
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/etc/hosts", &data, NULL), 0);
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/etc/hosts", &data, NULL), 0);
 	ck_assert_str_eq(data, "127.0.0.1 localhost\n");
 	free(data);
-	ck_assert_int_eq(uml_rootfs_resize(rootfs, 128u << 20), 0);
-	ck_assert_int_eq(uml_rootfs_resize(rootfs, 64u << 20), -ERANGE);
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "shrink"));
-	ck_assert_int_eq(uml_rootfs_resize(rootfs, (128u << 20) + 1), -ERANGE);
-	ck_assert_int_eq(stat(img, &st), 0);
+	ck_assert_int_eq(uml_rootfs_resize(f.rootfs, 128u << 20), 0);
+	ck_assert_int_eq(uml_rootfs_resize(f.rootfs, 64u << 20), -ERANGE);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "shrink"));
+	ck_assert_int_eq(uml_rootfs_resize(f.rootfs, (128u << 20) + 1), -ERANGE);
+	ck_assert_int_eq(stat(f.img, &st), 0);
 	ck_assert_int_eq(st.st_size, 128 << 20);
-	ck_assert_int_eq(count_entries(dir), 1);
-	uml_rootfs_unref(rootfs);
-	uml_ctx_unref(ctx);
-	rm_rf(dir);
-	free(img);
-	free(dir);
+	ck_assert_int_eq(count_entries(f.dir), 2)	/* src, img */;
+	fx_done(&f);
 }
 END_TEST
 
 START_TEST(test_unclean_refused)
 {
-	char *dir = test_dir("unclean"), *img = path_join(dir, "img");
-	struct uml_ctx *ctx = new_ctx();
-	struct uml_rootfs *rootfs = base_image(ctx, dir, img, 64u << 20);
+	struct fx f = fx_make("unclean");
 	ext2_filsys fs;
 	char *data;
 
+	base_image(&f, 64u << 20);
+
 	/* what a killed guest leaves: a journal to replay */
-	ck_assert_int_eq(ext2fs_open(img, EXT2_FLAG_64BITS | EXT2_FLAG_RW, 0, 0, unix_io_manager,
+	ck_assert_int_eq(ext2fs_open(f.img, EXT2_FLAG_64BITS | EXT2_FLAG_RW, 0, 0, unix_io_manager,
 				     &fs), 0);
 	ext2fs_set_feature_journal_needs_recovery(fs->super);
 	ext2fs_mark_super_dirty(fs);
 	ext2fs_close_free(&fs);
-	ck_assert_int_eq(uml_rootfs_copy_in(rootfs, img, "/x", 0), -EBUSY);
-	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(rootfs), "cleanly"));
-	ck_assert_int_eq(uml_rootfs_remove(rootfs, "/etc"), -EBUSY);
-	ck_assert_int_eq(uml_rootfs_resize(rootfs, 128u << 20), -EBUSY);
-	ck_assert_int_eq(uml_rootfs_read_file(rootfs, "/etc/hosts", &data, NULL), 0);
+	ck_assert_int_eq(uml_rootfs_copy_in(f.rootfs, f.img, "/x", 0), -EBUSY);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "cleanly"));
+	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "/etc"), -EBUSY);
+	ck_assert_int_eq(uml_rootfs_resize(f.rootfs, 128u << 20), -EBUSY);
+	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/etc/hosts", &data, NULL), 0);
 	free(data);
-	uml_rootfs_unref(rootfs);
-	uml_ctx_unref(ctx);
-	rm_rf(dir);
-	free(img);
-	free(dir);
+	fx_done(&f);
 }
 END_TEST
 

@@ -82,6 +82,8 @@ struct uml_rootfs {
 	enum uml_fs_type fs_type;
 	const char *ready_marker;	/* static string, or NULL */
 	char *last_error;
+	struct uml_rootfs_entry *listing;	/* of uml_rootfs_list_dir(), with its names */
+	size_t n_listing;
 };
 
 struct uml_ctx *uml_rootfs_get_ctx(struct uml_rootfs *rootfs);

@@ -412,6 +412,134 @@ UML_EXPORT int uml_rootfs_create_busybox(struct uml_rootfs *rootfs, const char *
 UML_EXPORT const char *uml_rootfs_last_error(struct uml_rootfs *rootfs);
 
 /* ------------------------------------------------------------------ */
+/* Root filesystems: files in and out                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * These work on an existing ext2/3/4 image (not a COW overlay) through
+ * libext2fs, without mounting it.  Guest paths are absolute; symlinks in
+ * them are followed inside the image, except in the last component where
+ * a call says otherwise.  The image must not be in use by a running guest.
+ */
+
+/**
+ * enum uml_rootfs_copy_flags - flags for uml_rootfs_copy_in().
+ * @UML_ROOTFS_COPY_OVERWRITE: replace files, symlinks and special files
+ *     that are in the way (by default they fail the copy with -EEXIST)
+ */
+enum uml_rootfs_copy_flags {
+	UML_ROOTFS_COPY_OVERWRITE = 1u << 0,
+};
+
+/**
+ * uml_rootfs_copy_in:
+ * @host_src: a host file, symlink, special file or directory tree
+ * @guest_dst: the path the copy gets in the image; its parent must exist.
+ *     A directory copied onto an existing directory (also "/") is merged
+ *     into it; existing directories keep their own attributes.
+ * @flags: enum uml_rootfs_copy_flags
+ *
+ * Copies into the image with modes, owners, timestamps, hard links inside
+ * the tree and holes kept.  Space and inodes are checked before anything
+ * is written; should the image still run out, what was copied so far
+ * stays and the call fails with -ENOSPC.  Reports progress ("populate")
+ * through the context.
+ *
+ * Returns: 0; -EINVAL for a relative @guest_dst or unknown @flags;
+ * -ENOENT if @host_src or the parent of @guest_dst is missing; -ENOTDIR if
+ * that parent is not a directory; -EEXIST if a non-directory is in the way
+ * and no OVERWRITE flag was given; -EISDIR if a non-directory would replace
+ * a directory; -ENOSPC; -ECANCELED; -EMEDIUMTYPE if the image holds no
+ * ext2/3/4 filesystem; -EBUSY if the filesystem is mounted or was not
+ * cleanly unmounted (its journal needs replaying: run e2fsck -fy or boot
+ * it once); -EOPNOTSUPP for a COW overlay.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_copy_in(struct uml_rootfs *rootfs, const char *host_src,
+				  const char *guest_dst, unsigned flags);
+
+/**
+ * uml_rootfs_read_file:
+ * @guest_path: a regular file in the image (a symlink to one is followed)
+ * @data: receives the contents, NUL-terminated; the caller free()s it
+ * @len: receives the length without the NUL, or NULL
+ *
+ * Returns: 0; -ENOENT; -EISDIR for a directory; -EINVAL for another
+ * non-regular file or a relative path; -EFBIG past 1 GiB; -EMEDIUMTYPE;
+ * -EOPNOTSUPP for a COW overlay.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_read_file(struct uml_rootfs *rootfs, const char *guest_path,
+				    char **data, size_t *len);
+
+/**
+ * struct uml_rootfs_entry - one entry of uml_rootfs_list_dir().
+ * @name: the entry's name
+ * @mode: type and permission bits, as st_mode
+ * @uid: owner
+ * @gid: group
+ * @size: size in bytes
+ * @mtime: modification time, seconds since the epoch
+ * @mtime_nsec: nanoseconds of @mtime
+ * @nlink: link count
+ */
+struct uml_rootfs_entry {
+	const char *name;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	uint64_t size;
+	int64_t mtime;
+	uint32_t mtime_nsec;
+	unsigned nlink;
+};
+
+/**
+ * uml_rootfs_list_dir:
+ * @guest_path: a directory in the image (a symlink to one is followed)
+ * @ret: receives the entries sorted by name, without "." and "..", owned
+ *       by @rootfs until the next uml_rootfs_list_dir() or the last unref
+ * @n: receives the number of entries
+ *
+ * Returns: 0; -ENOENT; -ENOTDIR; -EINVAL for a relative path;
+ * -EMEDIUMTYPE; -EOPNOTSUPP for a COW overlay.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_list_dir(struct uml_rootfs *rootfs, const char *guest_path,
+				   const struct uml_rootfs_entry **ret, size_t *n);
+
+/**
+ * uml_rootfs_remove:
+ * @guest_path: what to remove; a directory goes with everything below it;
+ *     a symlink is removed itself, not what it points to
+ *
+ * Frees the blocks and inodes that are no longer linked (hard links
+ * elsewhere keep theirs).
+ *
+ * Returns: 0; -ENOENT; -EBUSY for "/" and as for uml_rootfs_copy_in();
+ * -EINVAL for a relative path; -EMEDIUMTYPE; -EOPNOTSUPP for a COW overlay.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_remove(struct uml_rootfs *rootfs, const char *guest_path);
+
+/**
+ * uml_rootfs_resize:
+ * @new_size: the new image size in bytes, a multiple of 1 KiB, not
+ *            smaller than the filesystem
+ *
+ * Grows the image file and its filesystem offline (with e2fsprogs'
+ * resize2fs).  If that fails the file gets its old size back.  Images made
+ * afterwards by this object also get @new_size.
+ *
+ * Returns: 0 (also when the size is already @new_size); -ERANGE to shrink
+ * or for an invalid size; -ENOENT; -EMEDIUMTYPE; -EBUSY as for
+ * uml_rootfs_copy_in(); -ENOEXEC if resize2fs is missing; -EIO if it failed
+ * (the message holds its output); -EOPNOTSUPP for a COW overlay.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_resize(struct uml_rootfs *rootfs, uint64_t new_size);
+
+/* ------------------------------------------------------------------ */
 /* Instances                                                           */
 /* ------------------------------------------------------------------ */
 

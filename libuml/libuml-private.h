@@ -91,6 +91,14 @@ char *uml_rootfs_ubd_spec(struct uml_rootfs *rootfs);
 /* The ready marker guests made by this rootfs print, or NULL. */
 const char *uml_rootfs_get_ready_marker(struct uml_rootfs *rootfs);
 
+/* ---- instance.c ------------------------------------------------------- */
+
+struct uml_ctx *uml_instance_get_ctx(struct uml_instance *inst);
+/* The guest's mconsole socket path while it runs, else NULL. */
+const char *uml_instance_get_mconsole_path(struct uml_instance *inst);
+/* Where uml_fail() keeps the instance's last error. */
+char **uml_instance_last_error_slot(struct uml_instance *inst);
+
 /* ---- hostcompat.c ------------------------------------------------------ */
 
 bool uml_hostcompat_needed(void);
@@ -136,7 +144,8 @@ enum uml_mconsole_notify_type {
  * Sends one request to the mconsole socket at sock_path and collects the
  * reply (all parts while `more` is set) into *reply (NUL-terminated, may
  * hold NULs; length in *reply_len; caller frees).  *err_flag (may be NULL)
- * gets the reply's error flag.  timeout_ms bounds the whole exchange
+ * gets the reply's error value: 0 for success, else what the kernel put
+ * there (1, or a negative errno for some config/remove failures).  timeout_ms bounds the whole exchange
  * (negative: no limit); a reply is capped at 16 MiB in all.  Each call
  * uses its own socket, so a late answer to an earlier call is never taken
  * for this one.  Returns 0; -E2BIG for a command of 512 bytes or more;

@@ -4,6 +4,8 @@
 #define LIBUML_PRIVATE_H
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -183,5 +185,6 @@ enum uml_console_class {
 	UML_CONSOLE_OOM,
 };
 enum uml_console_class uml_console_classify(const char *line, size_t len);
+int uml_console_class_rank(enum uml_console_class c);
 
 #endif

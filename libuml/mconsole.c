@@ -547,7 +547,8 @@ UML_EXPORT int uml_instance_mconsole_log(struct uml_instance *inst, const char *
 			return uml_fail(p.ctx, p.slot, -EINVAL,
 					"mconsole log text holds control character 0x%02x",
 					(unsigned char)*s);
-	r = mc_format(&p, cmd, "log text", "log %s", text);
+	/* printk holds a line back until its newline comes */
+	r = mc_format(&p, cmd, "log text", "log %s\n", text);
 	if (r < 0)
 		return r;
 	return mc_run(&p, cmd, NULL, NULL, NULL);

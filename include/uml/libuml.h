@@ -960,9 +960,10 @@ UML_EXPORT int uml_instance_mconsole_sysrq(struct uml_instance *inst, char key, 
 
 /**
  * uml_instance_mconsole_log:
- * @text: one line for the guest's kernel log (priority KERN_WARNING)
+ * @text: one line for the guest's kernel log (priority KERN_WARNING);
+ *        libuml ends it with the newline printk needs to emit it
  * Returns: 0; -EINVAL for control characters (newlines included);
- * -E2BIG past 507 bytes; the common mconsole errors.
+ * -E2BIG past 506 bytes; the common mconsole errors.
  * Since: 0.1
  */
 UML_EXPORT int uml_instance_mconsole_log(struct uml_instance *inst, const char *text);

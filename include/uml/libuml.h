@@ -943,6 +943,265 @@ UML_EXPORT int uml_instance_get_hostcompat_applied(struct uml_instance *inst);
  */
 UML_EXPORT const char *uml_instance_last_error(struct uml_instance *inst);
 
+/* ------------------------------------------------------------------ */
+/* Management console (mconsole)                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Every running UML kernel listens on a unix datagram socket,
+ * RUNTIME_DIR/UMID/mconsole, for management commands (see the kernel's
+ * "help" command).  The calls below send one command and return the
+ * kernel's answer.  When the kernel refuses a command (it sets the error
+ * flag of its reply) they fail with -EREMOTEIO and the last error is the
+ * kernel's own message, e.g. "Not stopped" or "Device is currently open"
+ * (or a message naming the command when the kernel sent none).
+ *
+ * Errors common to all of them: -EINVAL for bad arguments (the message
+ * says which); -E2BIG when the command would not fit the 511 bytes the
+ * protocol carries; -ENOTCONN (instance calls) when the guest does not
+ * run; -ENOENT when no socket exists for the guest; -ECONNREFUSED when
+ * the socket exists but nothing listens (a guest that died); -ETIMEDOUT
+ * when the answer did not come in time; -EBADMSG for a malformed answer;
+ * -EMSGSIZE for an answer past 16 MiB; -ENOMEM.  Returned text is
+ * allocated and NUL-terminated; the caller frees it with free().
+ */
+
+/**
+ * UML_MCONSOLE_TIMEOUT_MS:
+ * How long the uml_instance_mconsole*() calls wait for the whole answer.
+ */
+#define UML_MCONSOLE_TIMEOUT_MS 10000
+
+/**
+ * uml_ctx_mconsole:
+ * @umid: the umid of a guest running in the context's runtime directory
+ *        (any name without '/' other than "." and ".."), or the absolute
+ *        path of an mconsole socket
+ * @command: the command line, e.g. "version" or "config ubd1=/img"
+ * @timeout_ms: how long to wait for the whole answer; negative waits
+ *              without limit
+ * @reply: the answer text (may hold NULs; always NUL-terminated)
+ * @reply_len: if not NULL, receives the answer's length
+ *
+ * Sends @command to any UML guest, also ones libuml did not start, found
+ * by its umid.  Does not need a struct uml_instance.
+ *
+ * Returns: 0; -EREMOTEIO when the kernel refused the command (the last
+ * error of @ctx is its message); -ENAMETOOLONG when the socket path does
+ * not fit a unix socket address; the common mconsole errors above.
+ * *@reply is untouched on failure.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_ctx_mconsole(struct uml_ctx *ctx, const char *umid, const char *command,
+				int timeout_ms, char **reply, size_t *reply_len);
+
+/**
+ * uml_instance_mconsole:
+ * @command: the command line, e.g. "proc meminfo"
+ * @reply: the answer text (may hold NULs; always NUL-terminated)
+ * @reply_len: if not NULL, receives the answer's length
+ *
+ * Sends @command to the running guest and waits up to
+ * UML_MCONSOLE_TIMEOUT_MS for the answer.  The typed helpers below check
+ * their arguments and are preferred where one fits.
+ *
+ * Returns: 0; -EREMOTEIO when the kernel refused the command (see
+ * uml_instance_last_error() for its message); -EINVAL for an empty
+ * command; the common mconsole errors above.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole(struct uml_instance *inst, const char *command,
+				     char **reply, size_t *reply_len);
+
+/**
+ * uml_instance_mconsole_version:
+ * @ret: the kernel's uname line ("Linux (none) 6.1.176 #1 ... x86_64")
+ * Returns: 0, or the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_version(struct uml_instance *inst, char **ret);
+
+/**
+ * uml_instance_mconsole_help:
+ * @ret: the kernel's list of mconsole commands
+ * Returns: 0, or the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_help(struct uml_instance *inst, char **ret);
+
+/**
+ * uml_instance_mconsole_halt:
+ * Asks the kernel to halt at once (no shutdown of guest userspace); the
+ * process then exits.  Unlike uml_instance_halt() it does not wait and
+ * never escalates to signals.
+ * Returns: 0 when the kernel acknowledged, or the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_halt(struct uml_instance *inst);
+
+/**
+ * uml_instance_mconsole_reboot:
+ * Asks the kernel to restart at once.  UML restarts by executing itself
+ * again in the same process, so the pid stays and the guest boots anew.
+ * Returns: 0 when the kernel acknowledged, or the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_reboot(struct uml_instance *inst);
+
+/**
+ * uml_instance_mconsole_cad:
+ * Sends Ctrl-Alt-Del: the kernel restarts, or signals init if the guest
+ * turned Ctrl-Alt-Del handling over to it.
+ * Returns: 0, or the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_cad(struct uml_instance *inst);
+
+/**
+ * uml_instance_mconsole_stop:
+ * Freezes the guest: it runs nothing but the mconsole until
+ * uml_instance_mconsole_go().
+ * Returns: 0; -EREMOTEIO if already stopped; the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_stop(struct uml_instance *inst);
+
+/**
+ * uml_instance_mconsole_go:
+ * Resumes a guest frozen by uml_instance_mconsole_stop().
+ * Returns: 0; -EREMOTEIO if it was not stopped; the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_go(struct uml_instance *inst);
+
+/**
+ * uml_instance_mconsole_sysrq:
+ * @key: the SysRq letter (a printable character other than space), e.g.
+ *       's' (sync), 'm' (memory info), 't' (tasks), 'c' (crash)
+ * @output: if not NULL, receives the kernel messages the request printed
+ *          (may be empty: newer kernels print them later)
+ * Returns: 0; -EINVAL for a bad @key; -EREMOTEIO if the kernel lacks
+ * SysRq support; the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_sysrq(struct uml_instance *inst, char key, char **output);
+
+/**
+ * uml_instance_mconsole_log:
+ * @text: one line for the guest's kernel log (priority KERN_WARNING);
+ *        libuml ends it with the newline printk needs to emit it
+ * Returns: 0; -EINVAL for control characters (newlines included);
+ * -E2BIG past 506 bytes; the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_log(struct uml_instance *inst, const char *text);
+
+/**
+ * uml_instance_mconsole_proc:
+ * @path: a file below the guest's /proc, e.g. "meminfo" or
+ *        "sys/kernel/hostname" (a leading "/proc/" is accepted)
+ * @data: the file's contents
+ * @len: if not NULL, receives their length
+ *
+ * Reads a /proc file of the guest without any guest userspace; works
+ * even before /proc is mounted inside.
+ *
+ * Returns: 0; -EINVAL for an empty path or one with white space or
+ * control characters; -EREMOTEIO if the kernel cannot open or read it;
+ * the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_proc(struct uml_instance *inst, const char *path,
+					  char **data, size_t *len);
+
+/**
+ * uml_instance_mconsole_stack:
+ * @pid: a guest pid (> 0)
+ * @output: if not NULL, receives what the kernel printed (may be empty:
+ *          newer kernels print the trace to the kernel log later)
+ * Dumps the kernel stack of guest process @pid to the kernel log.
+ * Returns: 0; -EINVAL for @pid <= 0; -EREMOTEIO if no such process; the
+ * common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_stack(struct uml_instance *inst, pid_t pid, char **output);
+
+/**
+ * uml_instance_mconsole_config:
+ * @spec: a device setting with the kernel command line's syntax,
+ *        "DEV=VALUE", e.g. "ubd1=/srv/disk.img" or "eth0=tuntap,tap0"
+ *
+ * Adds or changes a device of the running guest.
+ *
+ * Returns: 0; -EINVAL if @spec has no '=' before its value, is empty or
+ * holds white space or control characters; -EREMOTEIO with the kernel's
+ * reason when it refused (unknown device, already configured ...); the
+ * common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_config(struct uml_instance *inst, const char *spec);
+
+/**
+ * uml_instance_mconsole_config_get:
+ * @dev: a device name, e.g. "ubd1" or "con0"
+ * @ret: its current configuration (empty when unconfigured)
+ * Returns: 0; -EINVAL for an empty @dev or one with '=', white space or
+ * control characters; -EREMOTEIO for an unknown device; the common
+ * mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_config_get(struct uml_instance *inst, const char *dev,
+						char **ret);
+
+/**
+ * uml_instance_mconsole_remove:
+ * @dev: a device name, e.g. "ubd1"
+ * Removes a device from the running guest.
+ * Returns: 0; -EINVAL as for uml_instance_mconsole_config_get();
+ * -EREMOTEIO with the kernel's reason ("Device is currently open",
+ * "Device doesn't exist" ...); the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_remove(struct uml_instance *inst, const char *dev);
+
+/**
+ * enum uml_disk_live_flags - flags for uml_instance_add_disk_live().
+ * @UML_DISK_LIVE_READONLY: the guest may only read the disk
+ */
+enum uml_disk_live_flags {
+	UML_DISK_LIVE_READONLY = 1u << 0,
+};
+
+/**
+ * uml_instance_add_disk_live:
+ * @index: the ubd unit, 0 to 15 (0 is the root disk of libuml's guests);
+ *         the guest sees unit N as /dev/ubd followed by the letter 'a' + N
+ * @image: a disk image on the host; relative paths are made absolute
+ * @flags: enum uml_disk_live_flags
+ *
+ * Hot-adds a disk to the running guest ("config ubdN=IMAGE").
+ *
+ * Returns: 0; -EINVAL for a bad @index, unknown @flags, or an @image
+ * path with white space, control characters, ',' or ':' (which the
+ * kernel would split at); -ENOENT if @image does not exist; -EBUSY if
+ * the unit is in use; the guest kernel's errno when it cannot open the
+ * image; -EREMOTEIO for other refusals; the common mconsole errors.  The
+ * last error holds the kernel's message.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_add_disk_live(struct uml_instance *inst, unsigned index,
+					  const char *image, unsigned flags);
+
+/**
+ * uml_instance_remove_disk_live:
+ * @index: the ubd unit, 0 to 15
+ * Removes a disk added with uml_instance_add_disk_live() (or at boot).
+ * Returns: 0; -EINVAL for a bad @index; -EBUSY if the guest has it open
+ * (mounted); -ENODEV if no disk has that unit; the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_remove_disk_live(struct uml_instance *inst, unsigned index);
+
 #ifdef __cplusplus
 }
 #endif

@@ -146,8 +146,8 @@ UML_EXPORT int uml_ctx_set_runtime_dir(struct uml_ctx *ctx, const char *dir)
 	if (!dir || dir[0] != '/')
 		return uml_fail(ctx, NULL, -EINVAL, "runtime dir must be an absolute path: '%s'",
 				dir ? dir : "(null)");
-	/* room for "/UMID/mconsole" in a 108-byte sun_path */
-	if (strlen(dir) > 107 - 1 - 63 - sizeof("/mconsole"))
+	/* room for "/UMID/mconsole" in a 108-byte sun_path, with a short umid */
+	if (strlen(dir) > 108 - sizeof("/uml-0123456789ab/mconsole"))
 		return uml_fail(ctx, NULL, -ENAMETOOLONG,
 				"runtime dir '%s' is too long for socket paths below it", dir);
 	copy = strdup(dir);

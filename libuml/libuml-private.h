@@ -4,6 +4,8 @@
 #define LIBUML_PRIVATE_H
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -91,6 +93,14 @@ char *uml_rootfs_ubd_spec(struct uml_rootfs *rootfs);
 /* The ready marker guests made by this rootfs print, or NULL. */
 const char *uml_rootfs_get_ready_marker(struct uml_rootfs *rootfs);
 
+/* ---- instance.c ------------------------------------------------------- */
+
+struct uml_ctx *uml_instance_get_ctx(struct uml_instance *inst);
+/* The guest's mconsole socket path while it runs, else NULL. */
+const char *uml_instance_get_mconsole_path(struct uml_instance *inst);
+/* Where uml_fail() keeps the instance's last error. */
+char **uml_instance_last_error_slot(struct uml_instance *inst);
+
 /* ---- hostcompat.c ------------------------------------------------------ */
 
 bool uml_hostcompat_needed(void);
@@ -135,12 +145,26 @@ enum uml_mconsole_notify_type {
 /*
  * Sends one request to the mconsole socket at sock_path and collects the
  * reply (all parts while `more` is set) into *reply (NUL-terminated, may
- * hold NULs; length in *reply_len).  *err_flag gets the reply's error flag.
+ * hold NULs; length in *reply_len; caller frees).  *err_flag (may be NULL)
+ * gets the reply's error flag.  timeout_ms bounds the whole exchange
+ * (negative: no limit); a reply is capped at 16 MiB in all.  Each call
+ * uses its own socket, so a late answer to an earlier call is never taken
+ * for this one.  Returns 0; -E2BIG for a command of 512 bytes or more;
+ * -ENAMETOOLONG for a sock_path that does not fit sun_path; -ENOENT /
+ * -ECONNREFUSED when nothing listens there; -ETIMEDOUT; -EBADMSG for a
+ * malformed, truncated or oversized reply datagram; -EMSGSIZE past the
+ * cap; other socket errors as negative errno.  Outputs untouched on error.
  */
 int uml_mconsole_call(const char *sock_path, const char *command, int timeout_ms,
 		      char **reply, size_t *reply_len, int *err_flag);
 
-/* Parses one notify datagram; returns 0 and fills type/data/len, or -EBADMSG. */
+/*
+ * Parses one notify datagram of n bytes (any alignment).  Returns 0 and
+ * fills type (enum uml_mconsole_notify_type), data (points into buf, not
+ * NUL-terminated) and len; the NUL the kernel appends to the socket name
+ * and panic text is not counted.  -EBADMSG for a bad magic, version, type
+ * or length.  Outputs may be NULL.
+ */
 int uml_mconsole_parse_notify(const void *buf, size_t n, int *type, const char **data,
 			      size_t *len);
 
@@ -160,5 +184,6 @@ enum uml_console_class {
 	UML_CONSOLE_OOM,
 };
 enum uml_console_class uml_console_classify(const char *line, size_t len);
+int uml_console_class_rank(enum uml_console_class c);
 
 #endif

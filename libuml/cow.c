@@ -470,21 +470,22 @@ static int check_output(struct uml_ctx *ctx, char **slot, const char *out, bool 
 	return 0;
 }
 
-/* A rootfs object for an overlay; rootfs.c's unref releases what is set here. */
-static int cow_rootfs_alloc(struct uml_ctx *ctx, char *path, char *backing, uint64_t size,
-			    struct uml_rootfs **ret)
+/* The overlay's rootfs object: path and backing absolute, size from the header. */
+static int cow_rootfs_new(struct uml_ctx *ctx, const char *path, const char *backing,
+			  uint64_t size, struct uml_rootfs **ret)
 {
-	struct uml_rootfs *rootfs = calloc(1, sizeof(*rootfs));
+	struct uml_rootfs *rootfs;
+	char *copy = strdup(backing);
+	int r;
 
-	if (!rootfs) {
-		free(path);
-		free(backing);
+	if (!copy)
 		return -ENOMEM;
+	r = uml_rootfs_new(ctx, path, &rootfs);
+	if (r < 0) {
+		free(copy);
+		return r;
 	}
-	rootfs->refcount = 1;
-	rootfs->ctx = uml_ctx_ref(ctx);
-	rootfs->path = path;
-	rootfs->backing = backing;
+	rootfs->backing = copy;
 	rootfs->size = size;
 	*ret = rootfs;
 	return 0;
@@ -620,8 +621,7 @@ UML_EXPORT int uml_rootfs_new_cow(struct uml_rootfs *backing, const char *cow_pa
 	uml_dbg(ctx, "created COW overlay '%s' over '%s' (%llu bytes)", cow_abs, backing_abs,
 		(unsigned long long)h.size);
 
-	r = cow_rootfs_alloc(ctx, cow_abs, backing_abs, h.size, &cow);
-	cow_abs = backing_abs = NULL;
+	r = cow_rootfs_new(ctx, cow_abs, backing_abs, h.size, &cow);
 	if (r < 0)
 		goto out;
 	cow->fs_type = backing->fs_type;
@@ -644,7 +644,7 @@ UML_EXPORT int uml_rootfs_open_cow(struct uml_ctx *ctx, const char *cow_path,
 				   struct uml_rootfs **ret)
 {
 	struct cow_header h;
-	char *path, *backing;
+	char *path;
 	int r;
 
 	if (!ctx)
@@ -659,15 +659,12 @@ UML_EXPORT int uml_rootfs_open_cow(struct uml_ctx *ctx, const char *cow_path,
 		free(path);
 		return r;
 	}
-	backing = strdup(h.backing);
-	if (!backing) {
-		free(path);
-		return -ENOMEM;
-	}
 	uml_dbg(ctx, "opened version %u%s COW overlay '%s' over '%s' (%llu bytes)", h.version,
-		h.broken_layout ? " (64-bit layout)" : "", path, backing,
+		h.broken_layout ? " (64-bit layout)" : "", path, h.backing,
 		(unsigned long long)h.size);
-	return cow_rootfs_alloc(ctx, path, backing, h.size, ret);
+	r = cow_rootfs_new(ctx, path, h.backing, h.size, ret);
+	free(path);
+	return r;
 }
 
 UML_EXPORT const char *uml_rootfs_get_backing(struct uml_rootfs *rootfs)

@@ -40,6 +40,8 @@
 #define GUEST_WAIT_S	300
 #define HOSTCOMPAT_SO	TEST_BUILDDIR "/libuml/uml-hostcompat.so"
 
+/* top: made by main(), removed after all tests, even failed ones; dir: one test's */
+static char top[PATH_MAX / 2];
 static char dir[PATH_MAX];
 static char backing_path[PATH_MAX + 32];
 static struct uml_ctx *ctx;
@@ -260,9 +262,7 @@ static void make_backing(const char *image)
 
 static void setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/libuml-test-cow-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	snprintf(dir, sizeof(dir), "%s/test-XXXXXX", top);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_int_eq(uml_ctx_new(&ctx), 0);
 	uml_ctx_set_log_priority(ctx, LOG_EMERG - 1);	/* failures are expected here */
@@ -270,9 +270,17 @@ static void setup(void)
 	make_backing(backing_path);
 }
 
+/* No assertions: also used outside tests. */
 static void rm_rf(const char *path)
 {
-	run((char *[]){ "/bin/rm", "-rf", (char *)path, NULL }, NULL);
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl("/bin/rm", "rm", "-rf", path, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
 }
 
 static void teardown(void)
@@ -1280,11 +1288,19 @@ static Suite *cow_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(cow_suite());
+	const char *tmp = getenv("TMPDIR");
+	SRunner *sr;
 	int failed;
 
+	snprintf(top, sizeof(top), "%s/libuml-test-cow-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(top)) {
+		perror("mkdtemp");
+		return EXIT_FAILURE;
+	}
+	sr = srunner_create(cow_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	rm_rf(top);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -601,11 +601,14 @@ UML_EXPORT int uml_rootfs_new_cow(struct uml_rootfs *backing, const char *cow_pa
 	}
 	cow_header_encode(header, backing_abs, h.mtime, h.size);
 	cow_layout(&h, COW_V3_HEADER_LEN);
-	/* bitmap and data stay holes: a new overlay takes a few KiB on disk */
+	/*
+	 * Bitmap and data stay holes: a new overlay takes a few KiB on disk.
+	 * No fsync, as UML makes its overlays: they are scratch space, guests
+	 * boot from them by the hundred, and one lost in a host crash reads as
+	 * damaged (and is refused), never as a wrong disk.
+	 */
 	r = pwrite_full(fd, header, sizeof(header), 0);
 	if (r == 0 && ftruncate(fd, (off_t)(h.data_offset + h.size)) < 0)
-		r = -errno;
-	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (r < 0) {
 		r = uml_fail(ctx, slot, r, "cannot write COW file '%s': %s", tmp, strerror(-r));

@@ -38,6 +38,7 @@
 #include <linux/fs.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -288,10 +289,17 @@ static int cow_read_header(struct uml_ctx *ctx, char **slot, const char *path, i
 	return 0;
 }
 
+/*
+ * Flags for opening files named by users or by headers: a FIFO or a tty in
+ * their place must be refused, not block us or become our terminal.
+ * O_NONBLOCK does not change reads of regular files or block devices.
+ */
+#define COW_OPEN_FLAGS	(O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+
 static int cow_open_and_read(struct uml_ctx *ctx, char **slot, const char *path,
 			     struct cow_header *h, int *ret_fd)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, COW_OPEN_FLAGS);
 	int r;
 
 	if (fd < 0)
@@ -351,11 +359,18 @@ static int cow_compare_backing(struct uml_ctx *ctx, char **slot, const char *cow
 static int open_backing(struct uml_ctx *ctx, char **slot, const char *backing,
 			const char *cow_path, int *ret_fd)
 {
-	int fd = open(backing, O_RDONLY | O_CLOEXEC);
+	int fd = open(backing, COW_OPEN_FLAGS);
+	struct stat st;
 
-	if (fd >= 0) {
+	if (fd >= 0 && fstat(fd, &st) == 0 &&
+	    (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode))) {
 		*ret_fd = fd;
 		return 0;
+	}
+	if (fd >= 0) {
+		close(fd);
+		return uml_fail(ctx, slot, -EMEDIUMTYPE, "backing file '%s' is neither a regular "
+				"file nor a block device", backing);
 	}
 	if (cow_path)
 		return uml_fail(ctx, slot, -errno, "cannot open backing file '%s' of COW file "
@@ -406,18 +421,15 @@ static int cow_absolutize(const char *path, char **ret)
 /* A fresh file next to path (mode 0644 less umask, as UML creates overlays). */
 static int create_tmp_next_to(const char *path, char **ret_tmp, int *ret_fd)
 {
-	static const char hex[] = "0123456789abcdef";
-
-	for (unsigned attempt = 0; attempt < 64; attempt++) {
-		uint64_t seed = uml_now_usec() ^ ((uint64_t)getpid() << 32) ^ attempt * 0x9e3779b97f4a7c15ULL;
-		char suffix[13];
+	for (unsigned attempt = 0; attempt < 16; attempt++) {
+		uint64_t rnd;
 		char *tmp;
 		int fd;
 
-		for (size_t i = 0; i < 12; i++, seed >>= 4)
-			suffix[i] = hex[seed & 15];
-		suffix[12] = '\0';
-		if (asprintf(&tmp, "%s.tmp-%s", path, suffix) < 0)
+		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+			rnd = uml_now_usec() ^ ((uint64_t)getpid() << 40) ^ attempt;
+		rnd &= 0xffffffffffffULL;
+		if (asprintf(&tmp, "%s.tmp-%012" PRIx64, path, rnd) < 0)
 			return -ENOMEM;
 		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd >= 0) {

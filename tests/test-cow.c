@@ -38,6 +38,7 @@
 #define V3_BITMAP_LEN	(BACKING_SIZE / 512 / 8)
 #define V3_DATA		(V3_BITMAP + V3_BITMAP_LEN)
 #define GUEST_WAIT_S	300
+#define COW_PATH_FIELD	4096
 #define HOSTCOMPAT_SO	TEST_BUILDDIR "/libuml/uml-hostcompat.so"
 
 /* top: made by main(), removed after all tests, even failed ones; dir: one test's */
@@ -1185,6 +1186,29 @@ START_TEST(test_corrupt_headers_rejected)
 		ck_assert_int_eq(open_cow("long.cow", &bad), -ENAMETOOLONG);
 		assert_error(uml_ctx_last_error(ctx), path_in("long.cow"), "NUL-terminated");
 		free(name);
+	}
+
+	/* FIFOs where files belong are refused, not waited on */
+	ck_assert_int_eq(mkfifo(path_in("fifo"), 0644), 0);
+	ck_assert_int_eq(open_cow("fifo", &bad), -EMEDIUMTYPE);
+	assert_error(uml_ctx_last_error(ctx), path_in("fifo"), "regular file");
+	{
+		struct uml_rootfs *b = NULL, *c = NULL;
+		char fifo_path[COW_PATH_FIELD];
+
+		ck_assert_int_eq(uml_rootfs_new(ctx, path_in("fifo"), &b), 0);
+		ck_assert_int_eq(uml_rootfs_new_cow(b, path_in("f.cow"), 0, &c), -EMEDIUMTYPE);
+		uml_rootfs_unref(b);
+		/* a header naming a FIFO as its backing file */
+		copy_file(path_in("good.cow"), path_in("fifo.cow"));
+		memset(fifo_path, 0, sizeof(fifo_path));
+		snprintf(fifo_path, sizeof(fifo_path), "%s", path_in("fifo"));
+		pwrite_at(path_in("fifo.cow"), fifo_path, sizeof(fifo_path), 32);
+		ck_assert_int_eq(open_cow("fifo.cow", &c), 0);
+		ck_assert_int_eq(uml_rootfs_cow_check(c), -EMEDIUMTYPE);
+		assert_error(uml_rootfs_last_error(c), path_in("fifo"), NULL);
+		ck_assert_int_eq(uml_rootfs_cow_merge(c, path_in("m.img"), 0), -EMEDIUMTYPE);
+		uml_rootfs_unref(c);
 	}
 
 	/* an overlay corrupted after it was opened: checks and merges refuse it */

@@ -209,27 +209,24 @@ static int cow_read_header(struct uml_ctx *ctx, char **slot, const char *path, i
 		h->sector_size = get_be32(buf + 20 + COW_PATH_LEN);
 		h->alignment = h->sector_size;
 		break;
-	case 3:
-		if (n >= 36 && get_be32(buf + 32) == 0) {
-			h->broken_layout = true;
-			header_len = COW_V3B_HEADER_LEN;
-			/* the kernel reads the first 4 bytes of the 8-byte field */
-			h->mtime = get_be32(buf + 8);
-			h->size = get_be64(buf + 16);
-			h->sector_size = get_be32(buf + 24);
-			h->alignment = get_be32(buf + 28);
-			cow_format = get_be32(buf + 32);
-			name = buf + 36;
-		} else {
-			header_len = COW_V3_HEADER_LEN;
-			h->mtime = get_be32(buf + 8);
-			h->size = get_be64(buf + 12);
-			h->sector_size = get_be32(buf + 20);
-			h->alignment = get_be32(buf + 24);
-			cow_format = get_be32(buf + 28);
-			name = buf + 32;
-		}
+	case 3: {
+		/*
+		 * In the broken layout the 8-byte mtime shifts every later field
+		 * by 4 (the kernel reads the mtime's first 4 bytes); its padded
+		 * header is 8 bytes longer.
+		 */
+		unsigned shift = n >= 36 && get_be32(buf + 32) == 0 ? 4 : 0;
+
+		h->broken_layout = shift != 0;
+		header_len = shift ? COW_V3B_HEADER_LEN : COW_V3_HEADER_LEN;
+		h->mtime = get_be32(buf + 8);
+		h->size = get_be64(buf + 12 + shift);
+		h->sector_size = get_be32(buf + 20 + shift);
+		h->alignment = get_be32(buf + 24 + shift);
+		cow_format = get_be32(buf + 28 + shift);
+		name = buf + 32 + shift;
 		break;
+	}
 	default:
 		return uml_fail(ctx, slot, -EPROTONOSUPPORT,
 				"COW file '%s' has version %u; only versions 2 and 3 are supported",
@@ -444,12 +441,25 @@ static int create_tmp_next_to(const char *path, char **ret_tmp, int *ret_fd)
 	return -EEXIST;
 }
 
-/* Moves a finished temporary file into place; EEXIST unless overwrite. */
-static int install_tmp(const char *tmp, const char *path, bool overwrite)
+/*
+ * Moves a finished temporary file into place (an existing one only with
+ * overwrite); frees *tmp and clears it once it is gone.  what names the
+ * file in the message.
+ */
+static int install_tmp(struct uml_ctx *ctx, char **slot, char **tmp, const char *path,
+		       bool overwrite, const char *what)
 {
+	int r;
+
 	if (overwrite)
-		return rename(tmp, path) < 0 ? -errno : 0;
-	return renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0 ? -errno : 0;
+		r = rename(*tmp, path);
+	else
+		r = renameat2(AT_FDCWD, *tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+	if (r < 0)
+		return uml_fail(ctx, slot, -errno, "cannot create %s '%s': %m", what, path);
+	free(*tmp);
+	*tmp = NULL;
+	return 0;
 }
 
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -626,13 +636,9 @@ UML_EXPORT int uml_rootfs_new_cow(struct uml_rootfs *backing, const char *cow_pa
 		r = uml_fail(ctx, slot, r, "cannot write COW file '%s': %s", tmp, strerror(-r));
 		goto out;
 	}
-	r = install_tmp(tmp, cow_abs, overwrite);
-	if (r < 0) {
-		r = uml_fail(ctx, slot, r, "cannot create COW file '%s': %s", cow_abs, strerror(-r));
+	r = install_tmp(ctx, slot, &tmp, cow_abs, overwrite, "COW file");
+	if (r < 0)
 		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
 	uml_dbg(ctx, "created COW overlay '%s' over '%s' (%llu bytes)", cow_abs, backing_abs,
 		(unsigned long long)h.size);
 
@@ -1030,13 +1036,9 @@ UML_EXPORT int uml_rootfs_cow_merge(struct uml_rootfs *cow, const char *out_imag
 		r = uml_fail(ctx, slot, -errno, "cannot write image '%s': %m", tmp);
 		goto out;
 	}
-	r = install_tmp(tmp, out_abs, overwrite);
-	if (r < 0) {
-		r = uml_fail(ctx, slot, r, "cannot create image '%s': %s", out_abs, strerror(-r));
+	r = install_tmp(ctx, slot, &tmp, out_abs, overwrite, "image");
+	if (r < 0)
 		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
 	uml_dbg(ctx, "merged COW overlay '%s' and '%s' into '%s'", cow->path, cow->backing,
 		out_abs);
 out:

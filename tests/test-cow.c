@@ -407,6 +407,34 @@ static void assert_fsck_clean(const char *image)
 	ck_assert_int_eq(run((char *[]){ E2FSCK, "-fn", (char *)image, NULL }, NULL), 0);
 }
 
+/*
+ * Merges the overlay into a new image and checks that it holds the file
+ * the guest tagged tag wrote, next to the backing's files, in a clean
+ * filesystem; with uml_moo, that uml_moo's merge is the same.
+ */
+static void assert_merge_holds(struct uml_rootfs *cow, const char *image, const char *tag,
+			       bool with_uml_moo)
+{
+	char file[64], want[64], *text;
+
+	ck_assert_msg(uml_rootfs_cow_merge(cow, image, 0) == 0, "merge: %s",
+		      uml_rootfs_last_error(cow));
+	if (with_uml_moo) {
+		ck_assert_int_eq(run((char *[]){ UML_MOO, (char *)uml_rootfs_get_path(cow),
+						 path_in("moo.img"), NULL }, NULL), 0);
+		ck_assert(files_equal(image, path_in("moo.img")));
+	}
+	snprintf(file, sizeof(file), "/from-%s", tag);
+	snprintf(want, sizeof(want), "written by %s\n", tag);
+	text = image_cat(image, file);
+	ck_assert_str_eq(text, want);
+	free(text);
+	text = image_cat(image, "/etc/motd");
+	ck_assert_str_eq(text, "shared backing\n");
+	free(text);
+	assert_fsck_clean(image);
+}
+
 /* ---- creating overlays ------------------------------------------------------ */
 
 START_TEST(test_new_cow_matches_uml_mkcow)
@@ -610,22 +638,11 @@ START_TEST(test_kernel_writes_through_libuml_overlay)
 	ck_assert_uint_lt(written, BACKING_SIZE);
 
 	/* libuml's merge and uml_moo's agree byte for byte */
-	ck_assert_int_eq(uml_rootfs_cow_merge(cow, path_in("merged.img"), 0), 0);
-	ck_assert_int_eq(run((char *[]){ UML_MOO, path_in("guest.cow"), path_in("moo.img"), NULL },
-			     NULL), 0);
-	ck_assert(files_equal(path_in("merged.img"), path_in("moo.img")));
+	assert_merge_holds(cow, path_in("merged.img"), "g0", true);
 	ck_assert(!files_equal(path_in("merged.img"), backing_path));
-
-	text = image_cat(path_in("merged.img"), "/from-g0");
-	ck_assert_str_eq(text, "written by g0\n");
-	free(text);
-	text = image_cat(path_in("merged.img"), "/etc/motd");
-	ck_assert_str_eq(text, "shared backing\n");
-	free(text);
 	text = image_cat(backing_path, "/from-g0");
 	ck_assert_ptr_null(strstr(text, "written by"));
 	free(text);
-	assert_fsck_clean(path_in("merged.img"));
 	assert_same_fingerprint(before, fingerprint(backing_path));
 
 	/* the merged image boots standalone */
@@ -645,7 +662,7 @@ START_TEST(test_open_kernel_made_overlay)
 	struct uml_rootfs *cow = NULL, *mine = NULL;
 	uint64_t written = 0;
 	unsigned char a[4128], b[4128];
-	char *console, *text;
+	char *console;
 
 	/* ubd0=COW,BACKING with a missing COW file: the kernel creates it */
 	console = boot_guest(cow_spec(path_in("kernel.cow")), "k0");
@@ -669,14 +686,7 @@ START_TEST(test_open_kernel_made_overlay)
 	ck_assert_mem_eq(a, b, 32 + strlen(backing_path) + 1);
 	uml_rootfs_unref(mine);
 
-	ck_assert_int_eq(uml_rootfs_cow_merge(cow, path_in("merged.img"), 0), 0);
-	ck_assert_int_eq(run((char *[]){ UML_MOO, path_in("kernel.cow"), path_in("moo.img"), NULL },
-			     NULL), 0);
-	ck_assert(files_equal(path_in("merged.img"), path_in("moo.img")));
-	text = image_cat(path_in("merged.img"), "/from-k0");
-	ck_assert_str_eq(text, "written by k0\n");
-	free(text);
-	assert_fsck_clean(path_in("merged.img"));
+	assert_merge_holds(cow, path_in("merged.img"), "k0", true);
 	uml_rootfs_unref(cow);
 }
 END_TEST
@@ -691,7 +701,6 @@ START_TEST(test_instance_boots_overlay)
 	enum uml_exit_reason why;
 	char run_dir[PATH_MAX + 16], umid[64];
 	const char *log;
-	char *text;
 
 	snprintf(run_dir, sizeof(run_dir), "%s/run", dir);
 	ck_assert_int_eq(uml_ctx_set_runtime_dir(ctx, run_dir), 0);
@@ -715,11 +724,7 @@ START_TEST(test_instance_boots_overlay)
 	uml_kernel_unref(kernel);
 	assert_same_fingerprint(before, fingerprint(backing_path));
 
-	ck_assert_int_eq(uml_rootfs_cow_merge(cow, path_in("merged.img"), 0), 0);
-	text = image_cat(path_in("merged.img"), "/from-inst");
-	ck_assert_str_eq(text, "written by inst\n");
-	free(text);
-	assert_fsck_clean(path_in("merged.img"));
+	assert_merge_holds(cow, path_in("merged.img"), "inst", false);
 	uml_rootfs_unref(cow);
 }
 END_TEST
@@ -750,15 +755,11 @@ START_TEST(test_eight_guests_share_one_backing)
 	}
 	assert_same_fingerprint(before, fingerprint(backing_path));
 	for (int i = 0; i < 8; i++) {
-		char *text, expect[32];
+		char *text;
 
 		snprintf(name, sizeof(name), "m%d.img", i);
-		ck_assert_int_eq(uml_rootfs_cow_merge(cows[i], path_in(name), 0), 0);
-		snprintf(file, sizeof(file), "/from-s%d", i);
-		snprintf(expect, sizeof(expect), "written by s%d\n", i);
-		text = image_cat(path_in(name), file);
-		ck_assert_str_eq(text, expect);
-		free(text);
+		snprintf(tag, sizeof(tag), "s%d", i);
+		assert_merge_holds(cows[i], path_in(name), tag, false);
 		/* and nothing of its neighbour */
 		snprintf(file, sizeof(file), "/from-s%d", (i + 1) % 8);
 		text = image_cat(path_in(name), file);
@@ -1268,45 +1269,43 @@ START_TEST(test_random_header_damage)
 }
 END_TEST
 
+static TCase *new_case(Suite *s, const char *name, int timeout_s)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, timeout_s);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
 static Suite *cow_suite(void)
 {
 	Suite *s = suite_create("cow");
 	TCase *tc;
 
-	tc = tcase_create("create");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
+	tc = new_case(s, "create", 120);
 	tcase_add_test(tc, test_new_cow_matches_uml_mkcow);
 	tcase_add_test(tc, test_new_cow_relative_and_symlinked_backing);
 	tcase_add_test(tc, test_new_cow_refusals);
 	tcase_add_test(tc, test_open_uml_mkcow_file);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("merge");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
+	tc = new_case(s, "merge", 120);
 	tcase_add_test(tc, test_merge_matches_uml_moo);
 	tcase_add_test(tc, test_merge_large_sparse_backing);
 	tcase_add_test(tc, test_merge_refusals);
 	tcase_add_test(tc, test_old_layouts);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("hostile");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 300);
+	tc = new_case(s, "hostile", 300);
 	tcase_add_test(tc, test_corrupt_headers_rejected);
 	tcase_add_test(tc, test_random_header_damage);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("kernel");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 2 * GUEST_WAIT_S + 60);
+	tc = new_case(s, "kernel", 2 * GUEST_WAIT_S + 60);
 	tcase_add_test(tc, test_kernel_writes_through_libuml_overlay);
 	tcase_add_test(tc, test_open_kernel_made_overlay);
 	tcase_add_test(tc, test_instance_boots_overlay);
 	tcase_add_test(tc, test_changed_backing_detected);
 	tcase_add_test(tc, test_eight_guests_share_one_backing);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -538,6 +538,151 @@ UML_EXPORT int uml_rootfs_remove(struct uml_rootfs *rootfs, const char *guest_pa
  * Since: 0.1
  */
 UML_EXPORT int uml_rootfs_resize(struct uml_rootfs *rootfs, uint64_t new_size);
+/* COW overlays                                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A COW (copy-on-write) overlay lets many guests share one read-only
+ * backing image: each guest writes only to its own overlay file.  libuml
+ * reads and writes UML's own format (version 3, as `ubd0=COW,BACKING` and
+ * uml_mkcow create it), so overlays made here boot with any UML kernel and
+ * merge with uml_moo, and overlays made by those open here.  An overlay is
+ * a struct uml_rootfs whose uml_rootfs_get_backing() is not NULL; pass it
+ * to uml_instance_set_rootfs() like any image.
+ *
+ * UML refuses an overlay whose backing file changed size or modification
+ * time since the overlay was made; uml_rootfs_cow_check() reports that
+ * before a boot.  Never modify a backing image that has overlays: merge
+ * them into new images instead.
+ */
+
+/**
+ * uml_rootfs_new_cow:
+ * @backing: the image to share; its file must exist.  It is never written
+ *           to, and it may not itself be an overlay (UML cannot stack them)
+ * @cow_path: the overlay file to create
+ * @flags: enum uml_rootfs_create_flags (UML_ROOTFS_CREATE_OVERWRITE
+ *         replaces an existing @cow_path)
+ * @ret: the new overlay, with the context of @backing
+ *
+ * Creates an overlay exactly as UML does: a version 3 header naming the
+ * absolute path of @backing (directories resolved as UML resolves them)
+ * with its size and modification time, sector size 512, alignment 4096,
+ * an empty bitmap, and a data area as large as @backing.  Bitmap and data
+ * are left as holes, so a new overlay takes a few KiB of disk.  The file
+ * (mode 0644 less the umask) is built under a temporary name and renamed
+ * into place when complete.  The overlay's size is that of @backing; it
+ * inherits the ready marker of @backing.  On failure the message is kept
+ * on @backing (uml_rootfs_last_error()).
+ *
+ * Returns: 0; -EEXIST if @cow_path exists and no OVERWRITE flag was
+ * given; -ENOENT if the backing file (or the directory of @cow_path) does
+ * not exist; -EISDIR if one is a directory; -EINVAL for bad arguments, when
+ * @backing is an overlay or @cow_path names the backing file itself;
+ * -EMEDIUMTYPE if the backing file is a COW file or neither a regular file
+ * nor a block device; -ENODATA if it is empty; -EFBIG if it is larger than
+ * an overlay can cover (about 8 TiB); -EOVERFLOW if its modification time
+ * does not fit the header's 32 bits (UML would refuse the overlay);
+ * -ENAMETOOLONG if its absolute path exceeds 4095 bytes.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_new_cow(struct uml_rootfs *backing, const char *cow_path,
+				  unsigned flags, struct uml_rootfs **ret);
+
+/**
+ * uml_rootfs_open_cow:
+ * @cow_path: an existing overlay (made by libuml, uml_mkcow or the kernel)
+ * @ret: the overlay
+ *
+ * Reads and checks the overlay's header; the backing path comes from it.
+ * Versions 2 and 3 are read, including version 3 files in the old 64-bit
+ * layout, as the kernel reads them.  Every field is checked before use,
+ * so hostile files are refused, never trusted.  The backing file is not
+ * looked at: use uml_rootfs_cow_check() for that.
+ *
+ * Returns: 0; -EINVAL for bad arguments; -ENOENT and other open() errors;
+ * -EISDIR for a directory; -EMEDIUMTYPE if @cow_path is not a regular file
+ * or not a COW file at all (wrong magic); -EPROTONOSUPPORT for a version
+ * other than 2 or 3 (including little-endian version 1 files) or an unknown
+ * cow_format; -ENODATA if the file is truncated (shorter than its header,
+ * or than the bitmap and data area its header promises); -EBADMSG for a
+ * header field out of range (sector size other than 512, alignment not a
+ * power of two from 512 to 1 MiB, size 0 or beyond about 8 TiB, a backing
+ * path that is not absolute or holds control characters); -ENAMETOOLONG
+ * if the backing path is not NUL-terminated within its 4096 bytes.  The
+ * message names the file and the field.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_open_cow(struct uml_ctx *ctx, const char *cow_path,
+				   struct uml_rootfs **ret);
+
+/**
+ * uml_rootfs_get_backing:
+ * Returns: the absolute path of the backing file of an overlay, owned by
+ * @rootfs; NULL for an image that is not an overlay.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_rootfs_get_backing(struct uml_rootfs *rootfs);
+
+/**
+ * uml_rootfs_cow_check:
+ * @cow: an overlay
+ *
+ * Re-reads the overlay's header and compares the backing file with it the
+ * way UML does at boot: its size must equal the recorded size and its
+ * modification time (all of st_mtime) the recorded 32-bit mtime.  Call it
+ * before a boot to get a clear error instead of a guest that cannot mount
+ * its root.
+ *
+ * Returns: 0 if UML would accept the pair; -ESTALE if the backing file
+ * changed (the message names the file and both sizes or both mtimes);
+ * -ENOENT (or another open() error) if the backing file is gone; the
+ * errors of uml_rootfs_open_cow() if the overlay's header is bad; -EINVAL
+ * if @cow is not an overlay.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_cow_check(struct uml_rootfs *cow);
+
+/**
+ * uml_rootfs_cow_get_written:
+ * @cow: an overlay
+ * @ret_bytes: bytes of the device the overlay holds (written by guests)
+ *
+ * Counts the sectors the overlay's bitmap marks as written.
+ *
+ * Returns: 0; -EINVAL if @cow is not an overlay; the header errors of
+ * uml_rootfs_open_cow().
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_cow_get_written(struct uml_rootfs *cow, uint64_t *ret_bytes);
+
+/**
+ * uml_rootfs_cow_merge:
+ * @cow: an overlay
+ * @out_image: the standalone image to create
+ * @flags: enum uml_rootfs_create_flags (UML_ROOTFS_CREATE_OVERWRITE
+ *         replaces an existing @out_image)
+ *
+ * Writes a new image holding the backing file with the overlay's written
+ * sectors applied, as `uml_moo COW NEW` does; the results are byte for
+ * byte the same.  Neither the backing file nor the overlay is modified.
+ * Holes of the backing file stay holes.  The image is written under a
+ * temporary name next to @out_image, synced and renamed into place, so a
+ * failure leaves nothing behind.  Reports progress ("copy" in bytes, then
+ * "merge" in sectors) through the context.  The overlay must not be in use
+ * by a running guest (UML holds a write lock on it).
+ *
+ * Returns: 0; -ESTALE if the backing file changed since the overlay was
+ * made (merging would produce garbage); -EBUSY if a guest holds the
+ * overlay; -EEXIST if @out_image exists and no OVERWRITE flag was given;
+ * -EINVAL for bad arguments, if @cow is not an overlay or @out_image is
+ * the overlay or its backing file; -ECANCELED when the progress callback
+ * cancelled; -ENOSPC and other I/O errors; the header errors of
+ * uml_rootfs_open_cow().
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_cow_merge(struct uml_rootfs *cow, const char *out_image,
+				    unsigned flags);
 
 /* ------------------------------------------------------------------ */
 /* Instances                                                           */

@@ -69,6 +69,16 @@ void uml_buf_free(struct uml_buf *b);
 
 struct uml_ctx *uml_kernel_get_ctx(struct uml_kernel *kernel);
 
+/* ---- kernel-build.c ---------------------------------------------------- */
+
+/* The shipped config presets, generated from libuml/presets/NAME.config. */
+struct uml_preset_text {
+	const char *name;
+	const char *text;
+};
+extern const struct uml_preset_text uml_preset_texts[];
+extern const size_t uml_preset_texts_count;
+
 /* ---- rootfs.c (images), cow.c (COW overlays) ---------------------------- */
 
 struct uml_rootfs {

@@ -20,7 +20,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -109,7 +108,7 @@ static bool valid_symbol(const char *s, size_t len)
 }
 
 /*
- * Parses one .config-style line.  Returns 1 and sets *sym/*val (allocated)
+ * Parses one .config-style line.  Returns 1 and sets sym and val (malloced)
  * for "CONFIG_X=v" or "# CONFIG_X is not set" (val "n"), 0 for blank lines
  * and other comments, -EINVAL for anything else.
  */
@@ -173,26 +172,13 @@ static const char *preset_text(const char *name)
 	return NULL;
 }
 
-/* Looks up an executable on $PATH; true when found. */
 static bool have_program(const char *name)
 {
-	const char *path = getenv("PATH");
-	char buf[4096];
+	char *path = NULL;
+	bool found = uml_find_program(name, &path) == 0;
 
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		const char *colon = strchr(path, ':');
-		size_t n = colon ? (size_t)(colon - path) : strlen(path);
-
-		if (n > 0 && (size_t)snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, name) <
-			     sizeof(buf) && access(buf, X_OK) == 0)
-			return true;
-		path += n;
-		if (*path == ':')
-			path++;
-	}
-	return false;
+	free(path);
+	return found;
 }
 
 static const char *tarball_decompressor(const char *path)
@@ -246,7 +232,7 @@ static int check_host_tools(struct uml_kernel_build *b, const char *tarball)
 		uml_buf_append(&pkgs, pkg, strlen(pkg));
 	}
 	if (missing.len)
-		r = fail(b, -ENOPKG, "missing host tools for a kernel build: %s (on Debian: apt-get install%s)",
+		r = fail(b, -ENOPKG, "kernel build: missing host tools: %s (on Debian: apt-get install%s)",
 			 missing.data, pkgs.data ? pkgs.data : "");
 	uml_buf_free(&missing);
 	uml_buf_free(&pkgs);
@@ -440,7 +426,8 @@ UML_EXPORT int uml_kernel_build_add_option(struct uml_kernel_build *b, const cha
 		return fail(b, -EINVAL,
 			    "kernel build: bad option '%s' (want CONFIG_NAME=VALUE or '# CONFIG_NAME is not set')",
 			    option);
-	if (asprintf(&origin, "option %s", option) < 0) {
+	origin = strdup("option");
+	if (!origin) {
 		free(sym);
 		free(val);
 		return -ENOMEM;
@@ -663,25 +650,35 @@ static char **make_env(void)
 }
 
 /*
- * Runs argv in its own process group with output into the log (and the
- * step counter).  Returns the exit status (0-255), -ECANCELED when the
- * progress callback stopped it (the whole group is killed), or a negative
- * errno if it could not run.
+ * Runs argv (argv[0] looked up on $PATH) in its own process group with
+ * output into the log (and the step counter).  Returns the exit status
+ * (0-255, 128+signal), -ECANCELED when the progress callback stopped it
+ * (the whole group is killed), or a negative errno if it could not run.
  */
 static int run_cmd(struct runner *rn, char *const argv[])
 {
+	_cleanup_(freep) char *prog = NULL;
+	_cleanup_(freep) char **env = NULL;
 	struct uml_buf line_buf = { 0 };
-	char **env = make_env();
-	int pfd[2], status, r = 0;
 	uint64_t last_pulse = uml_now_usec();
-	pid_t pid;
+	struct uml_spawn sp;
+	char **args;
+	size_t n_args = 0;
+	int pfd[2], status, r;
 
-	if (!env)
+	r = uml_find_program(argv[0], &prog);
+	if (r < 0)
+		return r;
+	env = make_env();
+	while (argv[n_args])
+		n_args++;
+	args = calloc(n_args + 1, sizeof(*args));
+	if (!env || !args) {
+		free(args);
 		return -ENOMEM;
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		free(env);
-		return -errno;
 	}
+	memcpy(args, argv, n_args * sizeof(*args));
+	args[0] = prog;
 	if (rn->log_fd >= 0) {
 		struct uml_buf cmd = { 0 };
 
@@ -695,33 +692,17 @@ static int run_cmd(struct runner *rn, char *const argv[])
 			(void)uml_write_all(rn->log_fd, cmd.data, cmd.len);
 		uml_buf_free(&cmd);
 	}
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		free(args);
+		return -errno;
+	}
+	r = uml_spawn(rn->b->ctx, args, env, NULL, 0, pfd[1], NULL, &sp);
+	free(args);
+	close(pfd[1]);
+	if (r < 0) {
 		close(pfd[0]);
-		close(pfd[1]);
-		free(env);
 		return r;
 	}
-	if (pid == 0) {
-		sigset_t none;
-		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(pfd[1], 1) < 0 ||
-		    dup2(pfd[1], 2) < 0)
-			_exit(127);
-		close_range(3, ~0U, 0);
-		execvpe(argv[0], argv, env);
-		_exit(127);
-	}
-	setpgid(pid, pid);
-	close(pfd[1]);
-	free(env);
 	for (;;) {
 		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
 		char buf[16384];
@@ -751,15 +732,20 @@ static int run_cmd(struct runner *rn, char *const argv[])
 	close(pfd[0]);
 	uml_buf_free(&line_buf);
 	if (r < 0) {
-		kill_group(pid);
+		kill_group(sp.pid);
+		uml_spawn_release(&sp);
 		if (rn->log_fd >= 0)
 			(void)uml_write_all(rn->log_fd, "\n[stopped]\n", 11);
 		return r;
 	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return -errno;
+	while (waitpid(sp.pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			r = -errno;
+			uml_spawn_release(&sp);
+			return r;
+		}
 	}
+	uml_spawn_release(&sp);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
@@ -1314,6 +1300,14 @@ static int make_step(struct run_state *s, const char *phase, const char *target,
 			return r;
 		s->tools_checked = true;
 	}
+	/* opened at the first make, so a no-op run keeps the last build's log */
+	if (s->log_fd < 0) {
+		s->log_fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (s->log_fd < 0)
+			return fail(b, -errno, "kernel build: cannot create log '%s': %m",
+				    b->log_path);
+		rn.log_fd = s->log_fd;
+	}
 	if (asprintf(&o, "O=%s", b->out_dir) < 0 ||
 	    asprintf(&j, "-j%u", b->jobs ? b->jobs : (unsigned)sysconf(_SC_NPROCESSORS_ONLN)) < 0)
 		return -ENOMEM;
@@ -1331,10 +1325,10 @@ static int make_step(struct run_state *s, const char *phase, const char *target,
 		*steps = rn.steps;
 	if (r == -ECANCELED)
 		return fail(b, r, "kernel build: cancelled during '%s'", target ? target : "make");
+	if (r == -ENOENT)
+		return fail(b, -ENOPKG, "kernel build: no make on $PATH (on Debian: apt-get install make)");
 	if (r < 0)
 		return fail(b, r, "kernel build: cannot run make: %s", strerror(-r));
-	if (r == 127 && rn.tail_len == 0)
-		return fail(b, -ENOPKG, "kernel build: cannot run make (on Debian: apt-get install make)");
 	if (r != 0)
 		return fail(b, -EIO, "kernel build: make %s failed (exit %d), see %s:\n%s",
 			    target ? target : "", r, b->log_path, tail_lines(&rn, 8));
@@ -1578,11 +1572,6 @@ UML_EXPORT int uml_kernel_build_run(struct uml_kernel_build *b, struct uml_kerne
 			goto out;
 		}
 	}
-	s.log_fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (s.log_fd < 0) {
-		r = fail(b, -errno, "kernel build: cannot create log '%s': %m", b->log_path);
-		goto out;
-	}
 	r = do_build(&s, &p, ret);
 out:
 	if (s.log_fd >= 0)
@@ -1596,4 +1585,46 @@ out:
 UML_EXPORT const char *uml_kernel_build_get_kernel_path(struct uml_kernel_build *b)
 {
 	return b ? b->kernel_path : NULL;
+}
+
+/* ---- boot tuning ------------------------------------------------------------ */
+
+/* The loop of arch/x86/um/delay.c, which "Calibrating delay loop" times. */
+static void delay_loop(unsigned long loops)
+{
+	__asm__ volatile(
+		"test %0,%0\n"
+		"jz 3f\n"
+		"jmp 1f\n"
+		".align 16\n"
+		"1: jmp 2f\n"
+		".align 16\n"
+		"2: dec %0\n"
+		" jnz 2b\n"
+		"3: dec %0\n"
+		: "+a"(loops));
+}
+
+unsigned long uml_host_lpj(void)
+{
+#if defined(__x86_64__)
+	const unsigned long loops = 1000000;
+	uint64_t best = UINT64_MAX;
+
+	/* the fastest of a few short runs: preemption only ever slows one */
+	for (int i = 0; i < 5; i++) {
+		uint64_t t0 = uml_now_usec(), t;
+
+		delay_loop(loops);
+		t = uml_now_usec() - t0;
+		if (t > 0 && t < best)
+			best = t;
+	}
+	if (best == UINT64_MAX)
+		return 0;
+	/* UML's HZ is 100: loops per 10 ms */
+	return (unsigned long)(loops * 10000ull / best);
+#else
+	return 0;
+#endif
 }

@@ -56,6 +56,8 @@ int uml_read_file(const char *path, char **ret, size_t *len);	/* NUL-terminated 
 int uml_write_all(int fd, const void *buf, size_t len);
 int uml_path_absolute(const char *path, char **ret);	/* relative -> cwd-based */
 bool uml_has_space_or_ctrl(const char *s);
+/* Finds an executable on $PATH (or takes a name with a '/'); -ENOENT if none. */
+int uml_find_program(const char *name, char **ret);
 
 /* A growable byte buffer, always NUL-terminated. */
 struct uml_buf {
@@ -70,6 +72,23 @@ void uml_buf_free(struct uml_buf *b);
 /* ---- kernel.c ---------------------------------------------------------- */
 
 struct uml_ctx *uml_kernel_get_ctx(struct uml_kernel *kernel);
+
+/* ---- kernel-build.c ---------------------------------------------------- */
+
+/* The shipped config presets, generated from libuml/presets/NAME.config. */
+struct uml_preset_text {
+	const char *name;
+	const char *text;
+};
+extern const struct uml_preset_text uml_preset_texts[];
+extern const size_t uml_preset_texts_count;
+
+/*
+ * Loops per jiffy of UML's delay loop on this host (HZ=100), for the lpj=
+ * kernel argument: it skips the ~90 ms "Calibrating delay loop" at boot.
+ * Measured in about 1-2 ms; 0 where unknown (not x86-64).
+ */
+unsigned long uml_host_lpj(void);
 
 /* ---- rootfs.c (images), cow.c (COW overlays) ---------------------------- */
 

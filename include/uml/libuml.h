@@ -285,6 +285,254 @@ UML_EXPORT int uml_kernel_is_static(struct uml_kernel *kernel);
 UML_EXPORT const char *uml_kernel_last_error(struct uml_kernel *kernel);
 
 /* ------------------------------------------------------------------ */
+/* Kernel builds                                                       */
+/* ------------------------------------------------------------------ */
+
+struct uml_kernel_build;
+
+/**
+ * enum uml_kernel_build_flags - flags for uml_kernel_build_set_flags().
+ * @UML_KERNEL_BUILD_ALLOW_DROPPED: build even when requested options are
+ *     not set in the final configuration (they are still listed by
+ *     uml_kernel_build_get_dropped_options() and logged as a warning)
+ * @UML_KERNEL_BUILD_FAIL_ON_CONFLICT: fail when two fragments or options
+ *     set one symbol to different values (by default the later one wins
+ *     and the conflict is logged and listed by uml_kernel_build_get_conflicts())
+ */
+enum uml_kernel_build_flags {
+	UML_KERNEL_BUILD_ALLOW_DROPPED = 1u << 0,
+	UML_KERNEL_BUILD_FAIL_ON_CONFLICT = 1u << 1,
+};
+
+/**
+ * uml_kernel_build_new:
+ * @ret: the new build description
+ *
+ * Describes a build of a UML kernel from source: set the source with
+ * uml_kernel_build_set_source(), optionally a preset, fragments, options,
+ * the build dir and jobs, then call uml_kernel_build_run().  The preset
+ * starts as "fast".
+ *
+ * Returns: 0, -EINVAL for a NULL argument, -ENOMEM.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_new(struct uml_ctx *ctx, struct uml_kernel_build **ret);
+
+/** uml_kernel_build_ref: Returns: @build. Since: 0.1 */
+UML_EXPORT struct uml_kernel_build *uml_kernel_build_ref(struct uml_kernel_build *build);
+/** uml_kernel_build_unref: Returns: NULL. Since: 0.1 */
+UML_EXPORT struct uml_kernel_build *uml_kernel_build_unref(struct uml_kernel_build *build);
+
+/**
+ * uml_kernel_build_set_source:
+ * @path: an unpacked Linux source tree (with arch/um), or a tarball of one
+ *        (.tar, .tar.xz, .tar.gz, .tar.bz2, .tar.zst; e.g. Debian's
+ *        /usr/src/linux-source-6.12.tar.xz)
+ *
+ * A tarball is unpacked once into the cache dir (see
+ * uml_kernel_build_set_cache_dir()), keyed by its path, size and mtime;
+ * builds of any configuration share that tree.  A source tree must not be
+ * configured in place (no .config): builds are always out of tree.
+ * Nothing is checked until uml_kernel_build_run().
+ *
+ * Returns: 0, -EINVAL for a NULL or empty @path.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_set_source(struct uml_kernel_build *build, const char *path);
+
+/**
+ * uml_kernel_build_set_build_dir:
+ * @dir: the out-of-tree build directory (make O=), created if missing
+ *
+ * Without one, the build goes to CACHE/builds/PRESET-HASH, where HASH
+ * covers the source path, the preset, the fragments and the options.
+ * One build dir holds one configuration; a build dir used by a running
+ * build is waited for (a lock file).
+ *
+ * Returns: 0, -EINVAL for a NULL or empty @dir.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_set_build_dir(struct uml_kernel_build *build, const char *dir);
+
+/**
+ * uml_kernel_build_set_cache_dir:
+ * @dir: where tarballs are unpacked and default build dirs live
+ *
+ * Defaults to $XDG_CACHE_HOME/libuml, else ~/.cache/libuml.
+ *
+ * Returns: 0, -EINVAL for a NULL or empty @dir.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_set_cache_dir(struct uml_kernel_build *build, const char *dir);
+
+/**
+ * uml_kernel_build_set_jobs:
+ * @jobs: parallel make jobs (make -j); 0 (the default) for the number of
+ *        online CPUs
+ *
+ * Returns: 0, -ERANGE above 1024.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_set_jobs(struct uml_kernel_build *build, unsigned jobs);
+
+/**
+ * uml_kernel_build_set_preset:
+ * @name: "defconfig" (the kernel's UML defconfig), "tinyconfig" (the
+ *        kernel's smallest config) or "fast" (the default: tinyconfig plus
+ *        libuml's shipped fragment with everything libuml uses - ubd with
+ *        COW, ext2/3/4, hostfs, tmpfs, devtmpfs, mconsole, the console
+ *        channels, UML networking, IPv4 - and little else, for fast boots;
+ *        see uml_kernel_build_get_preset_text())
+ *
+ * On x86-64 hosts every preset gets CONFIG_64BIT=y (tinyconfig would pick
+ * a 32-bit kernel), and every preset gets CONFIG_STATIC_LINK off, so host
+ * compatibility fixes apply to the kernel; fragments may override both.
+ *
+ * Returns: 0, -EINVAL for an unknown preset (the message lists the known
+ * ones).
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_set_preset(struct uml_kernel_build *build, const char *name);
+
+/**
+ * uml_kernel_build_get_preset_text:
+ * @name: a shipped preset ("fast")
+ *
+ * Returns: the preset's config fragment (applied on top of tinyconfig), a
+ * static string; NULL for an unknown name and for "defconfig" and
+ * "tinyconfig", which come from the kernel source.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_kernel_build_get_preset_text(const char *name);
+
+/**
+ * uml_kernel_build_add_fragment_file:
+ * @path: a config fragment: lines "CONFIG_NAME=VALUE" and
+ *        "# CONFIG_NAME is not set", blank lines and other comments
+ *
+ * Reads the fragment now.  Fragments and options are applied in the order
+ * they were added, after the preset; a later value for a symbol replaces an
+ * earlier one (see UML_KERNEL_BUILD_FAIL_ON_CONFLICT).
+ *
+ * Returns: 0; -ENOENT (or another errno of open/read) if @path cannot be
+ * read; -EINVAL for a line that is neither (the message names file and
+ * line), in which case nothing of the file is added.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_add_fragment_file(struct uml_kernel_build *build,
+						  const char *path);
+
+/**
+ * uml_kernel_build_add_option:
+ * @option: one line as in a fragment, e.g. "CONFIG_KUNIT=y" or
+ *          "# CONFIG_IPV6 is not set" ("CONFIG_IPV6=n" works too)
+ *
+ * Returns: 0, -EINVAL for a malformed option.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_add_option(struct uml_kernel_build *build, const char *option);
+
+/**
+ * uml_kernel_build_set_flags:
+ * @flags: enum uml_kernel_build_flags
+ * Returns: 0, -EINVAL for unknown bits.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_set_flags(struct uml_kernel_build *build, unsigned flags);
+
+/**
+ * uml_kernel_build_run:
+ * @ret: if not NULL, receives the built kernel
+ *
+ * Builds the kernel: unpacks a tarball source (once), configures the
+ * build dir (`make ARCH=um defconfig` or `tinyconfig`, the preset's and
+ * the caller's options merged in, `make olddefconfig`), checks that every
+ * requested option is set in the final .config, and runs make.  Reports
+ * progress through the context: "unpack" and "configure" as pulses, then
+ * "build" with kbuild steps done of an estimated total; a progress
+ * callback returning non-zero stops the build (the whole make process
+ * group is killed).  Output of every make run goes to
+ * uml_kernel_build_get_log_path().
+ *
+ * A build whose source and resulting configuration match the last
+ * successful build in that build dir runs no make at all (see
+ * uml_kernel_build_was_up_to_date()); tarball sources are identified by
+ * path, size and mtime, source trees by a scan of their files' mtimes.
+ *
+ * Returns: 0; -EINVAL with no source set, or when conflicts were found and
+ * UML_KERNEL_BUILD_FAIL_ON_CONFLICT is set; -ENOENT if the source does not
+ * exist or is not a Linux source tree (the message names the path);
+ * -EMEDIUMTYPE if a tarball holds no Linux source tree; -EBUSY if the source
+ * tree is configured in place; -ENOPKG if host tools are missing (the
+ * message names them and their Debian packages); -ENOTSUP if requested
+ * options were dropped by the kernel's config (unknown symbols or unmet
+ * dependencies; see uml_kernel_build_get_dropped_options()) and
+ * UML_KERNEL_BUILD_ALLOW_DROPPED is not set; -EIO if make or tar failed
+ * (the message quotes the end of the log); -ECANCELED if the progress
+ * callback cancelled; errors of uml_kernel_new_from_path() for the result.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_run(struct uml_kernel_build *build, struct uml_kernel **ret);
+
+/**
+ * uml_kernel_build_get_build_dir:
+ * Returns: the build dir of the last run (also a failed one), owned by
+ * @build, or NULL before a run got that far.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_kernel_build_get_build_dir(struct uml_kernel_build *build);
+
+/**
+ * uml_kernel_build_get_kernel_path:
+ * Returns: the path of the kernel binary the last run built or would
+ * build (BUILD_DIR/linux), owned by @build, or NULL before a run.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_kernel_build_get_kernel_path(struct uml_kernel_build *build);
+
+/**
+ * uml_kernel_build_get_log_path:
+ * Returns: the build log of the last run (BUILD_DIR/libuml-build.log),
+ * owned by @build, or NULL before a run got that far.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_kernel_build_get_log_path(struct uml_kernel_build *build);
+
+/**
+ * uml_kernel_build_get_dropped_options:
+ * Returns: the requested options the last run found not set as asked in
+ * the final configuration, as space-separated names ("CONFIG_FOO
+ * CONFIG_BAR"), owned by @build; NULL if there were none.  The error
+ * message says for each what was asked and what the kernel did.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_kernel_build_get_dropped_options(struct uml_kernel_build *build);
+
+/**
+ * uml_kernel_build_get_conflicts:
+ * Returns: a description of the conflicting fragments and options of the
+ * last run ("CONFIG_X=n (b.config:3) conflicts with CONFIG_X=y
+ * (a.config:1)", joined by "; "), owned by @build; NULL if none.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_kernel_build_get_conflicts(struct uml_kernel_build *build);
+
+/**
+ * uml_kernel_build_was_up_to_date:
+ * Returns: 1 if the last successful run found the kernel up to date and
+ * ran no make, 0 otherwise.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_was_up_to_date(struct uml_kernel_build *build);
+
+/**
+ * uml_kernel_build_last_error:
+ * Returns: the message of the last failure on @build, or NULL.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_kernel_build_last_error(struct uml_kernel_build *build);
+
+/* ------------------------------------------------------------------ */
 /* Root filesystems                                                    */
 /* ------------------------------------------------------------------ */
 

@@ -146,8 +146,8 @@ UML_EXPORT int uml_ctx_set_runtime_dir(struct uml_ctx *ctx, const char *dir)
 	if (!dir || dir[0] != '/')
 		return uml_fail(ctx, NULL, -EINVAL, "runtime dir must be an absolute path: '%s'",
 				dir ? dir : "(null)");
-	/* room for "/UMID/mconsole" in a 108-byte sun_path */
-	if (strlen(dir) > 107 - 1 - 63 - sizeof("/mconsole"))
+	/* room for "/UMID/mconsole" in a 108-byte sun_path, with a short umid */
+	if (strlen(dir) > 108 - sizeof("/uml-0123456789ab/mconsole"))
 		return uml_fail(ctx, NULL, -ENAMETOOLONG,
 				"runtime dir '%s' is too long for socket paths below it", dir);
 	copy = strdup(dir);
@@ -437,6 +437,38 @@ bool uml_has_space_or_ctrl(const char *s)
 		if ((unsigned char)*s <= ' ' || *s == 0x7f)
 			return true;
 	return false;
+}
+
+int uml_find_program(const char *name, char **ret)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(name, '/')) {
+		if (access(name, X_OK) < 0)
+			return -errno;
+		*ret = strdup(name);
+		return *ret ? 0 : -ENOMEM;
+	}
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t len = strcspn(path, ":");
+		char *cand;
+
+		if (len > 0) {
+			if (asprintf(&cand, "%.*s/%s", (int)len, path, name) < 0)
+				return -ENOMEM;
+			if (access(cand, X_OK) == 0) {
+				*ret = cand;
+				return 0;
+			}
+			free(cand);
+		}
+		path += len;
+		if (*path == ':')
+			path++;
+	}
+	return -ENOENT;
 }
 
 int uml_buf_append(struct uml_buf *b, const void *data, size_t len)

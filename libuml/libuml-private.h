@@ -4,6 +4,8 @@
 #define LIBUML_PRIVATE_H
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -54,6 +56,8 @@ int uml_read_file(const char *path, char **ret, size_t *len);	/* NUL-terminated 
 int uml_write_all(int fd, const void *buf, size_t len);
 int uml_path_absolute(const char *path, char **ret);	/* relative -> cwd-based */
 bool uml_has_space_or_ctrl(const char *s);
+/* Finds an executable on $PATH (or takes a name with a '/'); -ENOENT if none. */
+int uml_find_program(const char *name, char **ret);
 
 /* A growable byte buffer, always NUL-terminated. */
 struct uml_buf {
@@ -68,6 +72,23 @@ void uml_buf_free(struct uml_buf *b);
 /* ---- kernel.c ---------------------------------------------------------- */
 
 struct uml_ctx *uml_kernel_get_ctx(struct uml_kernel *kernel);
+
+/* ---- kernel-build.c ---------------------------------------------------- */
+
+/* The shipped config presets, generated from libuml/presets/NAME.config. */
+struct uml_preset_text {
+	const char *name;
+	const char *text;
+};
+extern const struct uml_preset_text uml_preset_texts[];
+extern const size_t uml_preset_texts_count;
+
+/*
+ * Loops per jiffy of UML's delay loop on this host (HZ=100), for the lpj=
+ * kernel argument: it skips the ~90 ms "Calibrating delay loop" at boot.
+ * Measured in about 1-2 ms; 0 where unknown (not x86-64).
+ */
+unsigned long uml_host_lpj(void);
 
 /* ---- rootfs.c (images), cow.c (COW overlays) ---------------------------- */
 
@@ -93,6 +114,14 @@ char *uml_rootfs_ubd_spec(struct uml_rootfs *rootfs);
 /* The ready marker guests made by this rootfs print, or NULL. */
 const char *uml_rootfs_get_ready_marker(struct uml_rootfs *rootfs);
 
+/* ---- instance.c ------------------------------------------------------- */
+
+struct uml_ctx *uml_instance_get_ctx(struct uml_instance *inst);
+/* The guest's mconsole socket path while it runs, else NULL. */
+const char *uml_instance_get_mconsole_path(struct uml_instance *inst);
+/* Where uml_fail() keeps the instance's last error. */
+char **uml_instance_last_error_slot(struct uml_instance *inst);
+
 /* ---- hostcompat.c ------------------------------------------------------ */
 
 bool uml_hostcompat_needed(void);
@@ -107,16 +136,23 @@ int uml_hostcompat_preload_fd(struct uml_ctx *ctx);
 struct uml_spawn {
 	pid_t pid;
 	int pidfd;
+	pid_t watchdog;		/* kills the process group if the caller dies */
+	int watchdog_fd;	/* closing it (or dying) fires the watchdog */
 };
 /*
  * Forks and execs argv[0] with envp.  keep_fds[i] is dup2()ed to
  * keep_fds[i] in the child (cleared of O_CLOEXEC); every other fd is
  * closed.  The child gets its own process group, SIGKILL when the caller
  * dies, default signal dispositions and an empty signal mask, and stdin on
- * /dev/null.  stdout/stderr go to out_fd (or /dev/null when < 0).
+ * /dev/null.  stdout/stderr go to out_fd (or /dev/null when < 0).  A
+ * watchdog process kills the child's process group if the caller dies, then
+ * removes the paths in cleanup (NULL-terminated, files before their dirs).
  */
 int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
-	      const int *keep_fds, size_t n_keep, int out_fd, struct uml_spawn *ret);
+	      const int *keep_fds, size_t n_keep, int out_fd, char *const *cleanup,
+	      struct uml_spawn *ret);
+/* After the process was reaped: stops the watchdog, closes the fds. */
+void uml_spawn_release(struct uml_spawn *sp);
 /* Runs argv to completion capturing stdout (stderr discarded); exit status in *status. */
 int uml_spawn_capture(struct uml_ctx *ctx, char *const argv[], char **out, size_t *out_len,
 		      int *status, int timeout_ms);
@@ -137,12 +173,27 @@ enum uml_mconsole_notify_type {
 /*
  * Sends one request to the mconsole socket at sock_path and collects the
  * reply (all parts while `more` is set) into *reply (NUL-terminated, may
- * hold NULs; length in *reply_len).  *err_flag gets the reply's error flag.
+ * hold NULs; length in *reply_len; caller frees).  *err_flag (may be NULL)
+ * gets the reply's error value: 0 for success, else what the kernel put
+ * there (1, or a negative errno for some config/remove failures).  timeout_ms bounds the whole exchange
+ * (negative: no limit); a reply is capped at 16 MiB in all.  Each call
+ * uses its own socket, so a late answer to an earlier call is never taken
+ * for this one.  Returns 0; -E2BIG for a command of 512 bytes or more;
+ * -ENAMETOOLONG for a sock_path that does not fit sun_path; -ENOENT /
+ * -ECONNREFUSED when nothing listens there; -ETIMEDOUT; -EBADMSG for a
+ * malformed, truncated or oversized reply datagram; -EMSGSIZE past the
+ * cap; other socket errors as negative errno.  Outputs untouched on error.
  */
 int uml_mconsole_call(const char *sock_path, const char *command, int timeout_ms,
 		      char **reply, size_t *reply_len, int *err_flag);
 
-/* Parses one notify datagram; returns 0 and fills type/data/len, or -EBADMSG. */
+/*
+ * Parses one notify datagram of n bytes (any alignment).  Returns 0 and
+ * fills type (enum uml_mconsole_notify_type), data (points into buf, not
+ * NUL-terminated) and len; the NUL the kernel appends to the socket name
+ * and panic text is not counted.  -EBADMSG for a bad magic, version, type
+ * or length.  Outputs may be NULL.
+ */
 int uml_mconsole_parse_notify(const void *buf, size_t n, int *type, const char **data,
 			      size_t *len);
 
@@ -162,5 +213,6 @@ enum uml_console_class {
 	UML_CONSOLE_OOM,
 };
 enum uml_console_class uml_console_classify(const char *line, size_t len);
+int uml_console_class_rank(enum uml_console_class c);
 
 #endif

@@ -735,7 +735,8 @@ UML_EXPORT int uml_instance_add_disk_live(struct uml_instance *inst, unsigned in
 		      flags & UML_DISK_LIVE_READONLY ? "r" : "", abs);
 	if (r < 0)
 		goto out;
-	r = mc_kernel_errno(mc_run(&p, cmd, NULL, NULL, &kerr), kerr);
+	r = mc_run(&p, cmd, NULL, NULL, &kerr);
+	r = mc_kernel_errno(r, kerr);
 out:
 	free(abs);
 	return r;
@@ -756,5 +757,6 @@ UML_EXPORT int uml_instance_remove_disk_live(struct uml_instance *inst, unsigned
 		return uml_fail(p.ctx, p.slot, -EINVAL, "bad ubd unit %u: use 0 to %d", index,
 				MC_UBD_UNITS - 1);
 	snprintf(cmd, sizeof(cmd), "remove ubd%u", index);
-	return mc_kernel_errno(mc_run(&p, cmd, NULL, NULL, &kerr), kerr);
+	r = mc_run(&p, cmd, NULL, NULL, &kerr);
+	return mc_kernel_errno(r, kerr);
 }

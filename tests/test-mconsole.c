@@ -1000,6 +1000,21 @@ static void on_alarm(int sig)
 
 START_TEST(test_fake_peer_faults)
 {
+	static const struct {
+		const char *cmd;
+		const char *reply;
+		size_t len;
+	} good[] = {
+		{ "ok", "hello", 5 },
+		{ "parts", "abcd\0e\0fg", 9 },	/* three parts, NULs inside */
+		{ "empty", "", 0 },
+		{ "nonul", "xyz", 3 },
+		{ "padded", "hi", 2 },
+	};
+	static const char *const malformed[] = {
+		"short", "zero", "len-past-end", "len-huge", "len-513", "oversized",
+		"bad-second-part",
+	};
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct uml_ctx *ctx;
 	char dir[300], *r;
@@ -1025,29 +1040,13 @@ START_TEST(test_fake_peer_faults)
 	}
 	close(fd);
 
-	ck_assert_int_eq(uml_ctx_mconsole(ctx, "fake", "ok", WAIT_MS, &r, &len), 0);
-	ck_assert_str_eq(r, "hello");
-	ck_assert_uint_eq(len, 5);
-	free(r);
-
-	ck_assert_int_eq(uml_ctx_mconsole(ctx, "fake", "parts", WAIT_MS, &r, &len), 0);
-	ck_assert_uint_eq(len, 9);
-	ck_assert_int_eq(memcmp(r, "abcd\0e\0fg", 10), 0);
-	free(r);
-
-	ck_assert_int_eq(uml_ctx_mconsole(ctx, "fake", "empty", WAIT_MS, &r, &len), 0);
-	ck_assert_str_eq(r, "");
-	ck_assert_uint_eq(len, 0);
-	free(r);
-
-	ck_assert_int_eq(uml_ctx_mconsole(ctx, "fake", "nonul", WAIT_MS, &r, &len), 0);
-	ck_assert_str_eq(r, "xyz");
-	ck_assert_uint_eq(len, 3);
-	free(r);
-
-	ck_assert_int_eq(uml_ctx_mconsole(ctx, "fake", "padded", WAIT_MS, &r, &len), 0);
-	ck_assert_str_eq(r, "hi");
-	free(r);
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		ck_assert_msg(uml_ctx_mconsole(ctx, "fake", good[i].cmd, WAIT_MS, &r, &len) == 0,
+			      "'%s': %s", good[i].cmd, uml_ctx_last_error(ctx));
+		ck_assert_uint_eq(len, good[i].len);
+		ck_assert_int_eq(memcmp(r, good[i].reply, len + 1), 0);	/* with the NUL */
+		free(r);
+	}
 
 	r = (char *)"untouched";
 	ck_assert_int_eq(uml_ctx_mconsole(ctx, "fake", "err", WAIT_MS, &r, &len), -EREMOTEIO);
@@ -1056,16 +1055,9 @@ START_TEST(test_fake_peer_faults)
 			 -EREMOTEIO);
 	ck_assert_ptr_nonnull(strstr(uml_ctx_last_error(ctx), "err-empty"));
 
-	ck_assert_int_eq(uml_ctx_mconsole(ctx, "fake", "short", WAIT_MS, &r, &len), -EBADMSG);
-	ck_assert_int_eq(uml_ctx_mconsole(ctx, "fake", "zero", WAIT_MS, &r, &len), -EBADMSG);
-	ck_assert_int_eq(uml_ctx_mconsole(ctx, "fake", "len-past-end", WAIT_MS, &r, &len),
-			 -EBADMSG);
-	ck_assert_int_eq(uml_ctx_mconsole(ctx, "fake", "len-huge", WAIT_MS, &r, &len), -EBADMSG);
-	ck_assert_int_eq(uml_ctx_mconsole(ctx, "fake", "len-513", WAIT_MS, &r, &len), -EBADMSG);
-	ck_assert_int_eq(uml_ctx_mconsole(ctx, "fake", "oversized", WAIT_MS, &r, &len),
-			 -EBADMSG);
-	ck_assert_int_eq(uml_ctx_mconsole(ctx, "fake", "bad-second-part", WAIT_MS, &r, &len),
-			 -EBADMSG);
+	for (size_t i = 0; i < ARRAY_SIZE(malformed); i++)
+		ck_assert_msg(uml_ctx_mconsole(ctx, "fake", malformed[i], WAIT_MS, &r, &len) ==
+			      -EBADMSG, "'%s' was taken", malformed[i]);
 	ck_assert_ptr_nonnull(strstr(uml_ctx_last_error(ctx), "malformed"));
 	/* a peer that never clears `more` is cut off, it cannot grow us forever */
 	ck_assert_int_eq(uml_ctx_mconsole(ctx, "fake", "endless", -1, &r, &len), -EMSGSIZE);

@@ -16,6 +16,7 @@ static const struct {
 	{ "ptrace set fp regs failed", UML_CONSOLE_FP_REGS },
 	{ "No working init found", UML_CONSOLE_NO_INIT },
 	{ "No init found", UML_CONSOLE_NO_INIT },
+	{ "Requested init", UML_CONSOLE_NO_INIT },
 	{ "VFS: Unable to mount root fs", UML_CONSOLE_NO_ROOT },
 	{ "VFS: Cannot open root device", UML_CONSOLE_NO_ROOT },
 	{ "Waiting for root device", UML_CONSOLE_NO_ROOT },

@@ -56,6 +56,8 @@ int uml_read_file(const char *path, char **ret, size_t *len);	/* NUL-terminated 
 int uml_write_all(int fd, const void *buf, size_t len);
 int uml_path_absolute(const char *path, char **ret);	/* relative -> cwd-based */
 bool uml_has_space_or_ctrl(const char *s);
+/* Finds an executable on $PATH (or takes a name with a '/'); -ENOENT if none. */
+int uml_find_program(const char *name, char **ret);
 
 /* A growable byte buffer, always NUL-terminated. */
 struct uml_buf {
@@ -71,6 +73,23 @@ void uml_buf_free(struct uml_buf *b);
 
 struct uml_ctx *uml_kernel_get_ctx(struct uml_kernel *kernel);
 
+/* ---- kernel-build.c ---------------------------------------------------- */
+
+/* The shipped config presets, generated from libuml/presets/NAME.config. */
+struct uml_preset_text {
+	const char *name;
+	const char *text;
+};
+extern const struct uml_preset_text uml_preset_texts[];
+extern const size_t uml_preset_texts_count;
+
+/*
+ * Loops per jiffy of UML's delay loop on this host (HZ=100), for the lpj=
+ * kernel argument: it skips the ~90 ms "Calibrating delay loop" at boot.
+ * Measured in about 1-2 ms; 0 where unknown (not x86-64).
+ */
+unsigned long uml_host_lpj(void);
+
 /* ---- rootfs.c (images), cow.c (COW overlays) ---------------------------- */
 
 struct uml_rootfs {
@@ -82,6 +101,8 @@ struct uml_rootfs {
 	enum uml_fs_type fs_type;
 	const char *ready_marker;	/* static string, or NULL */
 	char *last_error;
+	struct uml_rootfs_entry *listing;	/* of uml_rootfs_list_dir(), with its names */
+	size_t n_listing;
 };
 
 struct uml_ctx *uml_rootfs_get_ctx(struct uml_rootfs *rootfs);
@@ -115,16 +136,23 @@ int uml_hostcompat_preload_fd(struct uml_ctx *ctx);
 struct uml_spawn {
 	pid_t pid;
 	int pidfd;
+	pid_t watchdog;		/* kills the process group if the caller dies */
+	int watchdog_fd;	/* closing it (or dying) fires the watchdog */
 };
 /*
  * Forks and execs argv[0] with envp.  keep_fds[i] is dup2()ed to
  * keep_fds[i] in the child (cleared of O_CLOEXEC); every other fd is
  * closed.  The child gets its own process group, SIGKILL when the caller
  * dies, default signal dispositions and an empty signal mask, and stdin on
- * /dev/null.  stdout/stderr go to out_fd (or /dev/null when < 0).
+ * /dev/null.  stdout/stderr go to out_fd (or /dev/null when < 0).  A
+ * watchdog process kills the child's process group if the caller dies, then
+ * removes the paths in cleanup (NULL-terminated, files before their dirs).
  */
 int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
-	      const int *keep_fds, size_t n_keep, int out_fd, struct uml_spawn *ret);
+	      const int *keep_fds, size_t n_keep, int out_fd, char *const *cleanup,
+	      struct uml_spawn *ret);
+/* After the process was reaped: stops the watchdog, closes the fds. */
+void uml_spawn_release(struct uml_spawn *sp);
 /* Runs argv to completion capturing stdout (stderr discarded); exit status in *status. */
 int uml_spawn_capture(struct uml_ctx *ctx, char *const argv[], char **out, size_t *out_len,
 		      int *status, int timeout_ms);

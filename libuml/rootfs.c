@@ -1,62 +1,331 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Disk images.  For now only an object naming an existing image. */
+/*
+ * Root filesystem images: ext2/3/4 made from a host directory or as a
+ * minimal busybox guest, with libext2fs and without mounting anything.
+ *
+ * Making an image is two passes.  The first reads the source tree into
+ * memory (names, stat data, symlink targets), so the entry count for the
+ * progress report, the hard link counts inside the tree and a lower bound of
+ * the space needed are known before a single block is written.  The second
+ * lays the tree out: inodes through libext2fs, file data and directory
+ * blocks written in large sequential runs straight into the image file, the
+ * block maps (extents, or direct/indirect blocks for ext2/3) recorded
+ * afterwards.  Directories are written whole from their sorted entry list
+ * rather than entry by entry with ext2fs_link(), which scans the directory
+ * each time and makes large directories quadratic.
+ *
+ * The image is built in a fresh sparse temporary file next to the target:
+ * every block not written reads as zeros (inode tables included, so they
+ * count as initialised) and the file is renamed over the target only once
+ * libext2fs has closed it cleanly.
+ */
 #include "config.h"
 
-#include "libuml-private.h"
+#include "rootfs-internal.h"
+
+/* ---- the object ---------------------------------------------------------- */
 
 UML_EXPORT int uml_rootfs_new(struct uml_ctx *ctx, const char *image, struct uml_rootfs **ret)
 {
-	struct uml_rootfs *r;
+	struct uml_rootfs *rootfs;
+	int r;
 
-	if (!ctx || !ret || !image || !*image)
+	if (!ctx || !ret)
 		return -EINVAL;
-	r = calloc(1, sizeof(*r));
-	if (!r)
+	if (!image || !image[0])
+		return uml_fail(ctx, NULL, -EINVAL, "rootfs image path is %s",
+				image ? "empty" : "NULL");
+	rootfs = calloc(1, sizeof(*rootfs));
+	if (!rootfs)
 		return -ENOMEM;
-	if (uml_path_absolute(image, &r->path) < 0) {
-		free(r);
-		return -ENOMEM;
+	r = uml_path_absolute(image, &rootfs->path);
+	if (r < 0) {
+		free(rootfs);
+		return uml_fail(ctx, NULL, r, "cannot make '%s' absolute: %s", image, strerror(-r));
 	}
-	r->refcount = 1;
-	r->ctx = uml_ctx_ref(ctx);
-	*ret = r;
+	rootfs->refcount = 1;
+	rootfs->ctx = uml_ctx_ref(ctx);
+	rootfs->size = ROOTFS_DEFAULT_SIZE;
+	rootfs->fs_type = UML_FS_EXT4;
+	*ret = rootfs;
 	return 0;
 }
 
-UML_EXPORT struct uml_rootfs *uml_rootfs_ref(struct uml_rootfs *r)
+UML_EXPORT struct uml_rootfs *uml_rootfs_ref(struct uml_rootfs *rootfs)
 {
-	if (r)
-		__atomic_add_fetch(&r->refcount, 1, __ATOMIC_RELAXED);
-	return r;
+	if (rootfs)
+		__atomic_add_fetch(&rootfs->refcount, 1, __ATOMIC_RELAXED);
+	return rootfs;
 }
 
-UML_EXPORT struct uml_rootfs *uml_rootfs_unref(struct uml_rootfs *r)
+UML_EXPORT struct uml_rootfs *uml_rootfs_unref(struct uml_rootfs *rootfs)
 {
-	if (!r || __atomic_sub_fetch(&r->refcount, 1, __ATOMIC_ACQ_REL) > 0)
+	if (!rootfs || __atomic_sub_fetch(&rootfs->refcount, 1, __ATOMIC_ACQ_REL) > 0)
 		return NULL;
-	uml_ctx_unref(r->ctx);
-	free(r->path);
-	free(r->backing);
-	free(r->last_error);
-	free(r);
+	free(rootfs->path);
+	free(rootfs->backing);
+	free(rootfs->last_error);
+	free(rootfs->listing);
+	uml_ctx_unref(rootfs->ctx);
+	free(rootfs);
 	return NULL;
 }
 
-UML_EXPORT const char *uml_rootfs_get_path(struct uml_rootfs *r)
+UML_EXPORT const char *uml_rootfs_get_path(struct uml_rootfs *rootfs)
 {
-	return r ? r->path : NULL;
+	return rootfs ? rootfs->path : NULL;
 }
 
-const char *uml_rootfs_get_ready_marker(struct uml_rootfs *r)
+UML_EXPORT const char *uml_rootfs_last_error(struct uml_rootfs *rootfs)
 {
-	return r->ready_marker;
+	return rootfs ? rootfs->last_error : NULL;
 }
 
-char *uml_rootfs_ubd_spec(struct uml_rootfs *r)
+struct uml_ctx *uml_rootfs_get_ctx(struct uml_rootfs *rootfs)
+{
+	return rootfs->ctx;
+}
+
+const char *uml_rootfs_get_ready_marker(struct uml_rootfs *rootfs)
+{
+	return rootfs ? rootfs->ready_marker : NULL;
+}
+
+char *uml_rootfs_ubd_spec(struct uml_rootfs *rootfs)
 {
 	char *spec;
 
-	if (!r->backing)
-		return strdup(r->path);
-	return asprintf(&spec, "%s,%s", r->path, r->backing) < 0 ? NULL : spec;
+	if (!rootfs->backing)
+		return strdup(rootfs->path);
+	if (asprintf(&spec, "%s,%s", rootfs->path, rootfs->backing) < 0)
+		return NULL;
+	return spec;
+}
+
+UML_EXPORT int uml_rootfs_set_size(struct uml_rootfs *rootfs, uint64_t bytes)
+{
+	if (!rootfs)
+		return -EINVAL;
+	if (bytes < ROOTFS_MIN_SIZE || bytes > ROOTFS_MAX_SIZE || bytes % 1024)
+		return rfail(rootfs, -ERANGE,
+			     "image size %llu bytes for '%s' is invalid: it must be a multiple of "
+			     "1024 between %llu and %llu", (unsigned long long)bytes,
+			     rootfs->path, (unsigned long long)ROOTFS_MIN_SIZE,
+			     (unsigned long long)ROOTFS_MAX_SIZE);
+	rootfs->size = bytes;
+	return 0;
+}
+
+UML_EXPORT int uml_rootfs_set_fs_type(struct uml_rootfs *rootfs, enum uml_fs_type type)
+{
+	if (!rootfs)
+		return -EINVAL;
+	if (type != UML_FS_EXT4 && type != UML_FS_EXT3 && type != UML_FS_EXT2)
+		return rfail(rootfs, -EINVAL, "unknown filesystem type %d for '%s'", (int)type,
+			     rootfs->path);
+	rootfs->fs_type = type;
+	return 0;
+}
+
+/* com_err's table is process-wide; registering it twice is harmless. */
+static pthread_once_t error_table_once = PTHREAD_ONCE_INIT;
+
+static void error_table_init(void)
+{
+	initialize_ext2_error_table();
+}
+
+const char *rootfs_ext2_strerror(errcode_t e)
+{
+	pthread_once(&error_table_once, error_table_init);
+	return error_message(e);
+}
+
+int rootfs_ext2_errno(errcode_t e)
+{
+	switch (e) {
+	case EXT2_ET_BLOCK_ALLOC_FAIL:
+	case EXT2_ET_INODE_ALLOC_FAIL:
+	case EXT2_ET_DIR_NO_SPACE:
+	case EXT2_ET_TOOSMALL:
+	case EXT2_ET_RES_GDT_BLOCKS:
+	case EXT2_ET_TOO_MANY_INODES:
+	case EXT2_ET_JOURNAL_TOO_SMALL:
+		return -ENOSPC;
+	case EXT2_ET_NO_MEMORY:
+		return -ENOMEM;
+	case EXT2_ET_FILE_NOT_FOUND:
+		return -ENOENT;
+	case EXT2_ET_NO_DIRECTORY:
+		return -ENOTDIR;
+	case EXT2_ET_SYMLINK_LOOP:
+		return -ELOOP;
+	case EXT2_ET_FILE_TOO_BIG:
+		return -EFBIG;
+	}
+	if (e > 0 && e < 4096)
+		return -(int)e;
+	return -EIO;
+}
+
+/* Opens the filesystem in img; rw also loads the bitmaps. */
+int rootfs_open_fs(struct uml_rootfs *rootfs, const char *img, bool rw, ext2_filsys *ret)
+{
+	struct stat st;
+	errcode_t e;
+
+	if (stat(img, &st) < 0)
+		return rfail(rootfs, -errno, "cannot open image '%s': %s", img, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return rfail(rootfs, -EISDIR, "image '%s' is a directory", img);
+	e = ext2fs_open2(img, NULL, EXT2_FLAG_64BITS | (rw ? EXT2_FLAG_RW : 0), 0, 0,
+			 unix_io_manager, ret);
+	if (e) {
+		int r = rootfs_ext2_errno(e);
+
+		if (r == -EACCES || r == -EPERM || r == -EROFS)
+			return rfail(rootfs, r, "cannot open image '%s': %s", img, strerror(-r));
+		return rfail(rootfs, -EMEDIUMTYPE, "no ext2/3/4 filesystem in '%s': %s", img,
+			     rootfs_ext2_strerror(e));
+	}
+	if (!rw)
+		return 0;
+	/* changes under an unreplayed journal would be undone by the next mount */
+	if (ext2fs_has_feature_journal_needs_recovery((*ret)->super) ||
+	    !((*ret)->super->s_state & EXT2_VALID_FS)) {
+		ext2fs_close_free(ret);
+		return rfail(rootfs, -EBUSY, "filesystem in '%s' is in use or was not cleanly "
+			     "unmounted; run e2fsck -fy on it first", img);
+	}
+	e = ext2fs_read_bitmaps(*ret);
+	if (e) {
+		ext2fs_close_free(ret);
+		return rfail(rootfs, rootfs_ext2_errno(e), "cannot read the bitmaps of '%s': %s", img,
+			     rootfs_ext2_strerror(e));
+	}
+	return 0;
+}
+
+UML_EXPORT int uml_rootfs_open(struct uml_rootfs *rootfs)
+{
+	ext2_filsys fs;
+	int r;
+
+	if (!rootfs)
+		return -EINVAL;
+	/* an overlay's filesystem lives in its backing image */
+	r = rootfs_open_fs(rootfs, rootfs->backing ? rootfs->backing : rootfs->path, false, &fs);
+	if (r < 0)
+		return r;
+	ext2fs_close_free(&fs);
+	return 0;
+}
+
+/*
+ * Runs argv (an absolute program path) with stdout captured, and stderr too
+ * when merge_stderr; NUL-terminated output, wait status in *status.
+ * (uml_spawn_capture() in spawn.c is the general tool; this needs no more.)
+ */
+int rootfs_run_capture(char *const argv[], bool merge_stderr, char **out, int *status)
+{
+	posix_spawn_file_actions_t fa;
+	struct uml_buf buf = { 0 };
+	int pipefd[2], r;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	if (merge_stderr)
+		posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	else
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	r = posix_spawn(&pid, argv[0], &fa, NULL, argv, (char *[]){ "LC_ALL=C", NULL });
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	if (r) {
+		close(pipefd[0]);
+		return -r;
+	}
+	for (;;) {
+		char chunk[8192];
+		ssize_t n = read(pipefd[0], chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (uml_buf_append(&buf, chunk, (size_t)n) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+	}
+	close(pipefd[0]);
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+		;
+	if (r == 0 && !buf.data)
+		r = uml_buf_append(&buf, "", 0);
+	if (r < 0) {
+		uml_buf_free(&buf);
+		return r;
+	}
+	*out = buf.data;
+	return 0;
+}
+
+UML_EXPORT int uml_rootfs_create_from_dir(struct uml_rootfs *rootfs, const char *dir,
+					  unsigned flags)
+{
+	struct build b;
+	struct stat st;
+	int fd, r;
+
+	if (!rootfs)
+		return -EINVAL;
+	if (!dir || !dir[0])
+		return rfail(rootfs, -EINVAL, "source directory for '%s' is %s", rootfs->path,
+			     dir ? "empty" : "NULL");
+	r = rootfs_check_target(rootfs, flags);
+	if (r < 0)
+		return r;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -ENOTDIR || (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)))
+			return rfail(rootfs, -ENOTDIR, "source '%s' is not a directory", dir);
+		return rfail(rootfs, r, "cannot open source directory '%s': %s", dir, strerror(-r));
+	}
+	if (fstat(fd, &st) < 0) {
+		r = rfail(rootfs, -errno, "cannot stat '%s': %m", dir);
+		close(fd);
+		return r;
+	}
+	rootfs_build_init(&b, rootfs);
+	b.what = dir;
+	rootfs_geometry(&b, 0);
+	b.root = rootfs_node_add(NULL, "", st.st_mode);
+	r = b.root ? 0 : -ENOMEM;
+	if (r == 0) {
+		rootfs_set_stat(b.root, &st);
+		r = rootfs_scan_dir(&b, dup(fd), b.root);
+	}
+	if (r == 0) {
+		rootfs_estimate(&b, b.root);
+		rootfs_geometry(&b, b.total);
+		r = rootfs_build_image(&b, fd, flags);
+	}
+	close(fd);
+	rootfs_build_free(&b);
+	if (r == -ENOMEM)
+		return rfail(rootfs, r, "out of memory creating '%s' from '%s'", rootfs->path, dir);
+	if (r == 0)
+		rootfs->ready_marker = NULL;
+	if (r == 0)
+		uml_info(rootfs->ctx, "created %s image '%s' from '%s' (%llu entries)",
+			 rootfs->fs_type == UML_FS_EXT4 ? "ext4" :
+			 rootfs->fs_type == UML_FS_EXT3 ? "ext3" : "ext2", rootfs->path, dir,
+			 (unsigned long long)b.total);
+	return r;
 }

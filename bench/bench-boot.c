@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Boot-to-ready of a busybox guest through libuml versus exec'ing the same
+ * kernel with the same arguments directly and watching its console for the
+ * same marker.  Prints one table: metric | libuml | baseline | ratio | target.
+ *
+ *   bench-boot [RUNS] [KERNEL]      (default 20 runs, the default kernel)
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uml/libuml.h>
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double boot_libuml(struct uml_kernel *k, struct uml_rootfs *img)
+{
+	struct uml_instance *vm;
+	double t0, t;
+
+	if (uml_instance_new(k, &vm) < 0 || uml_instance_set_rootfs(vm, img) < 0)
+		exit(1);
+	t0 = now_ms();
+	if (uml_instance_boot(vm) < 0 || uml_instance_wait_ready(vm, 60000) < 0) {
+		fprintf(stderr, "libuml boot failed: %s\n", uml_instance_last_error(vm));
+		exit(1);
+	}
+	t = now_ms() - t0;
+	uml_instance_kill(vm);
+	uml_instance_unref(vm);
+	return t;
+}
+
+/* The same kernel, arguments and marker, without libuml. */
+static double boot_raw(const char *kernel, const char *image, const char *rundir,
+		       const char *preload, int i)
+{
+	char a_ubd[4096], a_umid[64], a_dir[4096], a_con[64], env_preload[4200];
+	char *argv[] = { (char *)kernel, "mem=64M", a_ubd, "root=/dev/ubda", a_umid, a_dir,
+			 "con=null", "ssl=null", a_con, NULL };
+	char *envp[] = { env_preload, NULL };
+	struct uml_buf_s { char data[1 << 16]; size_t len; } *buf = calloc(1, sizeof(*buf));
+	int sv[2];
+	double t0, t = -1;
+	pid_t pid;
+
+	snprintf(a_ubd, sizeof(a_ubd), "ubd0=%s", image);
+	snprintf(a_umid, sizeof(a_umid), "umid=bench-raw-%d-%d", (int)getpid(), i);
+	snprintf(a_dir, sizeof(a_dir), "uml_dir=%s", rundir);
+	snprintf(env_preload, sizeof(env_preload), "LD_PRELOAD=%s", preload ? preload : "");
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		exit(1);
+	snprintf(a_con, sizeof(a_con), "con0=fd:%d,fd:%d", sv[1], sv[1]);
+	t0 = now_ms();
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		setpgid(0, 0);
+		execve(kernel, argv, preload ? envp : (char *[]){ NULL });
+		_exit(127);
+	}
+	close(sv[1]);
+	while (buf->len < sizeof(buf->data) - 1) {
+		struct pollfd p = { .fd = sv[0], .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 60000) <= 0)
+			break;
+		n = read(sv[0], buf->data + buf->len, sizeof(buf->data) - 1 - buf->len);
+		if (n <= 0)
+			break;
+		buf->len += (size_t)n;
+		buf->data[buf->len] = '\0';
+		if (strstr(buf->data, UML_BUSYBOX_READY_MARKER)) {
+			t = now_ms() - t0;
+			break;
+		}
+	}
+	kill(-pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(sv[0]);
+	free(buf);
+	char cmd[4200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/%s'", rundir, a_umid + 5);
+	if (system(cmd) != 0)
+		exit(1);
+	if (t < 0) {
+		fprintf(stderr, "raw boot did not reach the marker\n");
+		exit(1);
+	}
+	return t;
+}
+
+int main(int argc, char **argv)
+{
+	int runs = argc > 1 ? atoi(argv[1]) : 20;
+	char dir[] = "/tmp/bench-boot-XXXXXX", image[128], rundir[128], cmd[300];
+	const char *builddir = getenv("UML_TEST_BUILDDIR");
+	char preload[4096];
+	struct uml_ctx *ctx;
+	struct uml_kernel *k;
+	struct uml_rootfs *img;
+	double *lib, *raw, ml, mr;
+
+	if (runs < 1 || !mkdtemp(dir))
+		return 1;
+	snprintf(image, sizeof(image), "%s/busybox.img", dir);
+	snprintf(rundir, sizeof(rundir), "%s/run", dir);
+	snprintf(preload, sizeof(preload), "%s/libuml/uml-hostcompat.so", builddir ? builddir : ".");
+	if (uml_ctx_new(&ctx) < 0 || uml_ctx_set_runtime_dir(ctx, rundir) < 0)
+		return 1;
+	if ((argc > 2 ? uml_kernel_new_from_path(ctx, argv[2], &k) : uml_kernel_new_default(ctx, &k)) < 0 ||
+	    uml_rootfs_new(ctx, image, &img) < 0 || uml_rootfs_create_busybox(img, NULL, 0) < 0) {
+		fprintf(stderr, "setup: %s\n", uml_ctx_last_error(ctx));
+		return 1;
+	}
+	if (uml_ctx_host_needs_compat(ctx) && access(preload, R_OK) < 0) {
+		fprintf(stderr, "the baseline needs %s (run from the build dir)\n", preload);
+		return 1;
+	}
+	lib = calloc((size_t)runs, sizeof(double));
+	raw = calloc((size_t)runs, sizeof(double));
+	/* interleave so drift on the machine hits both sides alike */
+	for (int i = 0; i < runs; i++) {
+		raw[i] = boot_raw(uml_kernel_get_path(k), image, rundir,
+				  uml_ctx_host_needs_compat(ctx) ? preload : NULL, i);
+		lib[i] = boot_libuml(k, img);
+	}
+	ml = median(lib, runs);
+	mr = median(raw, runs);
+	printf("%-44s | %10s | %10s | %6s | %s\n", "metric", "libuml", "baseline", "ratio", "target");
+	printf("%-44s | %8.1f ms | %8.1f ms | %6.3f | %s\n",
+	       "busybox boot-to-ready, median", ml, mr, ml / mr, "<= 1.03");
+	printf("%-44s | %8.1f ms | %8.1f ms |        |\n", "  min", lib[0], raw[0]);
+	printf("(%d runs each, kernel %s; baseline: the same argv exec'd directly)\n", runs,
+	       uml_kernel_get_path(k));
+	uml_rootfs_unref(img);
+	uml_kernel_unref(k);
+	uml_ctx_unref(ctx);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : 1;
+}

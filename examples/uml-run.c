@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * uml-run - boot a User Mode Linux guest, stream its console, or run one
+ * command in it and hand back its output and exit status.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <popt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <uml/libuml.h>
+
+/* exit codes besides 0 and the --run command's own status (see uml-run(1)) */
+enum {
+	EXIT_USAGE = 2,
+	EXIT_ABNORMAL = 122,	/* killed, crashed, rebooted, or a named boot failure */
+	EXIT_PANIC = 123,
+	EXIT_TIMEOUT = 124,
+	EXIT_START = 125,	/* could not set up or start the guest */
+};
+
+struct options {
+	char *kernel;
+	char *rootfs;
+	int busybox;
+	char *mem;
+	char *umid;
+	char *wait_for;
+	int timeout_sec;
+	char *run;
+	int console;
+	int attach;
+	int quiet;
+	int version;
+	char **append;
+	size_t n_append;
+};
+
+static void on_event(void *userdata, struct uml_instance *inst, const struct uml_event *ev)
+{
+	const struct options *o = userdata;
+
+	if (ev->type == UML_EVENT_CONSOLE_OUTPUT && o->attach) {
+		(void)!write(STDOUT_FILENO, ev->text, ev->len);
+		return;
+	}
+	if (ev->type == UML_EVENT_CONSOLE_LINE && o->console) {
+		fwrite(ev->text, 1, ev->len, stdout);
+		fputc('\n', stdout);
+		fflush(stdout);
+	}
+}
+
+static int parse_size(const char *s, uint64_t *ret)
+{
+	char *end;
+	uint64_t v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || s[0] == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'G': case 'g': v <<= 30; end++; break;
+	case 'M': case 'm': v <<= 20; end++; break;
+	case 'K': case 'k': v <<= 10; end++; break;
+	case '\0': v <<= 20; break;	/* plain numbers are MiB, as mem= */
+	default: return -EINVAL;
+	}
+	if (*end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+#define ESCAPE_KEY 0x1d	/* ^] as in telnet and virsh console */
+
+/*
+ * The terminal talks to the guest's console directly: raw mode here, the
+ * guest's tty does echo and line editing.  ^] halts the guest and returns.
+ */
+static void attach(struct uml_instance *inst)
+{
+	struct termios saved, raw;
+	bool restored = false;
+
+	if (tcgetattr(STDIN_FILENO, &saved) < 0)
+		return;
+	raw = saved;
+	cfmakeraw(&raw);
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
+	fprintf(stderr, "uml-run: attached to %s; ^] halts the guest\r\n",
+		uml_instance_get_umid(inst));
+	while (uml_instance_get_state(inst) != UML_STATE_EXITED) {
+		struct pollfd p[2] = {
+			{ .fd = STDIN_FILENO, .events = POLLIN },
+			{ .fd = uml_instance_get_fd(inst), .events = POLLIN },
+		};
+		char buf[4096];
+		ssize_t n;
+
+		if (poll(p, 2, 1000) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents & (POLLIN | POLLHUP)) {
+			n = read(STDIN_FILENO, buf, sizeof(buf));
+			if (n <= 0 || memchr(buf, ESCAPE_KEY, (size_t)n)) {
+				tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+				restored = true;
+				uml_instance_halt(inst, -1);
+				break;
+			}
+			uml_instance_write_console(inst, buf, (size_t)n);
+		}
+		uml_instance_process(inst);
+	}
+	if (!restored)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+	fputc('\n', stderr);
+}
+
+static int exit_code_for(struct uml_instance *inst, const struct options *o)
+{
+	enum uml_exit_reason reason = uml_instance_get_exit_reason(inst);
+	int status;
+
+	if (o->run && uml_instance_get_run_status(inst, &status) == 0)
+		return status;
+	switch (reason) {
+	case UML_EXIT_POWEROFF:
+	case UML_EXIT_HALT:
+		return 0;
+	case UML_EXIT_PANIC:
+		return EXIT_PANIC;
+	case UML_EXIT_TIMEOUT:
+		return EXIT_TIMEOUT;
+	case UML_EXIT_FAILED_TO_START:
+	case UML_EXIT_HOST_INCOMPATIBLE:
+		return EXIT_START;
+	default:
+		return EXIT_ABNORMAL;
+	}
+}
+
+static void report_end(struct uml_instance *inst, int quiet)
+{
+	enum uml_exit_reason reason = uml_instance_get_exit_reason(inst);
+	const char *detail = uml_instance_get_exit_detail(inst);
+
+	if (quiet || reason == UML_EXIT_POWEROFF || reason == UML_EXIT_HALT)
+		return;
+	fprintf(stderr, "uml-run: guest ended: %s%s%s\n", uml_exit_reason_to_string(reason),
+		detail ? ": " : "", detail ? detail : "");
+}
+
+static int run(struct options *o, struct uml_ctx *ctx, const char *tmpdir)
+{
+	struct uml_kernel *kernel = NULL;
+	struct uml_rootfs *rootfs = NULL;
+	struct uml_instance *inst = NULL;
+	int code = EXIT_START, r;
+
+	r = o->kernel ? uml_kernel_new_from_path(ctx, o->kernel, &kernel)
+		      : uml_kernel_new_default(ctx, &kernel);
+	if (r < 0)
+		goto out;
+	if (o->busybox) {
+		char image[4096];
+
+		snprintf(image, sizeof(image), "%s/busybox.img", tmpdir);
+		r = uml_rootfs_new(ctx, image, &rootfs);
+		if (r == 0)
+			r = uml_rootfs_create_busybox(rootfs, NULL, 0);
+	} else if (o->rootfs) {
+		r = uml_rootfs_new(ctx, o->rootfs, &rootfs);
+	}
+	if (r < 0)
+		goto out;
+	r = uml_instance_new(kernel, &inst);
+	if (r < 0)
+		goto out;
+	uml_instance_set_event_fn(inst, on_event, o);
+	if (rootfs)
+		r = uml_instance_set_rootfs(inst, rootfs);
+	if (r == 0 && o->mem) {
+		uint64_t bytes;
+
+		r = parse_size(o->mem, &bytes);
+		if (r < 0)
+			fprintf(stderr, "uml-run: bad --mem '%s' (use e.g. 128M or 1G)\n", o->mem);
+		else
+			r = uml_instance_set_memory(inst, bytes);
+	}
+	if (r == 0 && o->umid)
+		r = uml_instance_set_umid(inst, o->umid);
+	for (size_t i = 0; r == 0 && i < o->n_append; i++)
+		r = uml_instance_append_arg(inst, o->append[i]);
+	if (r == 0 && o->wait_for)
+		r = uml_instance_set_ready_marker(inst, o->wait_for);
+	if (r == 0 && o->run)
+		r = uml_instance_set_run_command(inst, o->run);
+	if (r == 0 && o->timeout_sec > 0)
+		r = uml_instance_set_timeout(inst, (int64_t)o->timeout_sec * 1000);
+	if (r == 0)
+		r = uml_instance_boot(inst);
+	if (r < 0)
+		goto out;
+
+	if (o->attach) {
+		attach(inst);
+		uml_instance_wait(inst, -1);
+	}
+	if (o->wait_for && !o->run) {
+		/* success is the text appearing; then the guest is not needed */
+		r = uml_instance_wait_ready(inst, -1);
+		if (r == 0) {
+			uml_instance_halt(inst, -1);
+			code = 0;
+			goto out;
+		}
+	}
+	uml_instance_wait(inst, -1);
+	if (o->run) {
+		size_t len;
+		const char *out = uml_instance_get_run_output(inst, &len);
+
+		fwrite(out, 1, len, stdout);
+		fflush(stdout);
+	}
+	report_end(inst, o->quiet);
+	code = exit_code_for(inst, o);
+	r = 0;
+out:
+	if (r < 0) {
+		const char *msg = uml_ctx_last_error(ctx);
+
+		fprintf(stderr, "uml-run: %s\n", msg ? msg : strerror(-r));
+	}
+	uml_instance_unref(inst);
+	uml_rootfs_unref(rootfs);
+	uml_kernel_unref(kernel);
+	return code;
+}
+
+int main(int argc, const char **argv)
+{
+	struct options o = { 0 };
+	char *append_arg = NULL;
+	struct poptOption table[] = {
+		{ "kernel", 'k', POPT_ARG_STRING, &o.kernel, 0,
+		  "UML kernel binary (default: $UML_KERNEL, /usr/bin/linux.uml, linux on PATH)", "PATH" },
+		{ "rootfs", 'r', POPT_ARG_STRING, &o.rootfs, 0, "root disk image (ubd0)", "IMAGE" },
+		{ "busybox", 'b', POPT_ARG_NONE, &o.busybox, 0,
+		  "boot a throwaway busybox guest made from /bin/busybox", NULL },
+		{ "mem", 'm', POPT_ARG_STRING, &o.mem, 0, "guest memory (default 64M)", "SIZE" },
+		{ "umid", 'u', POPT_ARG_STRING, &o.umid, 0, "guest name for mconsole tools", "NAME" },
+		{ "append", 'a', POPT_ARG_STRING, &append_arg, 'a',
+		  "extra kernel argument (repeatable)", "ARG" },
+		{ "wait-for", 'w', POPT_ARG_STRING, &o.wait_for, 0,
+		  "succeed once TEXT appears on the console, then halt the guest", "TEXT" },
+		{ "timeout", 't', POPT_ARG_INT, &o.timeout_sec, 0,
+		  "kill the guest after SEC seconds (exit code 124)", "SEC" },
+		{ "run", 'c', POPT_ARG_STRING, &o.run, 0,
+		  "run a shell command as the guest's workload; exit with its status", "COMMAND" },
+		{ "console", 0, POPT_ARG_NONE, &o.console, 0,
+		  "with --run, also show the guest's console", NULL },
+		{ "attach", 'A', POPT_ARG_NONE, &o.attach, 0,
+		  "interactive console on this terminal; ^] halts the guest", NULL },
+		{ "quiet", 'q', POPT_ARG_NONE, &o.quiet, 0, "no console, no end report", NULL },
+		{ "version", 'V', POPT_ARG_NONE, &o.version, 0, "show the version and exit", NULL },
+		POPT_AUTOHELP
+		POPT_TABLEEND
+	};
+	poptContext pc = poptGetContext("uml-run", argc, argv, table, 0);
+	struct uml_ctx *ctx = NULL;
+	char tmpdir[] = "/tmp/uml-run-XXXXXX";
+	int rc, code;
+
+	while ((rc = poptGetNextOpt(pc)) > 0) {
+		char **a = realloc(o.append, (o.n_append + 1) * sizeof(*a));
+
+		if (!a)
+			return EXIT_START;
+		o.append = a;
+		o.append[o.n_append++] = append_arg;
+	}
+	if (rc < -1 || poptPeekArg(pc)) {
+		fprintf(stderr, "uml-run: %s: %s\n",
+			rc < -1 ? poptBadOption(pc, POPT_BADOPTION_NOALIAS) : poptPeekArg(pc),
+			rc < -1 ? poptStrerror(rc) : "unexpected argument");
+		poptPrintUsage(pc, stderr, 0);
+		poptFreeContext(pc);
+		return EXIT_USAGE;
+	}
+	if (o.version) {
+		printf("uml-run %s\n", PACKAGE_VERSION);
+		poptFreeContext(pc);
+		return 0;
+	}
+	if (o.busybox && o.rootfs) {
+		fprintf(stderr, "uml-run: --busybox and --rootfs exclude each other\n");
+		poptFreeContext(pc);
+		return EXIT_USAGE;
+	}
+	if (o.attach && (o.run || o.wait_for || !isatty(STDIN_FILENO))) {
+		fprintf(stderr, "uml-run: --attach needs a terminal and excludes --run and --wait-for\n");
+		poptFreeContext(pc);
+		return EXIT_USAGE;
+	}
+	if (o.timeout_sec < 0) {
+		fprintf(stderr, "uml-run: --timeout must not be negative\n");
+		poptFreeContext(pc);
+		return EXIT_USAGE;
+	}
+	o.console = !o.quiet && !o.attach && (o.console || !o.run);
+
+	if (uml_ctx_new(&ctx) < 0 || (o.busybox && !mkdtemp(tmpdir))) {
+		fprintf(stderr, "uml-run: cannot set up: %s\n", strerror(errno));
+		uml_ctx_unref(ctx);
+		poptFreeContext(pc);
+		return EXIT_START;
+	}
+	/* a closed stdout must not kill us before the guest is cleaned up */
+	signal(SIGPIPE, SIG_IGN);
+	code = run(&o, ctx, tmpdir);
+	if (o.busybox) {
+		char image[sizeof(tmpdir) + 16];
+
+		snprintf(image, sizeof(image), "%s/busybox.img", tmpdir);
+		unlink(image);
+		rmdir(tmpdir);
+	}
+	uml_ctx_unref(ctx);
+	free(o.append);
+	poptFreeContext(pc);
+	return code;
+}

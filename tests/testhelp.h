@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Shared fixtures for the libcheck suites. */
+#ifndef TESTHELP_H
+#define TESTHELP_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <uml/libuml.h>
+
+/* A fresh temporary directory; th_cleanup() removes it. */
+const char *th_tmpdir(void);
+/* A context whose runtime dir is below th_tmpdir(), logging to stderr at LOG_ERR. */
+struct uml_ctx *th_ctx(void);
+/* Path of a busybox guest image made once per test program (by libuml). */
+const char *th_busybox_image(void);
+/* The default kernel of the machine (skips the test when there is none). */
+struct uml_kernel *th_kernel(struct uml_ctx *ctx);
+/* Number of live processes whose command line mentions text. */
+int th_count_processes(const char *text);
+/* Number of entries in a directory (0 if it does not exist). */
+int th_count_entries(const char *dir);
+/* Runs a shell command, returns its exit status. */
+int th_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Runs the suite (fork mode), removes th_tmpdir(); returns the exit code. */
+int th_run(Suite *s);
+
+#endif

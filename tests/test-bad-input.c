@@ -305,8 +305,8 @@ static int image_in_use(struct fx *f)
 	struct uml_instance *first;
 	int r;
 
-	if (getenv("UML_TEST_NO_BOOT")) {
-		f->skip = "UML_TEST_NO_BOOT is set and this row boots a guest";
+	if (th_no_boot("image-in-use")) {
+		f->skip = "it boots a guest";
 		return 0;
 	}
 	ck_assert_int_eq(uml_rootfs_new(f->ctx, p, &rootfs), 0);

@@ -153,7 +153,7 @@ int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
 	      struct uml_spawn *ret);
 /* After the process was reaped: stops the watchdog, closes the fds. */
 void uml_spawn_release(struct uml_spawn *sp);
-/* Runs argv to completion capturing stdout (stderr discarded); exit status in *status. */
+/* Runs argv to completion capturing stdout and stderr together; exit status in *status. */
 int uml_spawn_capture(struct uml_ctx *ctx, char *const argv[], char **out, size_t *out_len,
 		      int *status, int timeout_ms);
 

@@ -1125,8 +1125,9 @@ UML_EXPORT int uml_instance_set_timeout(struct uml_instance *inst, int64_t timeo
  * uml_instance_set_run_command:
  * @command: a shell command, or NULL to boot normally
  *
- * One-shot mode: the guest boots with /bin/sh as init, runs @command,
- * and is halted when it finishes; uml_instance_get_run_status() and
+ * One-shot mode: the guest boots with /bin/sh as init, mounts /proc and
+ * /sys where the guest has those directories, runs @command, and is halted
+ * when it finishes; uml_instance_get_run_status() and
  * uml_instance_get_run_output() then give its exit status and its output
  * (stdout and stderr together, line ends as LF).  Works on any rootfs
  * with /bin/sh.  The command travels through the console's line

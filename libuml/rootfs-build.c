@@ -75,9 +75,8 @@ char *rootfs_node_path(const struct node *n)
 
 		len -= l;
 		memcpy(p + len, m->name, l);
-		if (len) {
+		if (len)
 			p[--len] = '/';
-		}
 	}
 	return p;
 }
@@ -225,7 +224,7 @@ void rootfs_estimate(struct build *b, struct node *n)
 		if (n->host_bytes < bytes)
 			bytes = n->host_bytes;
 		b->est_blocks += blocks_for(b, bytes);
-	} else if (S_ISLNK(n->mode) && n->data && strlen(n->data) >= sizeof(((struct ext2_inode *)0)->i_block)) {
+	} else if (S_ISLNK(n->mode) && n->data && strlen(n->data) >= FAST_SYMLINK_LEN) {
 		b->est_blocks += 1;
 	} else if (S_ISDIR(n->mode)) {
 		uint64_t bytes = 24;
@@ -248,7 +247,6 @@ void rootfs_set_stat(struct node *n, const struct stat *st)
 	n->mtime = st->st_mtim;
 	n->ctime = st->st_ctim;
 }
-
 
 int rootfs_scan_entry(struct build *b, int dfd, struct node *dir, const char *name)
 {
@@ -292,11 +290,6 @@ int rootfs_scan_entry(struct build *b, int dfd, struct node *dir, const char *na
 		}
 		if (strlen(n->data) > 4095 || !n->data[0])
 			return rootfs_node_fail(b, -EINVAL, n, "unusable target in symlink");
-	} else if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
-		n->hl = hl_get(&b->hl, st.st_dev, st.st_ino);
-		if (!n->hl)
-			return -ENOMEM;
-		n->hl->count++;
 	} else if (S_ISDIR(st.st_mode)) {
 		int sub = rootfs_open_subdir(b, dfd, n);
 
@@ -305,6 +298,13 @@ int rootfs_scan_entry(struct build *b, int dfd, struct node *dir, const char *na
 		r = rootfs_scan_dir(b, sub, n);
 		if (r < 0)
 			return r;
+	}
+	/* any non-directory may have several names, symlinks and devices too */
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+		n->hl = hl_get(&b->hl, st.st_dev, st.st_ino);
+		if (!n->hl)
+			return -ENOMEM;
+		n->hl->count++;
 	}
 	rootfs_estimate(b, n);
 	return 0;
@@ -736,7 +736,7 @@ int rootfs_write_leaf(struct build *b, int dfd, struct node *n, ext2_ino_t ino)
 	} else if (S_ISLNK(n->mode)) {
 		size_t len = strlen(n->data);
 
-		if (len < sizeof(in.i_block)) {
+		if (len < FAST_SYMLINK_LEN) {
 			memcpy(in.i_block, n->data, len);	/* fast symlink */
 		} else if (len >= b->bs) {
 			/* the kernel reads slow symlinks from one block */

@@ -197,6 +197,20 @@ static int make_tree(const char *src)
 		free(r);
 	}
 	free(p);
+	/* a symlink and a FIFO with two names each */
+	{
+		char *a = path_join(src, "links/sym"), *b = path_join(src, "links/sym2");
+		char *c = path_join(src, "links/pipe"), *d = path_join(src, "links/pipe2");
+
+		ck_assert_int_eq(symlink("a", a), 0); n++;
+		ck_assert_int_eq(link(a, b), 0); n++;
+		ck_assert_int_eq(mkfifo(c, 0600), 0); n++;
+		ck_assert_int_eq(link(c, d), 0); n++;
+		free(a);
+		free(b);
+		free(c);
+		free(d);
+	}
 
 	/* symlinks: fast (in the inode), slow (a block), dangling */
 	p = path_join(src, "short-link"); ck_assert_int_eq(symlink("hello", p), 0); free(p); n++;
@@ -1052,13 +1066,14 @@ START_TEST(test_read_list_remove)
 	ck_assert_str_eq(e[0].name, "file-with-a-longish-name-0000");
 	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/hello", &e, &n), -ENOTDIR);
 	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/links", &e, &n), 0);
-	ck_assert_uint_eq(n, 3);
-	ck_assert_uint_eq(e[0].nlink, 3);	/* "a" */
+	ck_assert_uint_eq(n, 7);
+	ck_assert_str_eq(e[0].name, "a");
+	ck_assert_uint_eq(e[0].nlink, 3);
 
 	/* a hard link goes, the others stay */
 	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "/links/b"), 0);
 	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/links", &e, &n), 0);
-	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(n, 6);
 	ck_assert_str_eq(e[0].name, "a");
 	ck_assert_uint_eq(e[0].nlink, 2);
 	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/links/sub/c", &data, NULL), 0);

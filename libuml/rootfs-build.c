@@ -368,21 +368,26 @@ static int add_lost_found(struct build *b)
 
 /* ---- the data writer ------------------------------------------------------- */
 
-int rootfs_dw_flush(struct build *b)
+static int pwrite_all(int fd, const char *data, size_t len, uint64_t off)
 {
-	ssize_t n;
-	size_t done = 0;
+	for (size_t done = 0; done < len; ) {
+		ssize_t n = pwrite(fd, data + done, len - done, (off_t)(off + done));
 
-	while (done < b->wlen) {
-		n = pwrite(b->imgfd, b->wbuf + done, b->wlen - done, (off_t)(b->woff + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		done += (size_t)n;
 	}
-	b->wlen = 0;
 	return 0;
+}
+
+int rootfs_dw_flush(struct build *b)
+{
+	int r = pwrite_all(b->imgfd, b->wbuf, b->wlen, b->woff);
+
+	b->wlen = 0;
+	return r;
 }
 
 /* Makes room for len bytes at image offset off in the buffer. */
@@ -432,9 +437,7 @@ static int copy_direct(struct build *b, int fd, uint64_t src, uint64_t dst, uint
 			return -errno;
 		if (n == 0)
 			return 0;
-		b->woff = dst;
-		b->wlen = (size_t)n;
-		r = rootfs_dw_flush(b);
+		r = pwrite_all(b->imgfd, b->wbuf, (size_t)n, dst);
 		if (r < 0)
 			return r;
 		src += (uint64_t)n;
@@ -455,11 +458,12 @@ static int dw_copy(struct build *b, int fd, const char *mem, uint64_t src, uint6
 	size_t got = 0;
 	int r;
 
-	if (fd >= 0 && len >= COPY_DIRECT_MIN) {
+	if (len >= COPY_DIRECT_MIN) {
 		r = rootfs_dw_flush(b);
 		if (r < 0)
 			return r;
-		return copy_direct(b, fd, src, dst, len);
+		return fd >= 0 ? copy_direct(b, fd, src, dst, len) :
+				 pwrite_all(b->imgfd, mem + src, (size_t)len, dst);
 	}
 	r = dw_reserve(b, dst, padded);
 	if (r < 0)

@@ -1248,6 +1248,39 @@ START_TEST(test_lost_found)
 }
 END_TEST
 
+/* A directory of 100000 entries: about 5 MB of directory blocks. */
+START_TEST(test_huge_dir)
+{
+	struct fx f = fx_make("huge-dir");
+	char *dir = path_join(f.src, "d");
+	const struct uml_rootfs_entry *e;
+	size_t n;
+
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	for (int i = 0; i < 100000; i++) {
+		char name[96], *p;
+
+		snprintf(name, sizeof(name), "entry-with-a-name-of-forty-bytes-%06d", i);
+		p = path_join(dir, name);
+		ck_assert_int_eq(mkfifo(p, 0644), 0);
+		free(p);
+	}
+	/* 64 MiB of 1 KiB blocks hold at most 65536 inodes */
+	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, 0), -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "100001 entries"));
+	ck_assert_int_eq(uml_rootfs_set_size(f.rootfs, 128u << 20), 0);
+	ck_assert_msg(uml_rootfs_create_from_dir(f.rootfs, f.src, 0) == 0, "%s",
+		      uml_rootfs_last_error(f.rootfs));
+	ck_assert_int_eq(e2fsck(f.img), 0);
+	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/d", &e, &n), 0);
+	ck_assert_uint_eq(n, 100000);
+	ck_assert_str_eq(e[99999].name, "entry-with-a-name-of-forty-bytes-099999");
+	ck_assert(S_ISFIFO(e[0].mode));
+	free(dir);
+	fx_done(&f);
+}
+END_TEST
+
 static Suite *rootfs_suite(void)
 {
 	Suite *s = suite_create("rootfs");
@@ -1262,6 +1295,7 @@ static Suite *rootfs_suite(void)
 	tcase_add_test(tc, test_large_sparse_ext4);
 	tcase_add_test(tc, test_large_sparse_ext2);
 	tcase_add_test(tc, test_lost_found);
+	tcase_add_test(tc, test_huge_dir);
 	tcase_add_test(tc, test_exists);
 	tcase_add_test(tc, test_no_space);
 	tcase_add_test(tc, test_progress);

@@ -610,6 +610,8 @@ static int map_runs(struct build *b, ext2_ino_t ino, struct ext2_inode_large *in
 
 			memset(in->i_block, 0, sizeof(in->i_block));
 			e = ext2fs_extent_open2(b->fs, ino, inode, &h);
+			if (e)
+				return rootfs_bfail_ext2(b, e, "mapping data blocks", n);
 			for (size_t i = 0; !e && i < b->n_runs; i++) {
 				for (blk64_t o = 0; !e && o < b->runs[i].len; o += EXT_MAX_LEN) {
 					struct ext2fs_extent x = {
@@ -623,8 +625,7 @@ static int map_runs(struct build *b, ext2_ino_t ino, struct ext2_inode_large *in
 					flags = EXT2_EXTENT_INSERT_AFTER;
 				}
 			}
-			if (!e)
-				ext2fs_extent_free(h);
+			ext2fs_extent_free(h);
 		}
 	} else {
 		for (size_t i = 0; !e && i < b->n_runs; i++) {
@@ -678,8 +679,10 @@ static int alloc_file(struct build *b, int fd, const struct node *n)
 
 		if (data < 0 && errno == ENXIO)
 			break;
-		if (data < 0)	/* no SEEK_DATA here: all of it */
+		if (data < 0 && pos == 0)	/* no SEEK_DATA here: all of it */
 			return alloc_blocks(b, 0, blocks_for(b, size), n);
+		if (data < 0)
+			return rootfs_node_fail(b, -errno, n, "cannot find the data of");
 		hole = lseek(fd, data, SEEK_HOLE);
 		if (hole < 0 || (uint64_t)hole > size)
 			hole = (off_t)size;
@@ -759,11 +762,11 @@ int rootfs_write_leaf(struct build *b, int dfd, struct node *n, ext2_ino_t ino)
 	} else if (S_ISCHR(n->mode) || S_ISBLK(n->mode)) {
 		unsigned maj = major(n->rdev), min = minor(n->rdev);
 
-		if (maj < 256 && min < 256) {
+		/* the kernel's old (16-bit) and new device number encodings */
+		if (maj < 256 && min < 256)
 			in.i_block[0] = maj * 256 + min;
-		} else {
+		else
 			in.i_block[1] = (min & 0xff) | (maj << 8) | ((min & ~0xffu) << 12);
-		}
 	}
 	return write_inode(b, ino, &in, n);
 }
@@ -1028,7 +1031,6 @@ static int fs_create(struct build *b)
 	fs->super->s_flags |= ((char)-1 < 0) ? EXT2_FLAGS_SIGNED_HASH : EXT2_FLAGS_UNSIGNED_HASH;
 	fs->super->s_max_mnt_count = -1;
 	fs->super->s_mkfs_time = fs->super->s_lastcheck = (__u32)b->now.tv_sec;
-	snprintf((char *)fs->super->s_volume_name, sizeof(fs->super->s_volume_name), "rootfs");
 
 	e = ext2fs_allocate_tables(fs);
 	if (e)

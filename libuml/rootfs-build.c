@@ -459,11 +459,16 @@ static int dw_copy(struct build *b, int fd, const char *mem, uint64_t src, uint6
 	int r;
 
 	if (len >= COPY_DIRECT_MIN) {
+		static const char zeros[4096];
+
 		r = rootfs_dw_flush(b);
-		if (r < 0)
-			return r;
-		return fd >= 0 ? copy_direct(b, fd, src, dst, len) :
-				 pwrite_all(b->imgfd, mem + src, (size_t)len, dst);
+		if (r == 0)
+			r = fd >= 0 ? copy_direct(b, fd, src, dst, len) :
+				      pwrite_all(b->imgfd, mem + src, (size_t)len, dst);
+		/* a reused block must not show old data past the end */
+		if (r == 0 && padded > len)
+			r = pwrite_all(b->imgfd, zeros, padded - (size_t)len, dst + len);
+		return r;
 	}
 	r = dw_reserve(b, dst, padded);
 	if (r < 0)

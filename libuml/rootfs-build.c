@@ -368,23 +368,9 @@ static int add_lost_found(struct build *b)
 
 /* ---- the data writer ------------------------------------------------------- */
 
-static int pwrite_all(int fd, const char *data, size_t len, uint64_t off)
-{
-	for (size_t done = 0; done < len; ) {
-		ssize_t n = pwrite(fd, data + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 int rootfs_dw_flush(struct build *b)
 {
-	int r = pwrite_all(b->imgfd, b->wbuf, b->wlen, b->woff);
+	int r = uml_pwrite_all(b->imgfd, b->wbuf, b->wlen, b->woff);
 
 	b->wlen = 0;
 	return r;
@@ -428,16 +414,12 @@ static int copy_direct(struct build *b, int fd, uint64_t src, uint64_t dst, uint
 	}
 	while (len > 0) {
 		size_t chunk = len > WBUF_SIZE ? WBUF_SIZE : (size_t)len;
-		ssize_t n = pread(fd, b->wbuf, chunk, (off_t)src);
+		ssize_t n = uml_pread_all(fd, b->wbuf, chunk, src);
 		int r;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		r = pwrite_all(b->imgfd, b->wbuf, (size_t)n, dst);
+		if (n <= 0)
+			return (int)n;
+		r = uml_pwrite_all(b->imgfd, b->wbuf, (size_t)n, dst);
 		if (r < 0)
 			return r;
 		src += (uint64_t)n;
@@ -464,10 +446,10 @@ static int dw_copy(struct build *b, int fd, const char *mem, uint64_t src, uint6
 		r = rootfs_dw_flush(b);
 		if (r == 0)
 			r = fd >= 0 ? copy_direct(b, fd, src, dst, len) :
-				      pwrite_all(b->imgfd, mem + src, (size_t)len, dst);
+				      uml_pwrite_all(b->imgfd, mem + src, (size_t)len, dst);
 		/* a reused block must not show old data past the end */
 		if (r == 0 && padded > len)
-			r = pwrite_all(b->imgfd, zeros, padded - (size_t)len, dst + len);
+			r = uml_pwrite_all(b->imgfd, zeros, padded - (size_t)len, dst + len);
 		return r;
 	}
 	r = dw_reserve(b, dst, padded);
@@ -477,18 +459,11 @@ static int dw_copy(struct build *b, int fd, const char *mem, uint64_t src, uint6
 		memcpy(b->wbuf + b->wlen, mem + src, (size_t)len);
 		got = (size_t)len;
 	} else {
-		while (got < len) {
-			ssize_t n = pread(fd, b->wbuf + b->wlen + got, (size_t)len - got,
-					  (off_t)(src + got));
+		ssize_t n = uml_pread_all(fd, b->wbuf + b->wlen, (size_t)len, src);
 
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return -errno;
-			if (n == 0)
-				break;
-			got += (size_t)n;
-		}
+		if (n < 0)
+			return (int)n;
+		got = (size_t)n;	/* the file shrank: the rest stays zero */
 	}
 	memset(b->wbuf + b->wlen + got, 0, padded - got);
 	b->wlen += padded;

@@ -641,11 +641,14 @@ UML_EXPORT int uml_rootfs_create_from_dir(struct uml_rootfs *rootfs, const char 
  *           Debian's busybox-static package (/bin/busybox)
  * @flags: enum uml_rootfs_create_flags
  *
- * Creates a minimal guest: busybox with its applet links, an /init that
- * mounts /proc, /sys and /dev, remounts / read-write, prints
- * UML_BUSYBOX_READY_MARKER on the console and starts a shell there,
- * device nodes for the console and /dev/ubda, and an fstab with /dev/ubda
- * as root.
+ * Creates a minimal guest: busybox with its applet links, an /init (also
+ * reached as /sbin/init, where the kernel looks) that mounts /proc, /sys
+ * and /dev, remounts / read-write, sets the hostname, prints
+ * UML_BUSYBOX_READY_MARKER on the console and keeps a shell there,
+ * device nodes for the consoles, serial lines and /dev/ubda../dev/ubdd,
+ * an fstab with /dev/ubda as root, passwd and group with root.  Everything
+ * is owned by root whoever runs this.  Instances booting this rootfs wait
+ * for the marker unless given another one.
  *
  * Returns: as uml_rootfs_create_from_dir(); -ENOENT if busybox is missing,
  * -ENOEXEC if it is not a static binary.

@@ -896,7 +896,8 @@ UML_EXPORT const char *uml_rootfs_get_backing(struct uml_rootfs *rootfs);
  *
  * Returns: 0 if UML would accept the pair; -ESTALE if the backing file
  * changed (the message names the file and both sizes or both mtimes);
- * -ENOENT (or another open() error) if the backing file is gone; the
+ * -ENOENT (or another open() error) if the backing file is gone;
+ * -EMEDIUMTYPE if it is neither a regular file nor a block device; the
  * errors of uml_rootfs_open_cow() if the overlay's header is bad; -EINVAL
  * if @cow is not an overlay.
  * Since: 0.1
@@ -936,9 +937,10 @@ UML_EXPORT int uml_rootfs_cow_get_written(struct uml_rootfs *cow, uint64_t *ret_
  * made (merging would produce garbage); -EBUSY if a guest holds the
  * overlay; -EEXIST if @out_image exists and no OVERWRITE flag was given;
  * -EINVAL for bad arguments, if @cow is not an overlay or @out_image is
- * the overlay or its backing file; -ECANCELED when the progress callback
- * cancelled; -ENOSPC and other I/O errors; the header errors of
- * uml_rootfs_open_cow().
+ * the overlay or its backing file; -EISDIR if @out_image is a directory;
+ * -ECANCELED when the progress callback cancelled; the errors of
+ * uml_rootfs_cow_check() for a missing or odd backing file; -ENOSPC and
+ * other I/O errors; the header errors of uml_rootfs_open_cow().
  * Since: 0.1
  */
 UML_EXPORT int uml_rootfs_cow_merge(struct uml_rootfs *cow, const char *out_image,
@@ -996,6 +998,9 @@ UML_EXPORT const char *uml_exit_reason_to_string(enum uml_exit_reason reason);
  * @UML_EVENT_NOTIFY: the guest wrote to /proc/mconsole (text: what it wrote)
  * @UML_EVENT_PANIC: the kernel panicked (text: the panic message)
  * @UML_EVENT_EXITED: the process ended (text: the exit reason's name)
+ * @UML_EVENT_CONSOLE_OUTPUT: raw console bytes as they arrive, before
+ *     line splitting (prompts without a newline, escape sequences); for
+ *     terminals attached to the guest.  @text may hold NULs.
  */
 enum uml_event_type {
 	UML_EVENT_CONSOLE_LINE = 0,
@@ -1004,6 +1009,7 @@ enum uml_event_type {
 	UML_EVENT_NOTIFY = 3,
 	UML_EVENT_PANIC = 4,
 	UML_EVENT_EXITED = 5,
+	UML_EVENT_CONSOLE_OUTPUT = 6,
 };
 
 /**

@@ -54,6 +54,9 @@ int uml_mkdir_p(const char *path, mode_t mode);
 int uml_rm_rf(const char *path);		/* files and dirs below path, then path */
 int uml_read_file(const char *path, char **ret, size_t *len);	/* NUL-terminated */
 int uml_write_all(int fd, const void *buf, size_t len);
+/* Positioned I/O, retried on EINTR and short counts.  pread: bytes read (short only at EOF). */
+ssize_t uml_pread_all(int fd, void *buf, size_t len, off_t off);
+int uml_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 int uml_path_absolute(const char *path, char **ret);	/* relative -> cwd-based */
 bool uml_has_space_or_ctrl(const char *s);
 /* Finds an executable on $PATH (or takes a name with a '/'); -ENOENT if none. */

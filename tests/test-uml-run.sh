@@ -33,5 +33,29 @@ grep -q '/bin/true' "$tmp/err" || { echo "FAIL: error does not name /bin/true"; 
 "$run" --no-such-option 2> /dev/null; rc=$?
 check "a bad option exits 2" 2 "$rc"
 
+# --attach: a terminal typed into, ^] to leave, the terminal restored
+if command -v tmux > /dev/null; then
+	sock="$tmp/tmux.sock"
+	tmux -S "$sock" new-session -d -x 120 -y 30 \
+		"UML_DIR='$UML_DIR' '$run' --busybox --attach; echo EXIT=\$?; stty -a > '$tmp/stty'; sleep 60"
+	for i in $(seq 60); do
+		tmux -S "$sock" capture-pane -p | grep -q '/ #' && break; sleep 1
+	done
+	tmux -S "$sock" send-keys 'echo attached-$((40+2))' Enter
+	sleep 2
+	tmux -S "$sock" send-keys C-]
+	for i in $(seq 30); do [ -s "$tmp/stty" ] && break; sleep 1; done
+	pane=$(tmux -S "$sock" capture-pane -p)
+	tmux -S "$sock" kill-server
+	case $pane in *attached-42*) check "--attach reaches the guest shell" yes yes ;;
+		*) check "--attach reaches the guest shell" yes "no: $pane" ;; esac
+	case $pane in *EXIT=0*) check "^] halts the guest, exit 0" yes yes ;;
+		*) check "^] halts the guest, exit 0" yes no ;; esac
+	grep -q -- ' icanon' "$tmp/stty" && check "the terminal is restored" yes yes ||
+		check "the terminal is restored" yes no
+else
+	echo "SKIP: --attach test needs tmux"
+fi
+
 check "no runtime files left" "" "$(ls -A "$tmp/run" 2>/dev/null)"
 exit $fail

@@ -986,6 +986,9 @@ UML_EXPORT const char *uml_exit_reason_to_string(enum uml_exit_reason reason);
  * @UML_EVENT_NOTIFY: the guest wrote to /proc/mconsole (text: what it wrote)
  * @UML_EVENT_PANIC: the kernel panicked (text: the panic message)
  * @UML_EVENT_EXITED: the process ended (text: the exit reason's name)
+ * @UML_EVENT_CONSOLE_OUTPUT: raw console bytes as they arrive, before
+ *     line splitting (prompts without a newline, escape sequences); for
+ *     terminals attached to the guest.  @text may hold NULs.
  */
 enum uml_event_type {
 	UML_EVENT_CONSOLE_LINE = 0,
@@ -994,6 +997,7 @@ enum uml_event_type {
 	UML_EVENT_NOTIFY = 3,
 	UML_EVENT_PANIC = 4,
 	UML_EVENT_EXITED = 5,
+	UML_EVENT_CONSOLE_OUTPUT = 6,
 };
 
 /**

@@ -428,6 +428,12 @@ static int install_tmp(struct uml_ctx *ctx, char **slot, char **tmp, const char 
 	return 0;
 }
 
+/* Whether ubd0=COW,BACKING can carry path intact. */
+static bool ubd_path_ok(const char *path)
+{
+	return !strpbrk(path, ",:") && !uml_has_space_or_ctrl(path);
+}
+
 static bool same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
@@ -533,6 +539,13 @@ UML_EXPORT int uml_rootfs_new_cow(struct uml_rootfs *backing, const char *cow_pa
 	r = uml_path_absolute(cow_path, &cow_abs);
 	if (r < 0) {
 		r = uml_fail(ctx, slot, r, "COW file '%s': %s", cow_path, strerror(-r));
+		goto out;
+	}
+	/* the overlay exists to be booted: both paths go into one ubd0= option */
+	if (!ubd_path_ok(cow_abs) || !ubd_path_ok(backing_abs)) {
+		r = uml_fail(ctx, slot, -EINVAL, "UML cannot boot an overlay '%s' over '%s': "
+			     "its ubd= option splits paths at ',' and ':' and the command line at "
+			     "white space", cow_abs, backing_abs);
 		goto out;
 	}
 

@@ -567,6 +567,17 @@ START_TEST(test_new_cow_refusals)
 	assert_error(uml_rootfs_last_error(other), "5000000000", NULL);
 	uml_rootfs_unref(other);
 
+	/* paths UML's ubd0=COW,BACKING cannot carry */
+	ck_assert_int_eq(uml_rootfs_new_cow(b, path_in("a,b.cow"), 0, &cow2), -EINVAL);
+	assert_error(uml_rootfs_last_error(b), "ubd", path_in("a,b.cow"));
+	ck_assert_int_eq(uml_rootfs_new_cow(b, path_in("a:b.cow"), 0, &cow2), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_new_cow(b, path_in("a b.cow"), 0, &cow2), -EINVAL);
+	ck_assert_int_eq(symlink(backing_path, path_in("x:y.img")), 0);
+	ck_assert_int_eq(uml_rootfs_new(ctx, path_in("x:y.img"), &other), 0);
+	ck_assert_int_eq(uml_rootfs_new_cow(other, path_in("y.cow"), 0, &cow2), -EINVAL);
+	uml_rootfs_unref(other);
+	ck_assert_int_ne(access(path_in("a,b.cow"), F_OK), 0);
+
 	/* a missing directory for the overlay */
 	ck_assert_int_eq(uml_rootfs_new_cow(b, path_in("nodir/y.cow"), 0, &cow2), -ENOENT);
 	ck_assert_ptr_null(cow2);

@@ -838,8 +838,9 @@ UML_EXPORT int uml_rootfs_resize(struct uml_rootfs *rootfs, uint64_t new_size);
  * Returns: 0; -EEXIST if @cow_path exists and no OVERWRITE flag was
  * given; -ENOENT if the backing file (or the directory of @cow_path) does
  * not exist; -EISDIR if one is a directory; -EINVAL for bad arguments, when
- * @backing is an overlay or @cow_path names the backing file itself;
- * -EMEDIUMTYPE if the backing file is a COW file or neither a regular file
+ * @backing is an overlay, @cow_path names the backing file itself, or
+ * either absolute path holds ',' or ':' (UML's ubd= option splits paths
+ * there) or white space; -EMEDIUMTYPE if the backing file is a COW file or neither a regular file
  * nor a block device; -ENODATA if it is empty; -EFBIG if it is larger than
  * an overlay can cover (about 8 TiB); -EOVERFLOW if its modification time
  * does not fit the header's 32 bits (UML would refuse the overlay);

@@ -101,6 +101,8 @@ struct uml_rootfs {
 	enum uml_fs_type fs_type;
 	const char *ready_marker;	/* static string, or NULL */
 	char *last_error;
+	struct uml_rootfs_entry *listing;	/* of uml_rootfs_list_dir(), with its names */
+	size_t n_listing;
 };
 
 struct uml_ctx *uml_rootfs_get_ctx(struct uml_rootfs *rootfs);
@@ -172,7 +174,8 @@ enum uml_mconsole_notify_type {
  * Sends one request to the mconsole socket at sock_path and collects the
  * reply (all parts while `more` is set) into *reply (NUL-terminated, may
  * hold NULs; length in *reply_len; caller frees).  *err_flag (may be NULL)
- * gets the reply's error flag.  timeout_ms bounds the whole exchange
+ * gets the reply's error value: 0 for success, else what the kernel put
+ * there (1, or a negative errno for some config/remove failures).  timeout_ms bounds the whole exchange
  * (negative: no limit); a reply is capped at 16 MiB in all.  Each call
  * uses its own socket, so a late answer to an earlier call is never taken
  * for this one.  Returns 0; -E2BIG for a command of 512 bytes or more;

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * cffi declarations of the public API in include/uml/libuml.h.
+ * Plain declarations, no preprocessor: cffi compiles them against the
+ * real header (API mode), so types, struct layouts and enum values are
+ * checked by the compiler and at import.  Regenerate after a header
+ * change with bindings/python/cdefgen.py; the tests fail when the two
+ * disagree.
+ */
+struct uml_ctx;
+struct uml_kernel;
+struct uml_rootfs;
+struct uml_instance;
+typedef void (*uml_log_fn)(void *userdata, int priority, const char *msg);
+
+struct uml_progress {
+	const char *phase;
+	uint64_t done;
+	uint64_t total;
+};
+typedef int (*uml_progress_fn)(void *userdata, const struct uml_progress *p);
+int uml_ctx_new(struct uml_ctx **ret);
+struct uml_ctx *uml_ctx_ref(struct uml_ctx *ctx);
+struct uml_ctx *uml_ctx_unref(struct uml_ctx *ctx);
+void uml_ctx_set_log_fn(struct uml_ctx *ctx, uml_log_fn fn, void *userdata);
+void uml_ctx_set_log_priority(struct uml_ctx *ctx, int priority);
+int uml_ctx_get_log_priority(struct uml_ctx *ctx);
+void uml_ctx_set_progress_fn(struct uml_ctx *ctx, uml_progress_fn fn, void *userdata);
+int uml_ctx_set_runtime_dir(struct uml_ctx *ctx, const char *dir);
+const char *uml_ctx_get_runtime_dir(struct uml_ctx *ctx);
+
+enum uml_hostcompat {
+	UML_HOSTCOMPAT_AUTO = 0,
+	UML_HOSTCOMPAT_OFF = 1,
+	UML_HOSTCOMPAT_FORCE = 2,
+};
+int uml_ctx_set_hostcompat(struct uml_ctx *ctx, enum uml_hostcompat mode);
+int uml_ctx_host_needs_compat(struct uml_ctx *ctx);
+const char *uml_ctx_last_error(struct uml_ctx *ctx);
+int uml_kernel_new_from_path(struct uml_ctx *ctx, const char *path, struct uml_kernel **ret);
+int uml_kernel_new_default(struct uml_ctx *ctx, struct uml_kernel **ret);
+struct uml_kernel *uml_kernel_ref(struct uml_kernel *kernel);
+struct uml_kernel *uml_kernel_unref(struct uml_kernel *kernel);
+const char *uml_kernel_get_path(struct uml_kernel *kernel);
+int uml_kernel_get_version(struct uml_kernel *kernel, const char **ret);
+int uml_kernel_get_config(struct uml_kernel *kernel, const char *option, const char **ret);
+int uml_kernel_is_static(struct uml_kernel *kernel);
+const char *uml_kernel_last_error(struct uml_kernel *kernel);
+struct uml_kernel_build;
+
+enum uml_kernel_build_flags {
+	UML_KERNEL_BUILD_ALLOW_DROPPED = 1u << 0,
+	UML_KERNEL_BUILD_FAIL_ON_CONFLICT = 1u << 1,
+};
+int uml_kernel_build_new(struct uml_ctx *ctx, struct uml_kernel_build **ret);
+struct uml_kernel_build *uml_kernel_build_ref(struct uml_kernel_build *build);
+struct uml_kernel_build *uml_kernel_build_unref(struct uml_kernel_build *build);
+int uml_kernel_build_set_source(struct uml_kernel_build *build, const char *path);
+int uml_kernel_build_set_build_dir(struct uml_kernel_build *build, const char *dir);
+int uml_kernel_build_set_cache_dir(struct uml_kernel_build *build, const char *dir);
+int uml_kernel_build_set_jobs(struct uml_kernel_build *build, unsigned jobs);
+int uml_kernel_build_set_preset(struct uml_kernel_build *build, const char *name);
+const char *uml_kernel_build_get_preset_text(const char *name);
+int uml_kernel_build_add_fragment_file(struct uml_kernel_build *build, const char *path);
+int uml_kernel_build_add_option(struct uml_kernel_build *build, const char *option);
+int uml_kernel_build_set_flags(struct uml_kernel_build *build, unsigned flags);
+int uml_kernel_build_run(struct uml_kernel_build *build, struct uml_kernel **ret);
+const char *uml_kernel_build_get_build_dir(struct uml_kernel_build *build);
+const char *uml_kernel_build_get_kernel_path(struct uml_kernel_build *build);
+const char *uml_kernel_build_get_log_path(struct uml_kernel_build *build);
+const char *uml_kernel_build_get_dropped_options(struct uml_kernel_build *build);
+const char *uml_kernel_build_get_conflicts(struct uml_kernel_build *build);
+int uml_kernel_build_was_up_to_date(struct uml_kernel_build *build);
+const char *uml_kernel_build_last_error(struct uml_kernel_build *build);
+
+enum uml_fs_type {
+	UML_FS_EXT4 = 0,
+	UML_FS_EXT3 = 1,
+	UML_FS_EXT2 = 2,
+};
+
+enum uml_rootfs_create_flags {
+	UML_ROOTFS_CREATE_OVERWRITE = 1u << 0,
+};
+int uml_rootfs_new(struct uml_ctx *ctx, const char *image, struct uml_rootfs **ret);
+struct uml_rootfs *uml_rootfs_ref(struct uml_rootfs *rootfs);
+struct uml_rootfs *uml_rootfs_unref(struct uml_rootfs *rootfs);
+const char *uml_rootfs_get_path(struct uml_rootfs *rootfs);
+int uml_rootfs_set_size(struct uml_rootfs *rootfs, uint64_t bytes);
+int uml_rootfs_set_fs_type(struct uml_rootfs *rootfs, enum uml_fs_type type);
+int uml_rootfs_open(struct uml_rootfs *rootfs);
+int uml_rootfs_create_from_dir(struct uml_rootfs *rootfs, const char *dir, unsigned flags);
+int uml_rootfs_create_busybox(struct uml_rootfs *rootfs, const char *busybox, unsigned flags);
+const char *uml_rootfs_last_error(struct uml_rootfs *rootfs);
+
+enum uml_rootfs_copy_flags {
+	UML_ROOTFS_COPY_OVERWRITE = 1u << 0,
+};
+int uml_rootfs_copy_in(struct uml_rootfs *rootfs, const char *host_src, const char *guest_dst, unsigned flags);
+int uml_rootfs_read_file(struct uml_rootfs *rootfs, const char *guest_path, char **data, size_t *len);
+
+struct uml_rootfs_entry {
+	const char *name;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	uint64_t size;
+	int64_t mtime;
+	uint32_t mtime_nsec;
+	unsigned nlink;
+};
+int uml_rootfs_list_dir(struct uml_rootfs *rootfs, const char *guest_path, const struct uml_rootfs_entry **ret, size_t *n);
+int uml_rootfs_remove(struct uml_rootfs *rootfs, const char *guest_path);
+int uml_rootfs_resize(struct uml_rootfs *rootfs, uint64_t new_size);
+int uml_rootfs_new_cow(struct uml_rootfs *backing, const char *cow_path, unsigned flags, struct uml_rootfs **ret);
+int uml_rootfs_open_cow(struct uml_ctx *ctx, const char *cow_path, struct uml_rootfs **ret);
+const char *uml_rootfs_get_backing(struct uml_rootfs *rootfs);
+int uml_rootfs_cow_check(struct uml_rootfs *cow);
+int uml_rootfs_cow_get_written(struct uml_rootfs *cow, uint64_t *ret_bytes);
+int uml_rootfs_cow_merge(struct uml_rootfs *cow, const char *out_image, unsigned flags);
+
+enum uml_state {
+	UML_STATE_CONFIGURING = 0,
+	UML_STATE_BOOTING = 1,
+	UML_STATE_RUNNING = 2,
+	UML_STATE_EXITED = 3,
+};
+
+enum uml_exit_reason {
+	UML_EXIT_NONE = 0,
+	UML_EXIT_POWEROFF = 1,
+	UML_EXIT_HALT = 2,
+	UML_EXIT_REBOOT = 3,
+	UML_EXIT_PANIC = 4,
+	UML_EXIT_KILLED = 5,
+	UML_EXIT_TIMEOUT = 6,
+	UML_EXIT_FAILED_TO_START = 7,
+	UML_EXIT_HOST_INCOMPATIBLE = 8,
+	UML_EXIT_NO_INIT = 9,
+	UML_EXIT_NO_ROOT = 10,
+	UML_EXIT_NO_CONSOLE = 11,
+	UML_EXIT_OUT_OF_MEMORY = 12,
+	UML_EXIT_CRASHED = 13,
+};
+const char *uml_exit_reason_to_string(enum uml_exit_reason reason);
+
+enum uml_event_type {
+	UML_EVENT_CONSOLE_LINE = 0,
+	UML_EVENT_KERNEL_UP = 1,
+	UML_EVENT_READY = 2,
+	UML_EVENT_NOTIFY = 3,
+	UML_EVENT_PANIC = 4,
+	UML_EVENT_EXITED = 5,
+};
+
+struct uml_event {
+	enum uml_event_type type;
+	const char *text;
+	size_t len;
+};
+typedef void (*uml_event_fn)(void *userdata, struct uml_instance *inst, const struct uml_event *ev);
+int uml_instance_new(struct uml_kernel *kernel, struct uml_instance **ret);
+struct uml_instance *uml_instance_ref(struct uml_instance *inst);
+struct uml_instance *uml_instance_unref(struct uml_instance *inst);
+int uml_instance_set_rootfs(struct uml_instance *inst, struct uml_rootfs *rootfs);
+int uml_instance_set_memory(struct uml_instance *inst, uint64_t bytes);
+int uml_instance_set_umid(struct uml_instance *inst, const char *umid);
+const char *uml_instance_get_umid(struct uml_instance *inst);
+int uml_instance_append_arg(struct uml_instance *inst, const char *arg);
+int uml_instance_set_init(struct uml_instance *inst, const char *path);
+int uml_instance_set_ready_marker(struct uml_instance *inst, const char *text);
+int uml_instance_set_timeout(struct uml_instance *inst, int64_t timeout_ms);
+int uml_instance_set_run_command(struct uml_instance *inst, const char *command);
+void uml_instance_set_event_fn(struct uml_instance *inst, uml_event_fn fn, void *userdata);
+const char *const *uml_instance_get_argv(struct uml_instance *inst);
+int uml_instance_boot(struct uml_instance *inst);
+int uml_instance_get_fd(struct uml_instance *inst);
+int uml_instance_get_timeout(struct uml_instance *inst, uint64_t *ret_usec);
+int uml_instance_process(struct uml_instance *inst);
+int uml_instance_wait_ready(struct uml_instance *inst, int timeout_ms);
+int uml_instance_wait(struct uml_instance *inst, int timeout_ms);
+int uml_instance_halt(struct uml_instance *inst, int timeout_ms);
+int uml_instance_kill(struct uml_instance *inst);
+enum uml_state uml_instance_get_state(struct uml_instance *inst);
+pid_t uml_instance_get_pid(struct uml_instance *inst);
+enum uml_exit_reason uml_instance_get_exit_reason(struct uml_instance *inst);
+const char *uml_instance_get_exit_detail(struct uml_instance *inst);
+const char *uml_instance_get_panic_message(struct uml_instance *inst);
+int uml_instance_get_exit_signal(struct uml_instance *inst);
+int uml_instance_get_exit_code(struct uml_instance *inst);
+const char *uml_instance_get_console_log(struct uml_instance *inst, size_t *len);
+ssize_t uml_instance_write_console(struct uml_instance *inst, const void *data, size_t len);
+int uml_instance_get_run_status(struct uml_instance *inst, int *ret);
+const char *uml_instance_get_run_output(struct uml_instance *inst, size_t *len);
+int uml_instance_get_hostcompat_applied(struct uml_instance *inst);
+const char *uml_instance_last_error(struct uml_instance *inst);
+int uml_ctx_mconsole(struct uml_ctx *ctx, const char *umid, const char *command, int timeout_ms, char **reply, size_t *reply_len);
+int uml_instance_mconsole(struct uml_instance *inst, const char *command, char **reply, size_t *reply_len);
+int uml_instance_mconsole_version(struct uml_instance *inst, char **ret);
+int uml_instance_mconsole_help(struct uml_instance *inst, char **ret);
+int uml_instance_mconsole_halt(struct uml_instance *inst);
+int uml_instance_mconsole_reboot(struct uml_instance *inst);
+int uml_instance_mconsole_cad(struct uml_instance *inst);
+int uml_instance_mconsole_stop(struct uml_instance *inst);
+int uml_instance_mconsole_go(struct uml_instance *inst);
+int uml_instance_mconsole_sysrq(struct uml_instance *inst, char key, char **output);
+int uml_instance_mconsole_log(struct uml_instance *inst, const char *text);
+int uml_instance_mconsole_proc(struct uml_instance *inst, const char *path, char **data, size_t *len);
+int uml_instance_mconsole_stack(struct uml_instance *inst, pid_t pid, char **output);
+int uml_instance_mconsole_config(struct uml_instance *inst, const char *spec);
+int uml_instance_mconsole_config_get(struct uml_instance *inst, const char *dev, char **ret);
+int uml_instance_mconsole_remove(struct uml_instance *inst, const char *dev);
+
+enum uml_disk_live_flags {
+	UML_DISK_LIVE_READONLY = 1u << 0,
+};
+int uml_instance_add_disk_live(struct uml_instance *inst, unsigned index, const char *image, unsigned flags);
+int uml_instance_remove_disk_live(struct uml_instance *inst, unsigned index);
+static const char *const UML_BUSYBOX_READY_MARKER;
+static const int UML_MCONSOLE_TIMEOUT_MS;

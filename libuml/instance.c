@@ -11,7 +11,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -968,53 +967,6 @@ static pid_t image_locked_by(const char *path, bool for_write)
 	return pid;
 }
 
-/*
- * A guest of this runtime dir that has the image open: its pid, else 0.
- * UML takes a lock on its disks, but drops it again (it opens and closes
- * the image elsewhere, and closing any fd of a file ends a POSIX lock), so
- * the lock alone does not tell.  Each guest's pid file names a process
- * whose open files can be looked at.
- */
-static pid_t image_open_by_guest(struct uml_instance *inst, const struct stat *img)
-{
-	const char *dir = uml_ctx_get_runtime_dir(inst->ctx);
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	pid_t found = 0;
-
-	while (d && !found && (de = readdir(d))) {
-		char path[4096], *content = NULL;
-		DIR *fds;
-		struct dirent *fe;
-		long pid;
-
-		if (de->d_name[0] == '.' ||
-		    snprintf(path, sizeof(path), "%s/%s/pid", dir, de->d_name) >= (int)sizeof(path) ||
-		    uml_read_file(path, &content, NULL) < 0)
-			continue;
-		pid = strtol(content, NULL, 10);
-		free(content);
-		if (pid <= 0 || pid > INT32_MAX)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
-		fds = opendir(path);
-		while (fds && !found && (fe = readdir(fds))) {
-			char fd_path[300];
-			struct stat st;
-
-			snprintf(fd_path, sizeof(fd_path), "/proc/%ld/fd/%.32s", pid, fe->d_name);
-			if (fe->d_name[0] != '.' && stat(fd_path, &st) == 0 &&
-			    st.st_dev == img->st_dev && st.st_ino == img->st_ino)
-				found = (pid_t)pid;
-		}
-		if (fds)
-			closedir(fds);
-	}
-	if (d)
-		closedir(d);
-	return found;
-}
-
 /* Is the image mounted on the host, directly or through a loop device? */
 static bool image_mounted(const char *path, char **ret_target)
 {
@@ -1070,8 +1022,6 @@ static int check_disk(struct uml_instance *inst, const char *path, bool writable
 		return ifail(inst, -errno, "disk image '%s' is read-only (%m); the guest needs "
 			     "to write to it", path);
 	holder = image_locked_by(path, writable);
-	if (holder <= 0)
-		holder = image_open_by_guest(inst, &st);
 	if (holder > 0)
 		return ifail(inst, -EBUSY, "disk image '%s' is in use by another guest (pid %d)",
 			     path, (int)holder);

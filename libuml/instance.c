@@ -715,8 +715,6 @@ static int drain(struct uml_instance *inst, int *fd, struct line_splitter *ls, b
 		if (n <= 0) {
 			/* EOF or error: the kernel closed it; stop polling it */
 			epoll_ctl(inst->epfd, EPOLL_CTL_DEL, *fd, NULL);
-			if (console)
-				inst->console_fd = -1;
 			close_fd(fd);
 			flush = true;
 			break;

@@ -142,8 +142,13 @@ static struct uml_instance *guest_on(struct uml_kernel *k, struct uml_rootfs *r)
 static void boot_ready(struct uml_instance *vm)
 {
 	ck_assert_msg(uml_instance_boot(vm) == 0, "boot: %s", uml_instance_last_error(vm));
-	ck_assert_msg(uml_instance_wait_ready(vm, BOOT_MS) == 0, "ready: %s\n%s",
-		      uml_instance_last_error(vm), uml_instance_get_console_log(vm, NULL));
+	if (uml_instance_wait_ready(vm, BOOT_MS) != 0) {
+		size_t len;
+		const char *log = uml_instance_get_console_log(vm, &len);
+
+		fprintf(stderr, "console (last 2000 bytes):\n%s\n", log + (len > 2000 ? len - 2000 : 0));
+		ck_abort_msg("ready: %s", uml_instance_last_error(vm));
+	}
 }
 
 static void say(struct uml_instance *vm, const char *cmd)

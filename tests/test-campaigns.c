@@ -242,8 +242,16 @@ START_TEST(boot_halt_cycles_leak_nothing)
 		}
 		boot_ready(vm);
 		ck_assert_int_eq(uml_instance_halt(vm, 10000), 0);
-		ck_assert_msg(uml_instance_get_exit_reason(vm) == UML_EXIT_HALT, "cycle %ld: %s", i,
-			      uml_exit_reason_to_string(uml_instance_get_exit_reason(vm)));
+		if (uml_instance_get_exit_reason(vm) != UML_EXIT_HALT) {
+			size_t len;
+			const char *log = uml_instance_get_console_log(vm, &len);
+
+			fprintf(stderr, "console (last 3000 bytes):\n%s\n",
+				log + (len > 3000 ? len - 3000 : 0));
+		}
+		ck_assert_msg(uml_instance_get_exit_reason(vm) == UML_EXIT_HALT, "cycle %ld: %s: %s", i,
+			      uml_exit_reason_to_string(uml_instance_get_exit_reason(vm)),
+			      uml_instance_get_exit_detail(vm));
 		uml_instance_unref(vm);
 		ck_assert_int_eq(count_children(), 0);
 		ck_assert_int_eq(th_count_entries(uml_ctx_get_runtime_dir(ctx)), 0);

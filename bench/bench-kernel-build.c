@@ -18,25 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <uml/libuml.h>
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
+#include "stats.h"
 
 /* One row of the table every benchmark of the project prints. */
 static void row(const char *metric, double value, double baseline, const char *unit,
@@ -58,7 +44,7 @@ static double unpack_end;
 static int on_progress(void *userdata, const struct uml_progress *p)
 {
 	if (strcmp(p->phase, "unpack") != 0 && unpack_end == 0)
-		unpack_end = now_ms();
+		unpack_end = bench_now_ms();
 	return 0;
 }
 
@@ -75,12 +61,12 @@ static double build(struct uml_ctx *ctx, const char *source, const char *cache, 
 	    uml_kernel_build_set_preset(kb, preset) < 0 || uml_kernel_build_set_jobs(kb, jobs) < 0)
 		exit(1);
 	unpack_end = 0;
-	t0 = now_ms();
+	t0 = bench_now_ms();
 	if (uml_kernel_build_run(kb, ret) < 0) {
 		fprintf(stderr, "%s build failed: %s\n", preset, uml_kernel_build_last_error(kb));
 		exit(1);
 	}
-	t = now_ms() - t0;
+	t = bench_now_ms() - t0;
 	unpack_end = unpack_end ? unpack_end - t0 : 0;
 	*up_to_date = uml_kernel_build_was_up_to_date(kb);
 	uml_kernel_build_unref(kb);
@@ -96,13 +82,13 @@ static double boot(struct uml_kernel *k, struct uml_rootfs *img, const char *arg
 	if (uml_instance_new(k, &vm) < 0 || uml_instance_set_rootfs(vm, img) < 0 ||
 	    (arg && uml_instance_append_arg(vm, arg) < 0))
 		exit(1);
-	t0 = now_ms();
+	t0 = bench_now_ms();
 	if (uml_instance_boot(vm) < 0 || uml_instance_wait_ready(vm, 60000) < 0) {
 		fprintf(stderr, "boot of %s failed: %s\n%s\n", uml_kernel_get_path(k),
 			uml_instance_last_error(vm), uml_instance_get_console_log(vm, NULL));
 		exit(1);
 	}
-	t = now_ms() - t0;
+	t = bench_now_ms() - t0;
 	if (log)
 		*log = strdup(uml_instance_get_console_log(vm, NULL));
 	uml_instance_kill(vm);
@@ -204,7 +190,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < n_series; i++)
 			s[i].t[r] = boot(s[i].k, img, s[i].arg, NULL);
 	for (size_t i = 0; i < n_series; i++)
-		qsort(s[i].t, (size_t)boots, sizeof(double), cmp_double);
+		qsort(s[i].t, (size_t)boots, sizeof(double), bench_cmp_double);
 #define MEDIAN(i) (s[i].t[boots / 2])
 
 	printf("%-44s | %10s | %10s | %6s | %s\n", "metric", "libuml", "baseline", "ratio", "target");

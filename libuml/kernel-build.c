@@ -86,38 +86,41 @@ static const char *tarball_decompressor(const char *path)
 	return NULL;
 }
 
+/* Something a build needs from the host: a program on $PATH or a header. */
+struct need {
+	const char *name;
+	const char *pkg;	/* its Debian package */
+	bool header;		/* below /usr/include */
+};
+
 /*
- * Names every missing host tool with its Debian package in one message,
- * so one apt-get line fixes them all.
+ * Names everything missing with its Debian package in one message, so one
+ * apt-get line fixes them all.
  */
-static int check_host_tools(struct uml_kernel_build *b, const char *tarball)
+static int check_needs(struct uml_kernel_build *b, const struct need *needs, size_t n)
 {
-	static const struct { const char *prog, *pkg; } tools[] = {
-		{ "make", "make" }, { "gcc", "gcc" }, { "ld", "binutils" }, { "flex", "flex" },
-		{ "bison", "bison" }, { "bc", "bc" },
-	};
 	struct uml_buf missing = { 0 }, pkgs = { 0 };
-	const char *extra[2][2] = { { NULL, NULL }, { NULL, NULL } };
 	int r = 0;
 
-	if (tarball) {
-		extra[0][0] = "tar";
-		extra[0][1] = "tar";
-		extra[1][0] = tarball_decompressor(tarball);
-		extra[1][1] = extra[1][0] && strcmp(extra[1][0], "xz") == 0 ? "xz-utils" :
-			      extra[1][0];
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(tools) + 2; i++) {
-		const char *prog = i < ARRAY_SIZE(tools) ? tools[i].prog : extra[i - ARRAY_SIZE(tools)][0];
-		const char *pkg = i < ARRAY_SIZE(tools) ? tools[i].pkg : extra[i - ARRAY_SIZE(tools)][1];
+	for (size_t i = 0; i < n; i++) {
+		char path[256];
+		bool ok;
 
-		if (!prog || have_program(prog))
+		if (!needs[i].name)
+			continue;
+		if (needs[i].header) {
+			snprintf(path, sizeof(path), "/usr/include/%s", needs[i].name);
+			ok = access(path, R_OK) == 0;
+		} else {
+			ok = have_program(needs[i].name);
+		}
+		if (ok)
 			continue;
 		if (missing.len)
 			uml_buf_append(&missing, ", ", 2);
-		uml_buf_append(&missing, prog, strlen(prog));
+		uml_buf_append(&missing, needs[i].name, strlen(needs[i].name));
 		uml_buf_append(&pkgs, " ", 1);
-		uml_buf_append(&pkgs, pkg, strlen(pkg));
+		uml_buf_append(&pkgs, needs[i].pkg, strlen(needs[i].pkg));
 	}
 	if (missing.len)
 		r = fail(b, -ENOPKG, "kernel build: missing host tools: %s (on Debian: apt-get install%s)",
@@ -125,6 +128,40 @@ static int check_host_tools(struct uml_kernel_build *b, const char *tarball)
 	uml_buf_free(&missing);
 	uml_buf_free(&pkgs);
 	return r;
+}
+
+/* What every UML build needs, and tar with its decompressor for a tarball. */
+static int check_host_tools(struct uml_kernel_build *b, const char *tarball)
+{
+	const char *unzip = tarball ? tarball_decompressor(tarball) : NULL;
+	const struct need needs[] = {
+		{ "make", "make", false }, { "gcc", "gcc", false }, { "ld", "binutils", false },
+		{ "flex", "flex", false }, { "bison", "bison", false }, { "bc", "bc", false },
+		{ tarball ? "tar" : NULL, "tar", false },
+		{ unzip, unzip && strcmp(unzip, "xz") == 0 ? "xz-utils" : unzip, false },
+	};
+
+	return check_needs(b, needs, ARRAY_SIZE(needs));
+}
+
+/*
+ * What options of the final .config add: UML itself never needs libelf
+ * (no objtool on ARCH=um), but BTF debug info does, and signed modules or
+ * trusted keys need OpenSSL.
+ */
+static int check_config_tools(struct uml_kernel_build *b, const char *config)
+{
+	bool btf = strstr(config, "\nCONFIG_DEBUG_INFO_BTF=y\n");
+	bool elf = btf || strstr(config, "\nCONFIG_OBJTOOL=y\n");
+	bool ssl = strstr(config, "\nCONFIG_MODULE_SIG=y\n") ||
+		   strstr(config, "\nCONFIG_SYSTEM_TRUSTED_KEYRING=y\n");
+	const struct need needs[] = {
+		{ btf ? "pahole" : NULL, "dwarves", false },
+		{ elf ? "libelf.h" : NULL, "libelf-dev", true },
+		{ ssl ? "openssl/evp.h" : NULL, "libssl-dev", true },
+	};
+
+	return check_needs(b, needs, ARRAY_SIZE(needs));
 }
 
 /* ---- object --------------------------------------------------------------- */
@@ -1064,6 +1101,9 @@ static int do_build(struct run_state *s, const struct uml_kplan *p, struct uml_k
 		char num[32];
 
 		unlink(bstamp_path);
+		r = check_config_tools(b, cfg);
+		if (r < 0)
+			return r;
 		r = uml_progress(b->ctx, "build", 0, total);
 		if (r < 0)
 			return fail(b, r, "kernel build: cancelled");

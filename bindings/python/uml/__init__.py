@@ -105,6 +105,8 @@ class EventType(enum.IntEnum):
     NOTIFY = lib.UML_EVENT_NOTIFY              #: the guest wrote to /proc/mconsole
     PANIC = lib.UML_EVENT_PANIC                #: the kernel panicked (text: the message)
     EXITED = lib.UML_EVENT_EXITED              #: the process ended (text: the reason)
+    #: raw console bytes as they arrive, before line splitting (``Event.data``)
+    CONSOLE_OUTPUT = lib.UML_EVENT_CONSOLE_OUTPUT
 
 
 class FsType(enum.IntEnum):

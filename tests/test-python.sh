@@ -11,10 +11,12 @@ lib="$build/libuml/.libs"
 export PYTHONPATH="$build/bindings/python${PYTHONPATH:+:$PYTHONPATH}"
 export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export PYTHONDONTWRITEBYTECODE=1 UML_TEST_SRCDIR="$src"
-# A sanitizer build of libuml needs its runtime loaded first into python.
+# A sanitizer build of libuml needs its runtime loaded first into python
+# (leak checks off: the interpreter keeps memory until exit).  conftest.py
+# drops LD_PRELOAD again at start, so guest kernels do not inherit it.
 if ldd "$lib/libuml.so" 2>/dev/null | grep -q libasan; then
 	export LD_PRELOAD="$(${CC:-gcc} -print-file-name=libasan.so) $(${CC:-gcc} -print-file-name=libubsan.so)"
-	export ASAN_OPTIONS=detect_leaks=0
+	export ASAN_OPTIONS=detect_leaks=0 UML_TEST_DROP_PRELOAD=1
 fi
 
 "$python" -m pytest -q -p no:cacheprovider "$src/bindings/python/tests"

@@ -478,7 +478,7 @@ class Kernel(_Object):
         self._ptr = ffi.gc(ret[0], lib.uml_kernel_unref)
 
     @classmethod
-    def find(cls, *, context: Optional[Context] = None) -> 'Kernel':
+    def find(cls, *, context: Optional[Context] = None) -> Kernel:
         """The default kernel ($UML_KERNEL, /usr/bin/linux.uml, ``linux``
         on $PATH).  Raises ``FileNotFoundError`` (listing where it looked)
         when there is none."""
@@ -515,14 +515,14 @@ class Kernel(_Object):
         return _str(ret[0])
 
     @classmethod
-    def build(cls, source: PathLike, **settings: Any) -> 'Kernel':
+    def build(cls, source: PathLike, **settings: Any) -> Kernel:
         """Builds a kernel from source and returns it:
         ``Kernel.build("/usr/src/linux-source-6.12.tar.xz", preset="fast")``.
         Takes the keyword arguments of :class:`KernelBuild`."""
         return KernelBuild(source, **settings).run()
 
     @classmethod
-    def _wrap(cls, ptr: Any, context: Context) -> 'Kernel':
+    def _wrap(cls, ptr: Any, context: Context) -> Kernel:
         self = cls.__new__(cls)
         self.context = context
         self._ptr = ffi.gc(ptr, lib.uml_kernel_unref)
@@ -586,7 +586,7 @@ class Rootfs(_Object):
         """Filesystem of images created afterwards."""
         self._check(lib.uml_rootfs_set_fs_type(self._ptr, int(fs_type)))
 
-    def open(self) -> 'Rootfs':
+    def open(self) -> Rootfs:
         """Checks that the image exists and holds an ext2/3/4 filesystem.
         Raises ``FileNotFoundError``, ``IsADirectoryError``, or ``OSError``
         (EMEDIUMTYPE) when no such filesystem is in it."""
@@ -597,7 +597,7 @@ class Rootfs(_Object):
     def _flags(overwrite: bool) -> int:
         return lib.UML_ROOTFS_CREATE_OVERWRITE if overwrite else 0
 
-    def create_from_dir(self, directory: PathLike, *, overwrite: bool = False) -> 'Rootfs':
+    def create_from_dir(self, directory: PathLike, *, overwrite: bool = False) -> Rootfs:
         """Creates the image from the contents of a host directory (files,
         links, devices with their modes, owners and times), without mounting
         and without root.  A failure leaves no half-made image.  Raises
@@ -609,7 +609,7 @@ class Rootfs(_Object):
         return self
 
     def create_busybox(self, busybox: Optional[PathLike] = None, *,
-                       overwrite: bool = False) -> 'Rootfs':
+                       overwrite: bool = False) -> Rootfs:
         """Creates a minimal busybox guest: busybox and its applet links, an
         /init that mounts /proc, /sys and /dev and prints
         :data:`BUSYBOX_READY_MARKER`, then a shell on the console.  *busybox*
@@ -666,13 +666,13 @@ class Rootfs(_Object):
     # -- COW overlays
 
     @classmethod
-    def _wrap(cls, ptr: Any, context: Context) -> 'Rootfs':
+    def _wrap(cls, ptr: Any, context: Context) -> Rootfs:
         self = cls.__new__(cls)
         self.context = context
         self._ptr = ffi.gc(ptr, lib.uml_rootfs_unref)
         return self
 
-    def create_cow(self, cow_path: PathLike, *, overwrite: bool = False) -> 'Rootfs':
+    def create_cow(self, cow_path: PathLike, *, overwrite: bool = False) -> Rootfs:
         """Creates a copy-on-write overlay over this image, in UML's own
         format (as ``uml_mkcow`` makes them), and returns it as a
         :class:`Rootfs` to boot from.  Guests write only to their overlay, so
@@ -684,7 +684,7 @@ class Rootfs(_Object):
         return Rootfs._wrap(ret[0], self.context)
 
     @classmethod
-    def open_cow(cls, cow_path: PathLike, *, context: Optional[Context] = None) -> 'Rootfs':
+    def open_cow(cls, cow_path: PathLike, *, context: Optional[Context] = None) -> Rootfs:
         """Opens an existing overlay (made by libuml, ``uml_mkcow`` or the
         kernel); its header is checked, the backing path read from it."""
         context = context if context is not None else Context()
@@ -710,7 +710,7 @@ class Rootfs(_Object):
         self._check(lib.uml_rootfs_cow_get_written(self._ptr, ret))
         return ret[0]
 
-    def cow_merge(self, out_image: PathLike, *, overwrite: bool = False) -> 'Rootfs':
+    def cow_merge(self, out_image: PathLike, *, overwrite: bool = False) -> Rootfs:
         """Writes a standalone image: the backing file with the overlay's
         writes applied (as ``uml_moo``); returns it.  Neither input is
         changed."""
@@ -912,9 +912,8 @@ class Instance(_Object):
 
         with uml.Instance(rootfs="guest.img") as vm:
             vm.wait_ready(timeout=30)
-            vm.write_console("poweroff -f\\n")
-            vm.wait()
-        print(vm.exit_reason)        # ExitReason.POWEROFF
+            vm.write_console("echo hello\\n")
+        print(vm.exit_reason)        # ExitReason.HALT
 
     Event loops: :meth:`fileno` polls readable when :meth:`process` has
     work, and :meth:`deadline` says when it must be called anyway;
@@ -1046,7 +1045,7 @@ class Instance(_Object):
 
     # -- life cycle
 
-    def boot(self) -> 'Instance':
+    def boot(self) -> Instance:
         """Starts the guest and returns once its process runs.  Raises
         ``FileNotFoundError`` for a missing image, ``FileExistsError`` when
         a guest with this umid runs, ``OSError`` when already booted
@@ -1061,13 +1060,13 @@ class Instance(_Object):
         counts as ready."""
         self._check(lib.uml_instance_wait_ready(self._ptr, _ms(timeout)))
 
-    def wait(self, timeout: Optional[float] = None) -> 'ExitReason':
+    def wait(self, timeout: Optional[float] = None) -> ExitReason:
         """Blocks until the guest has ended; returns :attr:`exit_reason`.
         Raises ``TimeoutError`` (the guest keeps running)."""
         self._check(lib.uml_instance_wait(self._ptr, _ms(timeout)))
         return self.exit_reason
 
-    def halt(self, timeout: Optional[float] = None) -> 'ExitReason':
+    def halt(self, timeout: Optional[float] = None) -> ExitReason:
         """Asks the kernel to halt (mconsole), then SIGTERM, then SIGKILL,
         allowing *timeout* seconds (default 5) per step; returns once the
         guest was reaped.  A guest that has ended already, or was never
@@ -1081,7 +1080,7 @@ class Instance(_Object):
         if self.state != State.CONFIGURING:
             self._check(lib.uml_instance_kill(self._ptr))
 
-    def __enter__(self) -> 'Instance':
+    def __enter__(self) -> Instance:
         if self.state == State.CONFIGURING:
             self.boot()
         return self
@@ -1089,7 +1088,7 @@ class Instance(_Object):
     def __exit__(self, *exc: Any) -> None:
         self.halt()
 
-    async def __aenter__(self) -> 'Instance':
+    async def __aenter__(self) -> Instance:
         return self.__enter__()
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -1184,7 +1183,7 @@ class Instance(_Object):
         await self._until(lambda: self.state != State.BOOTING, timeout)
         self.wait_ready(0)   # the outcome and its error, without blocking
 
-    async def wait_async(self, timeout: Optional[float] = None) -> 'ExitReason':
+    async def wait_async(self, timeout: Optional[float] = None) -> ExitReason:
         """``await vm.wait_async()``: :meth:`wait` on the running asyncio
         loop; returns :attr:`exit_reason`."""
         await self._until(lambda: self.state == State.EXITED, timeout)

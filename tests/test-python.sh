@@ -19,7 +19,10 @@ if ldd "$lib/libuml.so" 2>/dev/null | grep -q libasan; then
 	export ASAN_OPTIONS=detect_leaks=0 UML_TEST_DROP_PRELOAD=1
 fi
 
-"$python" -m pytest -q -p no:cacheprovider "$src/bindings/python/tests"
+# pytest's own temporary directories go below one that is removed afterwards
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$python" -m pytest -q -p no:cacheprovider --basetemp="$tmp/pytest" "$src/bindings/python/tests"
 rc=$?
 if [ "$rc" -eq 5 ]; then
 	echo "FAIL: pytest collected no tests in $src/bindings/python/tests"

@@ -218,11 +218,15 @@ class _Callbacks:
     """What the C side calls back into through a handle.  It holds the
     Python callables and the first exception they raised, and no reference
     to the object it serves (so no cycle keeps that object alive)."""
-    __slots__ = ('log', 'progress', 'event', 'console', 'pending', '__weakref__')
+    __slots__ = ('log', 'progress', 'event', 'console', 'pending', 'error', '__weakref__')
 
     def __init__(self) -> None:
         self.log = self.progress = self.event = self.console = None
         self.pending: Optional[BaseException] = None
+        # the last error message logged since the last checked call: the
+        # exact message of a failure, where the objects' last_error getters
+        # may still hold an older one
+        self.error: Optional[str] = None
 
     def keep(self, exc: BaseException) -> None:
         if self.pending is None:
@@ -237,9 +241,12 @@ class _Callbacks:
 @ffi.def_extern()
 def _uml_py_log(userdata, priority, msg):  # pragma: no cover - called from C
     cb = ffi.from_handle(userdata)
+    text = ffi.string(msg).decode('utf-8', 'replace')
+    if priority <= syslog.LOG_ERR:
+        cb.error = text
     if cb.log is not None and cb.pending is None:
         try:
-            cb.log(priority, ffi.string(msg).decode('utf-8', 'replace'))
+            cb.log(priority, text)
         except BaseException as e:
             cb.keep(e)
 
@@ -359,11 +366,15 @@ class Context:
     def __repr__(self) -> str:
         return '<uml.Context runtime_dir=%r>' % self.runtime_dir
 
-    def _check(self, rc: int, message: Optional[str] = None) -> int:
-        """Re-raises a callback's exception, then raises for rc < 0."""
-        self._cb.reraise()
+    def _check(self, rc: int, last_error: Optional[Callable[[], Optional[str]]] = None) -> int:
+        """After a C call: re-raises a callback's exception, then raises
+        for rc < 0 with the message libuml logged for the failure (else the
+        object's last error, else the context's)."""
+        cb = self._cb
+        logged, cb.error = cb.error, None
+        cb.reraise()
         if rc < 0:
-            raise _oserror(rc, message or self.last_error)
+            raise _oserror(rc, logged or (last_error and last_error()) or self.last_error)
         return rc
 
     def set_log(self, fn: Optional[Callable[[int, str], Any]]) -> None:
@@ -439,10 +450,7 @@ class _Object:
     context: Context
 
     def _check(self, rc: int) -> int:
-        self.context._cb.reraise()
-        if rc < 0:
-            raise _oserror(rc, _str(self._last_error_fn(self._ptr)) or self.context.last_error)
-        return rc
+        return self.context._check(rc, lambda: _str(self._last_error_fn(self._ptr)))
 
     @property
     def last_error(self) -> Optional[str]:
@@ -509,7 +517,7 @@ class Kernel(_Object):
         ret = ffi.new('const char **')
         rc = lib.uml_kernel_get_config(self._ptr, option.encode(), ret)
         if rc == -_errno.ENOENT:
-            self.context._cb.reraise()
+            self._check(0)
             return None
         self._check(rc)
         return _str(ret[0])
@@ -976,7 +984,10 @@ class Instance(_Object):
         return '<uml.Instance %s %s>' % (self.umid, self.state.name.lower())
 
     def _check(self, rc: int) -> int:
-        self._cb.reraise()
+        pending, self._cb.pending = self._cb.pending, None
+        if pending is not None:
+            self.context._check(0)   # forgets the call's messages; a log callback's exception first
+            raise pending
         return super()._check(rc)
 
     # -- configuration

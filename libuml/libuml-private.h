@@ -54,6 +54,9 @@ int uml_mkdir_p(const char *path, mode_t mode);
 int uml_rm_rf(const char *path);		/* files and dirs below path, then path */
 int uml_read_file(const char *path, char **ret, size_t *len);	/* NUL-terminated */
 int uml_write_all(int fd, const void *buf, size_t len);
+int uml_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+/* Reads up to len bytes at off (fewer only at the end of the file); bytes read. */
+ssize_t uml_pread_all(int fd, void *buf, size_t len, uint64_t off);
 int uml_path_absolute(const char *path, char **ret);	/* relative -> cwd-based */
 bool uml_has_space_or_ctrl(const char *s);
 /* Finds an executable on $PATH (or takes a name with a '/'); -ENOENT if none. */
@@ -153,7 +156,7 @@ int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
 	      struct uml_spawn *ret);
 /* After the process was reaped: stops the watchdog, closes the fds. */
 void uml_spawn_release(struct uml_spawn *sp);
-/* Runs argv to completion capturing stdout (stderr discarded); exit status in *status. */
+/* Runs argv to completion capturing stdout and stderr together; exit status in *status. */
 int uml_spawn_capture(struct uml_ctx *ctx, char *const argv[], char **out, size_t *out_len,
 		      int *status, int timeout_ms);
 

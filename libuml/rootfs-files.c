@@ -555,7 +555,7 @@ UML_EXPORT int uml_rootfs_copy_in(struct uml_rootfs *rootfs, const char *host_sr
 	struct build b;
 	struct stat st;
 	struct node *n;
-	int pfd = -1, r;
+	int pfd = -1, r, w;
 	errcode_t e;
 
 	if (!rootfs)
@@ -678,12 +678,10 @@ UML_EXPORT int uml_rootfs_copy_in(struct uml_rootfs *rootfs, const char *host_sr
 		if (r == 0)
 			r = create_node(&b, pfd, parent, name, n);
 	}
-	if (r == 0) {
-		r = rootfs_dw_flush(&b);
-		if (r < 0)
-			r = rfail(rootfs, r, "cannot write image '%s': %s", rootfs->path, strerror(-r));
-	}
-	/* even after a failure: the bitmaps must match what is linked */
+	/* even after a failure: what is linked gets its data and bitmaps */
+	w = rootfs_dw_flush(&b);
+	if (w < 0 && r == 0)
+		r = rfail(rootfs, w, "cannot write image '%s': %s", rootfs->path, strerror(-w));
 	e = ext2fs_close_free(&b.fs);
 	if (e && r == 0)
 		r = rootfs_bfail_ext2(&b, e, "writing the filesystem metadata", NULL);

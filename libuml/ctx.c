@@ -23,6 +23,7 @@ struct uml_ctx {
 	void *progress_data;
 	char *runtime_dir;
 	enum uml_hostcompat hostcompat;
+	unsigned long lpj;		/* measured once, see uml_ctx_get_lpj() */
 	/* objects of one context may fail in several threads at once */
 	pthread_mutex_t error_lock;
 	char *last_error;
@@ -187,6 +188,14 @@ UML_EXPORT int uml_ctx_host_needs_compat(struct uml_ctx *ctx)
 UML_EXPORT const char *uml_ctx_last_error(struct uml_ctx *ctx)
 {
 	return ctx ? ctx->last_error : NULL;
+}
+
+/* The host's delay-loop speed for lpj=, measured at the first boot. */
+unsigned long uml_ctx_get_lpj(struct uml_ctx *ctx)
+{
+	if (!ctx->lpj)
+		ctx->lpj = uml_host_lpj();
+	return ctx->lpj;
 }
 
 int uml_ctx_ensure_runtime_dir(struct uml_ctx *ctx)

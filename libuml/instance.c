@@ -439,6 +439,14 @@ UML_EXPORT void uml_instance_set_event_fn(struct uml_instance *inst, uml_event_f
 
 /* ---- argv --------------------------------------------------------------- */
 
+static bool has_arg(struct uml_instance *inst, const char *prefix)
+{
+	for (size_t i = 0; i < inst->n_args; i++)
+		if (strncmp(inst->args[i], prefix, strlen(prefix)) == 0)
+			return true;
+	return false;
+}
+
 static int build_argv(struct uml_instance *inst, int console_fd, char ***ret)
 {
 	const char *dir = uml_ctx_get_runtime_dir(inst->ctx);
@@ -473,6 +481,9 @@ static int build_argv(struct uml_instance *inst, int console_fd, char ***ret)
 		ADD("init=/bin/sh");
 	else if (inst->init)
 		ADD("init=%s", inst->init);
+	/* skip the ~90 ms delay-loop calibration unless the caller chose a value */
+	if (!has_arg(inst, "lpj=") && uml_ctx_get_lpj(inst->ctx))
+		ADD("lpj=%lu", uml_ctx_get_lpj(inst->ctx));
 	for (size_t i = 0; i < inst->n_args; i++)
 		ADD("%s", inst->args[i]);
 #undef ADD

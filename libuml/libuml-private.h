@@ -44,6 +44,9 @@ int uml_progress(struct uml_ctx *ctx, const char *phase, uint64_t done, uint64_t
 
 enum uml_hostcompat uml_ctx_get_hostcompat(struct uml_ctx *ctx);
 
+/* uml_host_lpj(), measured once per context (0 where unknown). */
+unsigned long uml_ctx_get_lpj(struct uml_ctx *ctx);
+
 /* Creates the runtime directory if needed (mode 0700). */
 int uml_ctx_ensure_runtime_dir(struct uml_ctx *ctx);
 

@@ -79,6 +79,15 @@ START_TEST(argv_reflects_settings)
 	snprintf(expect, sizeof(expect), "uml_dir=%s", uml_ctx_get_runtime_dir(f.ctx));
 	ck_assert(argv_has(argv, expect));
 	ck_assert(argv_has(argv, "con=null"));
+	/* lpj= is passed for the host unless the caller gives one */
+	for (const char *const *a = argv; *a; a++)
+		if (strncmp(*a, "lpj=", 4) == 0)
+			ck_assert_int_gt(atol(*a + 4), 1000);
+	ck_assert_int_eq(uml_instance_append_arg(f.inst, "lpj=12345"), 0);
+	argv = uml_instance_get_argv(f.inst);
+	ck_assert(argv_has(argv, "lpj=12345"));
+	for (const char *const *a = argv; *a; a++)
+		ck_assert(strncmp(*a, "lpj=", 4) != 0 || strcmp(*a, "lpj=12345") == 0);
 	ck_assert(argv_has(argv, "ssl=null"));
 	/* the one-shot mode replaces init by the shell */
 	ck_assert_int_eq(uml_instance_set_run_command(f.inst, "true"), 0);

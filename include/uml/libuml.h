@@ -1094,6 +1094,8 @@ UML_EXPORT const char *uml_instance_get_umid(struct uml_instance *inst);
  *
  * Arguments that libuml sets itself (mem=, ubd0=, umid=, uml_dir=, con0=,
  * con=, ssl=, mconsole=, root=, init=) are refused; use their setters.
+ * libuml also passes lpj= (the host's delay-loop speed, which skips the
+ * kernel's ~90 ms calibration) unless an "lpj=" argument is given here.
  *
  * Returns: 0; -EINVAL for an empty argument, one with white space, a
  * control character or a reserved name; -E2BIG past 4 KiB in all;

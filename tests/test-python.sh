@@ -1,6 +1,7 @@
 #!/bin/sh
 # The Python bindings' pytest suite against the build tree, with Debian's
-# python3 (python3-cffi, python3-pytest).  pytest collecting no tests
+# python3 (python3-cffi, python3-pytest).  By hand, from the build dir:
+#   UML_TEST_BUILDDIR=$PWD ../tests/test-python.sh -k asyncio  pytest collecting no tests
 # (exit 5) is a failure here, not a pass.
 set -u
 src=${UML_TEST_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -22,7 +23,9 @@ fi
 # pytest's own temporary directories go below one that is removed afterwards
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$python" -m pytest -q -p no:cacheprovider --basetemp="$tmp/pytest" "$src/bindings/python/tests"
+# arguments (test files, -k EXPR ...) replace the default of the whole suite
+[ $# -gt 0 ] || set -- "$src/bindings/python/tests"
+"$python" -m pytest -q -p no:cacheprovider --basetemp="$tmp/pytest" "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
 	echo "FAIL: pytest collected no tests in $src/bindings/python/tests"

@@ -23,8 +23,8 @@ fi
 # pytest's own temporary directories go below one that is removed afterwards
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# arguments (test files, -k EXPR ...) replace the default of the whole suite
-[ $# -gt 0 ] || set -- "$src/bindings/python/tests"
+# arguments go to pytest; without test files first it runs the whole suite
+case ${1:-} in ''|-*) set -- "$src/bindings/python/tests" "$@" ;; esac
 "$python" -m pytest -q -p no:cacheprovider --basetemp="$tmp/pytest" "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then

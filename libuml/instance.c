@@ -90,6 +90,10 @@ struct uml_instance {
 	struct uml_buf run_output;
 
 	char *last_error;
+
+	/* exec channel (exec.c) */
+	struct uml_exec_chan *exec;
+	bool marker_seen;
 };
 
 #define ifail(inst, err, ...) uml_fail((inst)->ctx, &(inst)->last_error, err, __VA_ARGS__)
@@ -164,6 +168,7 @@ UML_EXPORT struct uml_instance *uml_instance_unref(struct uml_instance *inst)
 	if (!inst || __atomic_sub_fetch(&inst->refcount, 1, __ATOMIC_ACQ_REL) > 0)
 		return NULL;
 	stop_and_reap(inst);
+	uml_exec_chan_free(inst->exec);
 	for (size_t i = 0; i < inst->n_args; i++)
 		free(inst->args[i]);
 	free(inst->args);
@@ -204,6 +209,26 @@ char **uml_instance_last_error_slot(struct uml_instance *inst)
 {
 	return &inst->last_error;
 }
+
+/* ---- exec channel hooks (exec.c) ---- */
+struct uml_exec_chan **uml_instance_exec_chan_slot(struct uml_instance *inst)
+{
+	return &inst->exec;
+}
+
+struct uml_kernel *uml_instance_get_kernel(struct uml_instance *inst)
+{
+	return inst->kernel;
+}
+
+static void set_ready(struct uml_instance *inst);
+
+void uml_instance_agent_up(struct uml_instance *inst)
+{
+	if (!inst->run_command && (!inst->ready_marker || inst->marker_seen))
+		set_ready(inst);
+}
+/* ---- end exec channel hooks ---- */
 
 UML_EXPORT const char *uml_instance_last_error(struct uml_instance *inst)
 {
@@ -440,7 +465,7 @@ UML_EXPORT void uml_instance_set_event_fn(struct uml_instance *inst, uml_event_f
 static int build_argv(struct uml_instance *inst, int console_fd, char ***ret)
 {
 	const char *dir = uml_ctx_get_runtime_dir(inst->ctx);
-	size_t n = 0, max = 16 + inst->n_args;
+	size_t n = 0, max = 19 + inst->n_args;
 	char **argv = calloc(max + 1, sizeof(char *));
 	char *ubd = NULL;
 	int r = -ENOMEM;
@@ -471,6 +496,14 @@ static int build_argv(struct uml_instance *inst, int console_fd, char ***ret)
 		ADD("init=/bin/sh");
 	else if (inst->init)
 		ADD("init=%s", inst->init);
+	if (inst->exec) {
+		char *exec_args[3];
+
+		if (uml_exec_chan_args(inst->exec, exec_args) < 0)
+			goto fail;
+		for (int i = 0; i < 3; i++)
+			argv[n++] = exec_args[i];
+	}
 	for (size_t i = 0; i < inst->n_args; i++)
 		ADD("%s", inst->args[i]);
 #undef ADD
@@ -640,8 +673,12 @@ static void handle_line(struct uml_instance *inst, const char *line, size_t len,
 		if (inst->run_command)
 			handle_run_line(inst, line, len);
 		else if (inst->ready_marker && memmem(line, len, inst->ready_marker,
-							strlen(inst->ready_marker)))
-			set_ready(inst);
+							strlen(inst->ready_marker))) {
+			inst->marker_seen = true;
+			/* with an exec channel, also wait for the agent */
+			if (!inst->exec || uml_exec_chan_is_up(inst->exec))
+				set_ready(inst);
+		}
 	}
 }
 
@@ -737,7 +774,7 @@ static void handle_notify(struct uml_instance *inst)
 			if (!inst->kernel_up) {
 				inst->kernel_up = true;
 				emit(inst, UML_EVENT_KERNEL_UP, data, len);
-				if (!inst->ready_marker && !inst->run_command)
+				if (!inst->ready_marker && !inst->run_command && !inst->exec)
 					set_ready(inst);
 			}
 			break;
@@ -829,6 +866,8 @@ static void finish(struct uml_instance *inst)
 	drain(inst, &inst->stdio_fd, &inst->stdio_lines, false, true);
 	if (inst->notify_fd >= 0)
 		handle_notify(inst);
+	if (inst->exec)
+		uml_exec_chan_ended(inst->exec);
 	while (waitid(P_PIDFD, (id_t)inst->pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
 	inst->reason = decide_reason(inst, &si);
@@ -986,10 +1025,10 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 {
 	const char *dir;
 	char **argv = NULL, **env = NULL;
-	int cons[2] = { -1, -1 }, out[2] = { -1, -1 }, preload_fd = -1, keep[2];
+	int cons[2] = { -1, -1 }, out[2] = { -1, -1 }, preload_fd = -1, keep[4];
 	size_t n_keep = 0;
 	struct uml_spawn sp;
-	int r;
+	int r, exec_fd;
 
 	if (!inst)
 		return -EINVAL;
@@ -1043,6 +1082,12 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	if (r < 0)
 		goto fail;
 	keep[n_keep++] = cons[1];
+	if (inst->exec) {
+		r = uml_exec_chan_prepare(inst->exec, keep + n_keep);
+		if (r < 0)
+			goto fail;
+		n_keep += 2;
+	}
 	if (want_hostcompat(inst)) {
 		if (uml_kernel_is_static(inst->kernel)) {
 			uml_info(inst->ctx, "kernel %s is static: the host compatibility fix cannot "
@@ -1073,6 +1118,7 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	close_fd(&cons[1]);
 	close_fd(&out[1]);
 	close_fd(&preload_fd);
+	exec_fd = inst->exec ? uml_exec_chan_started(inst->exec) : -1;
 	inst->pid = sp.pid;
 	inst->pidfd = sp.pidfd;
 	inst->console_fd = cons[0];
@@ -1086,7 +1132,8 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	inst->argv = argv;
 	free_argv(env);
 	if (epoll_watch(inst, inst->pidfd) < 0 || epoll_watch(inst, inst->console_fd) < 0 ||
-	    epoll_watch(inst, inst->stdio_fd) < 0 || epoll_watch(inst, inst->notify_fd) < 0) {
+	    epoll_watch(inst, inst->stdio_fd) < 0 || epoll_watch(inst, inst->notify_fd) < 0 ||
+	    (exec_fd >= 0 && epoll_watch(inst, exec_fd) < 0)) {
 		r = -errno;
 		stop_and_reap(inst);
 		return r ? r : -EIO;
@@ -1103,6 +1150,8 @@ fail:
 	close_fd(&out[0]);
 	close_fd(&out[1]);
 	close_fd(&preload_fd);
+	if (inst->exec)
+		uml_exec_chan_started(inst->exec);
 	close_channels(inst);
 	inst->hostcompat_applied = false;
 	if (inst->notify_path)
@@ -1149,6 +1198,8 @@ UML_EXPORT int uml_instance_process(struct uml_instance *inst)
 		handle_notify(inst);
 	handled |= drain(inst, &inst->console_fd, &inst->console_lines, true, false);
 	handled |= drain(inst, &inst->stdio_fd, &inst->stdio_lines, false, false);
+	if (inst->exec)
+		handled |= uml_exec_chan_process(inst->exec);
 	if (inst->console_out.len > 0)
 		queue_console_input(inst, "", 0);
 	if (inst->deadline_usec && uml_now_usec() >= inst->deadline_usec && !inst->timed_out) {

@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <libmount.h>
 
 #include "libuml-private.h"
 
@@ -65,8 +66,8 @@ struct uml_instance {
 
 	/* a running guest */
 	enum uml_state state;
-	pid_t pid;
-	int pidfd, epfd, console_fd, stdio_fd, notify_fd;
+	struct uml_spawn proc;		/* the kernel process and its watchdog */
+	int epfd, console_fd, stdio_fd, notify_fd;
 	char *umid_dir, *notify_path, *mconsole_path;
 	struct line_splitter console_lines, stdio_lines;
 	struct uml_buf console_log;
@@ -134,7 +135,8 @@ UML_EXPORT int uml_instance_new(struct uml_kernel *kernel, struct uml_instance *
 	inst->ctx = uml_ctx_ref(uml_kernel_get_ctx(kernel));
 	inst->kernel = uml_kernel_ref(kernel);
 	inst->memory = DEFAULT_MEMORY;
-	inst->pidfd = inst->epfd = inst->console_fd = inst->stdio_fd = inst->notify_fd = -1;
+	inst->proc.pidfd = inst->proc.watchdog_fd = -1;
+	inst->epfd = inst->console_fd = inst->stdio_fd = inst->notify_fd = -1;
 	inst->exit_code = -1;
 	if (asprintf(&inst->umid, "uml-%s", id) < 0) {
 		inst->umid = NULL;
@@ -663,10 +665,10 @@ static void handle_line(struct uml_instance *inst, const char *line, size_t len,
 
 	if (c != UML_CONSOLE_PLAIN)
 		note_end_line(inst, c, line, len);
-	if (c == UML_CONSOLE_REBOOT && inst->pid > 0 && !inst->reboot_killed) {
+	if (c == UML_CONSOLE_REBOOT && inst->proc.pid > 0 && !inst->reboot_killed) {
 		/* UML reboots by exec'ing itself again; the guest's life ends here */
 		inst->reboot_killed = true;
-		kill(-inst->pid, SIGKILL);
+		kill(-inst->proc.pid, SIGKILL);
 	}
 	if (console) {
 		emit(inst, UML_EVENT_CONSOLE_LINE, line, len);
@@ -850,8 +852,8 @@ static void close_channels(struct uml_instance *inst)
 	close_fd(&inst->console_fd);
 	close_fd(&inst->stdio_fd);
 	close_fd(&inst->notify_fd);
-	close_fd(&inst->pidfd);
 	close_fd(&inst->epfd);
+	uml_spawn_release(&inst->proc);
 }
 
 /* The kernel process ended (pidfd readable): read what is left, reap, name. */
@@ -861,14 +863,14 @@ static void finish(struct uml_instance *inst)
 	const char *name;
 
 	/* kill UML's helpers while its pid still pins the process group id */
-	kill(-inst->pid, SIGKILL);
+	kill(-inst->proc.pid, SIGKILL);
 	drain(inst, &inst->console_fd, &inst->console_lines, true, true);
 	drain(inst, &inst->stdio_fd, &inst->stdio_lines, false, true);
 	if (inst->notify_fd >= 0)
 		handle_notify(inst);
 	if (inst->exec)
 		uml_exec_chan_ended(inst->exec);
-	while (waitid(P_PIDFD, (id_t)inst->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+	while (waitid(P_PIDFD, (id_t)inst->proc.pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
 	inst->reason = decide_reason(inst, &si);
 	if (si.si_code == CLD_EXITED)
@@ -878,7 +880,7 @@ static void finish(struct uml_instance *inst)
 	close_channels(inst);
 	remove_runtime_files(inst);
 	inst->state = UML_STATE_EXITED;
-	inst->pid = 0;
+	inst->proc.pid = 0;
 	name = uml_exit_reason_to_string(inst->reason);
 	uml_dbg(inst->ctx, "guest %s ended: %s", inst->umid, name);
 	emit(inst, UML_EVENT_EXITED, name, strlen(name));
@@ -888,9 +890,9 @@ static bool process_exited(struct uml_instance *inst)
 {
 	siginfo_t si = { 0 };
 
-	if (inst->pidfd < 0)
+	if (inst->proc.pidfd < 0)
 		return false;
-	if (waitid(P_PIDFD, (id_t)inst->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+	if (waitid(P_PIDFD, (id_t)inst->proc.pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
 		return false;
 	return si.si_pid != 0;
 }
@@ -899,7 +901,7 @@ static void stop_and_reap(struct uml_instance *inst)
 {
 	if (inst->state != UML_STATE_BOOTING && inst->state != UML_STATE_RUNNING)
 		return;
-	kill(-inst->pid, SIGKILL);
+	kill(-inst->proc.pid, SIGKILL);
 	inst->signal_sent = SIGKILL;
 	finish(inst);
 }
@@ -950,22 +952,90 @@ static int open_notify_socket(struct uml_instance *inst)
 	return 0;
 }
 
+/* Another process (another guest) holds a lock UML would need: its pid. */
+static pid_t image_locked_by(const char *path, bool for_write)
+{
+	struct flock lk = { .l_type = for_write ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	pid_t pid = 0;
+
+	if (fd < 0)
+		return 0;
+	if (fcntl(fd, F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK)
+		pid = lk.l_pid;
+	close(fd);
+	return pid;
+}
+
+/* Is the image mounted on the host, directly or through a loop device? */
+static bool image_mounted(const char *path, char **ret_target)
+{
+	struct libmnt_table *tb = mnt_new_table_from_file("/proc/self/mountinfo");
+	struct libmnt_iter *it = mnt_new_iter(MNT_ITER_FORWARD);
+	struct libmnt_fs *fs;
+	struct stat img;
+	bool found = false;
+
+	if (!tb || !it || stat(path, &img) < 0)
+		goto out;
+	while (!found && mnt_table_next_fs(tb, it, &fs) == 0) {
+		const char *src = mnt_fs_get_srcpath(fs);
+		char backing_path[128], *backing = NULL;
+		struct stat st;
+
+		if (!src || strncmp(src, "/dev/loop", 9) != 0)
+			continue;
+		snprintf(backing_path, sizeof(backing_path), "/sys/block/%s/loop/backing_file",
+			 src + 5);
+		if (uml_read_file(backing_path, &backing, NULL) < 0)
+			continue;
+		backing[strcspn(backing, "\n")] = '\0';
+		if (stat(backing, &st) == 0 && st.st_dev == img.st_dev && st.st_ino == img.st_ino) {
+			found = true;
+			*ret_target = strdup(mnt_fs_get_target(fs) ? mnt_fs_get_target(fs) : src);
+		}
+		free(backing);
+	}
+out:
+	mnt_free_iter(it);
+	mnt_unref_table(tb);
+	return found;
+}
+
+/* What would break the guest or the image: missing, in use, mounted. */
+static int check_disk(struct uml_instance *inst, const char *path, bool writable)
+{
+	struct stat st;
+	char *target = NULL;
+	pid_t holder;
+
+	if (stat(path, &st) < 0)
+		return ifail(inst, -errno, "disk image '%s': %m", path);
+	if (S_ISDIR(st.st_mode))
+		return ifail(inst, -EISDIR, "disk image '%s' is a directory", path);
+	holder = image_locked_by(path, writable);
+	if (holder > 0)
+		return ifail(inst, -EBUSY, "disk image '%s' is in use by another guest (pid %d)",
+			     path, (int)holder);
+	if (image_mounted(path, &target)) {
+		int r = ifail(inst, -EBUSY, "disk image '%s' is mounted on the host at '%s'; "
+			      "booting it would corrupt it", path, target ? target : "?");
+		free(target);
+		return r;
+	}
+	return 0;
+}
+
 static int check_root_image(struct uml_instance *inst)
 {
-	const char *path;
-	struct stat st;
+	int r;
 
 	if (!inst->rootfs)
 		return 0;
-	path = uml_rootfs_get_path(inst->rootfs);
-	if (stat(path, &st) < 0)
-		return ifail(inst, -errno, "root image '%s': %m", path);
-	if (S_ISDIR(st.st_mode))
-		return ifail(inst, -EISDIR, "root image '%s' is a directory", path);
-	if (inst->rootfs->backing && stat(inst->rootfs->backing, &st) < 0)
-		return ifail(inst, -errno, "backing image '%s' of '%s': %m",
-			     inst->rootfs->backing, path);
-	return 0;
+	r = check_disk(inst, uml_rootfs_get_path(inst->rootfs), true);
+	if (r == 0 && inst->rootfs->backing)
+		r = check_disk(inst, inst->rootfs->backing, false);
+	return r;
 }
 
 static int epoll_watch(struct uml_instance *inst, int fd)
@@ -1026,6 +1096,7 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	const char *dir;
 	char **argv = NULL, **env = NULL;
 	int cons[2] = { -1, -1 }, out[2] = { -1, -1 }, preload_fd = -1, keep[4];
+	char *cleanup[5] = { NULL };	/* for the watchdog, should we die */
 	size_t n_keep = 0;
 	struct uml_spawn sp;
 	int r, exec_fd;
@@ -1109,8 +1180,15 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	r = build_env(inst, preload_fd, &env);
 	if (r < 0)
 		goto fail;
+	if (asprintf(&cleanup[0], "%s/pid", inst->umid_dir) < 0 ||
+	    asprintf(&cleanup[1], "%s/%s", inst->umid_dir, "mconsole") < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	cleanup[2] = inst->umid_dir;
+	cleanup[3] = inst->notify_path;
 
-	r = uml_spawn(inst->ctx, argv, env, keep, n_keep, out[1], &sp);
+	r = uml_spawn(inst->ctx, argv, env, keep, n_keep, out[1], cleanup, &sp);
 	if (r < 0) {
 		ifail(inst, r, "%s", uml_ctx_last_error(inst->ctx));
 		goto fail;
@@ -1119,8 +1197,7 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	close_fd(&out[1]);
 	close_fd(&preload_fd);
 	exec_fd = inst->exec ? uml_exec_chan_started(inst->exec) : -1;
-	inst->pid = sp.pid;
-	inst->pidfd = sp.pidfd;
+	inst->proc = sp;
 	inst->console_fd = cons[0];
 	inst->stdio_fd = out[0];
 	fcntl(inst->console_fd, F_SETFL, O_NONBLOCK);
@@ -1131,7 +1208,9 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	free_argv(inst->argv);
 	inst->argv = argv;
 	free_argv(env);
-	if (epoll_watch(inst, inst->pidfd) < 0 || epoll_watch(inst, inst->console_fd) < 0 ||
+	free(cleanup[0]);
+	free(cleanup[1]);
+	if (epoll_watch(inst, inst->proc.pidfd) < 0 || epoll_watch(inst, inst->console_fd) < 0 ||
 	    epoll_watch(inst, inst->stdio_fd) < 0 || epoll_watch(inst, inst->notify_fd) < 0 ||
 	    (exec_fd >= 0 && epoll_watch(inst, exec_fd) < 0)) {
 		r = -errno;
@@ -1145,6 +1224,8 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 fail:
 	free_argv(argv);
 	free_argv(env);
+	free(cleanup[0]);
+	free(cleanup[1]);
 	close_fd(&cons[0]);
 	close_fd(&cons[1]);
 	close_fd(&out[0]);
@@ -1205,7 +1286,7 @@ UML_EXPORT int uml_instance_process(struct uml_instance *inst)
 	if (inst->deadline_usec && uml_now_usec() >= inst->deadline_usec && !inst->timed_out) {
 		uml_info(inst->ctx, "guest %s ran past its timeout; killing it", inst->umid);
 		inst->timed_out = true;
-		kill(-inst->pid, SIGKILL);
+		kill(-inst->proc.pid, SIGKILL);
 		inst->signal_sent = SIGKILL;
 		handled = 1;
 	}
@@ -1313,7 +1394,7 @@ UML_EXPORT int uml_instance_halt(struct uml_instance *inst, int timeout_ms)
 	if (running(inst)) {
 		uml_info(inst->ctx, "guest %s did not halt; sending SIGTERM", inst->umid);
 		inst->signal_sent = SIGTERM;
-		kill(inst->pid, SIGTERM);
+		kill(inst->proc.pid, SIGTERM);
 		if (uml_instance_wait(inst, timeout_ms) == 0)
 			return 0;
 	}
@@ -1343,7 +1424,7 @@ UML_EXPORT enum uml_state uml_instance_get_state(struct uml_instance *inst)
 
 UML_EXPORT pid_t uml_instance_get_pid(struct uml_instance *inst)
 {
-	return inst && running(inst) ? inst->pid : 0;
+	return inst && running(inst) ? inst->proc.pid : 0;
 }
 
 UML_EXPORT enum uml_exit_reason uml_instance_get_exit_reason(struct uml_instance *inst)

@@ -138,16 +138,23 @@ int uml_hostcompat_preload_fd(struct uml_ctx *ctx);
 struct uml_spawn {
 	pid_t pid;
 	int pidfd;
+	pid_t watchdog;		/* kills the process group if the caller dies */
+	int watchdog_fd;	/* closing it (or dying) fires the watchdog */
 };
 /*
  * Forks and execs argv[0] with envp.  keep_fds[i] is dup2()ed to
  * keep_fds[i] in the child (cleared of O_CLOEXEC); every other fd is
  * closed.  The child gets its own process group, SIGKILL when the caller
  * dies, default signal dispositions and an empty signal mask, and stdin on
- * /dev/null.  stdout/stderr go to out_fd (or /dev/null when < 0).
+ * /dev/null.  stdout/stderr go to out_fd (or /dev/null when < 0).  A
+ * watchdog process kills the child's process group if the caller dies, then
+ * removes the paths in cleanup (NULL-terminated, files before their dirs).
  */
 int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
-	      const int *keep_fds, size_t n_keep, int out_fd, struct uml_spawn *ret);
+	      const int *keep_fds, size_t n_keep, int out_fd, char *const *cleanup,
+	      struct uml_spawn *ret);
+/* After the process was reaped: stops the watchdog, closes the fds. */
+void uml_spawn_release(struct uml_spawn *sp);
 /* Runs argv to completion capturing stdout (stderr discarded); exit status in *status. */
 int uml_spawn_capture(struct uml_ctx *ctx, char *const argv[], char **out, size_t *out_len,
 		      int *status, int timeout_ms);

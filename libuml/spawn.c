@@ -62,8 +62,74 @@ fail:
 	_exit(127);
 }
 
+/*
+ * The watchdog: UML starts helper processes of its own that outlive its main
+ * process when that is killed, so pdeathsig alone does not end a guest.  A
+ * small forked process blocks on a pipe only the caller holds open; when the
+ * caller dies, the pipe reads EOF and the watchdog kills the guest's whole
+ * process group and removes its runtime files.  Async-signal-safe calls only (the caller may have threads).
+ */
+static pid_t start_watchdog(pid_t guest_pgid, char *const *cleanup, int *ret_fd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+
+		close(p[0]);
+		close(p[1]);
+		return r;
+	}
+	if (pid == 0) {
+		sigset_t all;
+		char c;
+
+		sigfillset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		/* not in the caller's group: a ^C there must not end us first */
+		setpgid(0, 0);
+		if (dup2(p[0], 3) < 0)
+			_exit(1);
+		/* hold nothing else open, above all no other guest's pipe */
+		syscall(SYS_close_range, 0U, 2U, 0U);
+		syscall(SYS_close_range, 4U, ~0U, 0U);
+		prctl(PR_SET_NAME, "uml-watchdog");
+		while (read(3, &c, 1) < 0 && errno == EINTR)
+			;
+		kill(-guest_pgid, SIGKILL);
+		/* and what the caller would have removed after the guest */
+		for (; cleanup && *cleanup; cleanup++)
+			if (unlink(*cleanup) < 0 && (errno == EISDIR || errno == EPERM))
+				rmdir(*cleanup);
+		_exit(0);
+	}
+	close(p[0]);
+	*ret_fd = p[1];
+	return pid;
+}
+
+void uml_spawn_release(struct uml_spawn *sp)
+{
+	if (sp->watchdog > 0) {
+		kill(sp->watchdog, SIGKILL);
+		while (waitpid(sp->watchdog, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (sp->watchdog_fd >= 0)
+		close(sp->watchdog_fd);
+	if (sp->pidfd >= 0)
+		close(sp->pidfd);
+	sp->watchdog = 0;
+	sp->watchdog_fd = sp->pidfd = -1;
+}
+
 int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
-	      const int *keep_fds, size_t n_keep, int out_fd, struct uml_spawn *ret)
+	      const int *keep_fds, size_t n_keep, int out_fd, char *const *cleanup,
+	      struct uml_spawn *ret)
 {
 	pid_t parent = getpid(), pid;
 	int err_pipe[2], child_errno = 0, pidfd;
@@ -104,6 +170,17 @@ int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
 	(void)fcntl(pidfd, F_SETFD, FD_CLOEXEC);
 	ret->pid = pid;
 	ret->pidfd = pidfd;
+	ret->watchdog_fd = -1;
+	ret->watchdog = start_watchdog(pid, cleanup, &ret->watchdog_fd);
+	if (ret->watchdog < 0) {
+		int r = (int)ret->watchdog;
+
+		kill(-pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		ret->watchdog = 0;
+		uml_spawn_release(ret);
+		return uml_fail(ctx, NULL, r, "cannot start the guest's watchdog: %s", strerror(-r));
+	}
 	return 0;
 }
 
@@ -119,7 +196,7 @@ int uml_spawn_capture(struct uml_ctx *ctx, char *const argv[], char **out, size_
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return uml_fail(ctx, NULL, -errno, "pipe: %m");
-	r = uml_spawn(ctx, argv, environ, NULL, 0, p[1], &sp);
+	r = uml_spawn(ctx, argv, environ, NULL, 0, p[1], NULL, &sp);
 	close(p[1]);
 	if (r < 0) {
 		close(p[0]);
@@ -153,8 +230,9 @@ int uml_spawn_capture(struct uml_ctx *ctx, char *const argv[], char **out, size_
 	close(p[0]);
 	if (r < 0)
 		kill(-sp.pid, SIGKILL);
+	kill(-sp.pid, SIGKILL);
 	waitid(P_PIDFD, (id_t)sp.pidfd, &si, WEXITED);
-	close(sp.pidfd);
+	uml_spawn_release(&sp);
 	if (r == -ETIMEDOUT) {
 		uml_buf_free(&b);
 		return uml_fail(ctx, NULL, r, "'%s' did not finish within %d ms", argv[0], timeout_ms);

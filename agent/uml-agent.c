@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,7 +54,19 @@ enum {
 	F_ERROR = 0x85,	/* u32 errno, message */
 	F_DATA = 0x86,	/* GET contents */
 	F_END = 0x87,	/* u32 mode (GET) or 0 (PUT) */
+	F_CREDIT = 0x88, /* u32 bytes of the host's frames read since the last credit */
 };
+
+/*
+ * Flow control, host to guest.  UML's serial line stops reading its host fd
+ * for good once the tty throttles (line_throttle() removes the fd from the
+ * irq set; line_unthrottle() reads once but does not add it back), and the
+ * tty throttles when about 4 KiB wait unread.  So the host never has more
+ * than a window (2 KiB, libuml/exec.c) of bytes unconfirmed in flight, and
+ * we confirm what we read every CREDIT_EVERY bytes.  The window exceeds
+ * CREDIT_EVERY, so neither side can wait for the other forever.
+ */
+#define CREDIT_EVERY 1024
 
 #define AGENT_VERSION "1"
 #define MAX_FRAME (1u << 30)
@@ -101,12 +114,16 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static int read_all(int fd, void *buf, size_t len)
+static void send_u32s(uint32_t type, uint32_t a, uint32_t b);
+
+/* Reads len bytes of the host's frames, confirming them (see F_CREDIT). */
+static int chan_read(void *buf, size_t len)
 {
+	static size_t unconfirmed;
 	char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = read(fd, p, len);
+		ssize_t n = read(chan, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -114,6 +131,11 @@ static int read_all(int fd, void *buf, size_t len)
 			return -1;
 		p += n;
 		len -= (size_t)n;
+		unconfirmed += (size_t)n;
+		if (unconfirmed >= CREDIT_EVERY) {
+			send_u32s(F_CREDIT, (uint32_t)unconfirmed, 0);
+			unconfirmed = 0;
+		}
 	}
 	return 0;
 }
@@ -184,31 +206,37 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void child_exec(char **argv, int in, int out, int err, int report)
-{
-	static char *const env[] = {
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME=/root", NULL,
-	};
-	sigset_t none;
-	int e;
+#define CMD_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-	setsid();
+/*
+ * Starts argv with posix_spawn: a vfork-style clone, so no copy of our
+ * address space is made (in UML each new address space is expensive).
+ */
+static int spawn_cmd(char **argv, int in, int out, int err, pid_t *pid)
+{
+	static char *const env[] = { "PATH=" CMD_PATH, "HOME=/root", NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, def;
+	int r;
+
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-		_exit(127);
-	if (chdir("/root") < 0 && chdir("/") < 0)
-		_exit(127);
-	umask(022);
-	if (strchr(argv[0], '/'))
-		execve(argv[0], argv, env);
-	else
-		execvpe(argv[0], argv, env);
-	e = errno;
-	(void)!write(report, &e, sizeof(e));
-	_exit(127);
+	sigfillset(&def);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+					POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &def);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in, 0);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
+	posix_spawn_file_actions_adddup2(&fa, err, 2);
+	posix_spawn_file_actions_addchdir_np(&fa, access("/root", X_OK) == 0 ? "/root" : "/");
+	/* posix_spawnp searches the PATH of our own environment, set in serve() */
+	r = posix_spawnp(pid, argv[0], &fa, &attr, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return r;
 }
 
 /* Sends what fd has as frames of type; all of it when drain.  Returns false at EOF. */
@@ -247,7 +275,7 @@ static void do_exec(unsigned char *p, size_t len)
 	char **argv, *s, *end = (char *)p + len;
 	const unsigned char *in_data;
 	size_t in_len, in_off = 0;
-	int pin[2], pout[2], perr[2], prep[2], pidfd, e, status;
+	int pin[2], pout[2], perr[2], pidfd, e, status;
 	bool out_open = true, err_open = true, exited = false, timed_out = false;
 	uint64_t deadline;
 	pid_t pid;
@@ -277,38 +305,22 @@ static void do_exec(unsigned char *p, size_t len)
 	in_len = (size_t)(end - s);
 
 	if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 ||
-	    pipe2(perr, O_CLOEXEC) < 0 || pipe2(prep, O_CLOEXEC) < 0) {
+	    pipe2(perr, O_CLOEXEC) < 0) {
 		free(argv);
 		return send_error(errno, "pipe: %s", strerror(errno));
 	}
-	pid = fork();
-	if (pid == 0)
-		child_exec(argv, pin[0], pout[1], perr[1], prep[1]);
-	e = errno;
+	e = spawn_cmd(argv, pin[0], pout[1], perr[1], &pid);
 	close(pin[0]);
 	close(pout[1]);
 	close(perr[1]);
-	close(prep[1]);
-	if (pid < 0) {
+	if (e) {
 		close(pin[1]);
 		close(pout[0]);
 		close(perr[0]);
-		close(prep[0]);
-		free(argv);
-		return send_error(e, "fork: %s", strerror(e));
-	}
-	/* exec succeeded when the report pipe closes empty */
-	if (read(prep[0], &e, sizeof(e)) == (ssize_t)sizeof(e)) {
-		close(prep[0]);
-		close(pin[1]);
-		close(pout[0]);
-		close(perr[0]);
-		waitpid(pid, NULL, 0);
 		send_error(e, "cannot run '%s': %s", argv[0], strerror(e));
 		free(argv);
 		return;
 	}
-	close(prep[0]);
 	free(argv);
 
 	fcntl(pin[1], F_SETFL, O_NONBLOCK);
@@ -448,6 +460,8 @@ static void serve(const char *hello, size_t hello_len)
 	int null;
 
 	signal(SIGPIPE, SIG_IGN);
+	setenv("PATH", CMD_PATH, 1);
+	umask(022);
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null >= 0) {
 		/* the console belongs to init; keep none of it */
@@ -470,7 +484,7 @@ static void serve(const char *hello, size_t hello_len)
 		unsigned char hdr[8], *p;
 		uint32_t type, len;
 
-		if (read_all(chan, hdr, 8) < 0)
+		if (chan_read(hdr, 8) < 0)
 			exit(0);
 		type = get32(hdr);
 		len = get32(hdr + 4);
@@ -479,7 +493,7 @@ static void serve(const char *hello, size_t hello_len)
 		p = malloc((size_t)len + 1);
 		if (!p)
 			die("out of memory for a %u byte frame", len);
-		if (read_all(chan, p, len) < 0)
+		if (chan_read(p, len) < 0)
 			exit(0);
 		p[len] = '\0';
 		switch (type) {

@@ -44,7 +44,15 @@ enum {
 	F_ERROR = 0x85,
 	F_DATA = 0x86,
 	F_END = 0x87,
+	F_CREDIT = 0x88,
 };
+
+/*
+ * Bytes we may have sent that the agent has not confirmed reading.  UML's
+ * serial line stops reading for good once its tty throttles (at about
+ * 4 KiB unread); see F_CREDIT in the agent.  Must exceed its CREDIT_EVERY.
+ */
+#define SEND_WINDOW 2048
 
 #define GUEST_TTY "/dev/ttyS1"
 #define GUEST_SSL_LINE 1
@@ -74,6 +82,7 @@ struct uml_exec_chan {
 	size_t n_shares;
 	bool hello, broken, busy;
 	struct uml_buf in, out;
+	size_t unconfirmed;		/* sent, not yet confirmed by F_CREDIT */
 
 	/* the request in flight */
 	bool done;
@@ -371,6 +380,7 @@ int uml_exec_chan_prepare(struct uml_exec_chan *c, int keep[2])
 	close_fd(&c->guest_fd);
 	close_fd(&c->initrd_fd);
 	c->hello = c->broken = false;
+	c->unconfirmed = 0;
 	uml_buf_drop_front(&c->in, c->in.len);
 	uml_buf_drop_front(&c->out, c->out.len);
 	r = make_initrd(c);
@@ -453,6 +463,11 @@ static bool handle_frame(struct uml_exec_chan *c, uint32_t type, const char *p, 
 	struct uml_exec *e = c->exec;
 
 	switch (type) {
+	case F_CREDIT:
+		if (len != 8 || get32(p) > c->unconfirmed)
+			return false;
+		c->unconfirmed -= get32(p);
+		return true;
 	case F_HELLO:
 		handle_hello(c, p, len);
 		return true;
@@ -576,8 +591,9 @@ static bool guest_running(struct uml_instance *inst)
 
 static int flush_out(struct uml_exec_chan *c)
 {
-	while (c->out.len > 0) {
-		ssize_t n = write(c->fd, c->out.data, c->out.len);
+	while (c->out.len > 0 && c->unconfirmed < SEND_WINDOW) {
+		size_t room = SEND_WINDOW - c->unconfirmed;
+		ssize_t n = write(c->fd, c->out.data, c->out.len < room ? c->out.len : room);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -586,6 +602,7 @@ static int flush_out(struct uml_exec_chan *c)
 		if (n < 0)
 			return -errno;
 		uml_buf_drop_front(&c->out, (size_t)n);
+		c->unconfirmed += (size_t)n;
 	}
 	return 0;
 }
@@ -637,7 +654,7 @@ static int wait_step(struct uml_instance *inst, struct uml_exec_chan *c, uint64_
 {
 	struct pollfd pfd[2] = {
 		{ .fd = uml_instance_get_fd(inst), .events = POLLIN },
-		{ .fd = c->fd, .events = c->out.len ? POLLOUT : 0 },
+		{ .fd = c->fd, .events = c->out.len && c->unconfirmed < SEND_WINDOW ? POLLOUT : 0 },
 	};
 	uint64_t now = uml_now_usec(), wake = until;
 	int ms, r;

@@ -577,7 +577,7 @@ void uml_exec_chan_ended(struct uml_exec_chan *c)
 	uml_exec_chan_process(c);
 	close_fd(&c->fd);
 	if (!c->done)
-		finish_request(c, -ECONNRESET, NULL, 0);
+		finish_request(c, -ECONNRESET, "the guest ended", 15);
 }
 
 /* ---- requests ------------------------------------------------------------------- */
@@ -687,14 +687,15 @@ static int run_request(struct uml_instance *inst, struct uml_exec_chan *c, int64
 	c->err = 0;
 	while (!c->done) {
 		if (!guest_running(inst)) {
-			r = ifail(inst, -ECONNRESET, "guest '%s' ended (%s) while %s", uml_instance_get_umid(inst),
+			r = ifail(inst, -ECONNRESET, "guest '%s' ended (%s) before it could %s",
+				  uml_instance_get_umid(inst),
 				  uml_exit_reason_to_string(uml_instance_get_exit_reason(inst)), what);
 			goto out;
 		}
 		if (uml_now_usec() >= until) {
 			/* the agent missed its own deadline: its later frames would be misread */
 			c->broken = true;
-			r = ifail(inst, -ETIMEDOUT, "guest '%s': no answer from the agent while %s",
+			r = ifail(inst, -ETIMEDOUT, "guest '%s': no answer from the agent to: %s",
 				  uml_instance_get_umid(inst), what);
 			goto out;
 		}
@@ -717,7 +718,7 @@ out:
 static int request_error(struct uml_instance *inst, struct uml_exec_chan *c, int r,
 			 const char *what)
 {
-	return ifail(inst, r, "guest '%s': %s: %s", uml_instance_get_umid(inst), what,
+	return ifail(inst, r, "guest '%s': cannot %s: %s", uml_instance_get_umid(inst), what,
 		     c->err_msg && *c->err_msg ? c->err_msg : strerror(-r));
 }
 
@@ -742,13 +743,13 @@ UML_EXPORT int uml_instance_exec(struct uml_instance *inst, const char *const *a
 			uml_buf_free(&args);
 			return -ENOMEM;
 		}
-	snprintf(what, sizeof(what), "running '%s'", argv[0]);
+	snprintf(what, sizeof(what), "run '%.80s'", argv[0]);
 	if (args.len + stdin_len > MAX_REQUEST) {
 		uml_buf_free(&args);
 		return ifail(inst, -E2BIG, "%s: arguments and input exceed %u bytes", what,
 			     MAX_REQUEST);
 	}
-	r = usable_chan(inst, what + 8, &c);
+	r = usable_chan(inst, what, &c);
 	if (r < 0 || !(e = calloc(1, sizeof(*e)))) {
 		uml_buf_free(&args);
 		return r < 0 ? r : -ENOMEM;
@@ -792,7 +793,7 @@ UML_EXPORT int uml_instance_copy_in(struct uml_instance *inst, const char *host_
 	r = check_guest_path(inst, guest_path, "copy target");
 	if (r < 0)
 		return r;
-	snprintf(what, sizeof(what), "copying '%.40s' in", host_path);
+	snprintf(what, sizeof(what), "copy '%.40s' in", host_path);
 	if (stat(host_path, &st) < 0)
 		return ifail(inst, -errno, "cannot copy '%s' into the guest: %m", host_path);
 	if (!S_ISREG(st.st_mode))
@@ -830,7 +831,7 @@ UML_EXPORT int uml_instance_copy_out(struct uml_instance *inst, const char *gues
 	r = check_guest_path(inst, guest_path, "copy source");
 	if (r < 0)
 		return r;
-	snprintf(what, sizeof(what), "copying '%.40s' out", guest_path);
+	snprintf(what, sizeof(what), "copy '%.40s' out", guest_path);
 	r = usable_chan(inst, what, &c);
 	if (r < 0)
 		return r;

@@ -6,10 +6,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <popt.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <uml/libuml.h>
@@ -33,6 +36,7 @@ struct options {
 	int timeout_sec;
 	char *run;
 	int console;
+	int attach;
 	int quiet;
 	int version;
 	char **append;
@@ -43,6 +47,10 @@ static void on_event(void *userdata, struct uml_instance *inst, const struct uml
 {
 	const struct options *o = userdata;
 
+	if (ev->type == UML_EVENT_CONSOLE_OUTPUT && o->attach) {
+		(void)!write(STDOUT_FILENO, ev->text, ev->len);
+		return;
+	}
 	if (ev->type == UML_EVENT_CONSOLE_LINE && o->console) {
 		fwrite(ev->text, 1, ev->len, stdout);
 		fputc('\n', stdout);
@@ -70,6 +78,51 @@ static int parse_size(const char *s, uint64_t *ret)
 		return -EINVAL;
 	*ret = v;
 	return 0;
+}
+
+#define ESCAPE_KEY 0x1d	/* ^] as in telnet and virsh console */
+
+/*
+ * The terminal talks to the guest's console directly: raw mode here, the
+ * guest's tty does echo and line editing.  ^] halts the guest and returns.
+ */
+static void attach(struct uml_instance *inst)
+{
+	struct termios saved, raw;
+	bool restored = false;
+
+	if (tcgetattr(STDIN_FILENO, &saved) < 0)
+		return;
+	raw = saved;
+	cfmakeraw(&raw);
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
+	fprintf(stderr, "uml-run: attached to %s; ^] halts the guest\r\n",
+		uml_instance_get_umid(inst));
+	while (uml_instance_get_state(inst) != UML_STATE_EXITED) {
+		struct pollfd p[2] = {
+			{ .fd = STDIN_FILENO, .events = POLLIN },
+			{ .fd = uml_instance_get_fd(inst), .events = POLLIN },
+		};
+		char buf[4096];
+		ssize_t n;
+
+		if (poll(p, 2, 1000) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents & (POLLIN | POLLHUP)) {
+			n = read(STDIN_FILENO, buf, sizeof(buf));
+			if (n <= 0 || memchr(buf, ESCAPE_KEY, (size_t)n)) {
+				tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+				restored = true;
+				uml_instance_halt(inst, -1);
+				break;
+			}
+			uml_instance_write_console(inst, buf, (size_t)n);
+		}
+		uml_instance_process(inst);
+	}
+	if (!restored)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+	fputc('\n', stderr);
 }
 
 static int exit_code_for(struct uml_instance *inst, const struct options *o)
@@ -159,6 +212,10 @@ static int run(struct options *o, struct uml_ctx *ctx, const char *tmpdir)
 	if (r < 0)
 		goto out;
 
+	if (o->attach) {
+		attach(inst);
+		uml_instance_wait(inst, -1);
+	}
 	if (o->wait_for && !o->run) {
 		/* success is the text appearing; then the guest is not needed */
 		r = uml_instance_wait_ready(inst, -1);
@@ -213,6 +270,8 @@ int main(int argc, const char **argv)
 		  "run a shell command as the guest's workload; exit with its status", "COMMAND" },
 		{ "console", 0, POPT_ARG_NONE, &o.console, 0,
 		  "with --run, also show the guest's console", NULL },
+		{ "attach", 'A', POPT_ARG_NONE, &o.attach, 0,
+		  "interactive console on this terminal; ^] halts the guest", NULL },
 		{ "quiet", 'q', POPT_ARG_NONE, &o.quiet, 0, "no console, no end report", NULL },
 		{ "version", 'V', POPT_ARG_NONE, &o.version, 0, "show the version and exit", NULL },
 		POPT_AUTOHELP
@@ -249,12 +308,17 @@ int main(int argc, const char **argv)
 		poptFreeContext(pc);
 		return EXIT_USAGE;
 	}
+	if (o.attach && (o.run || o.wait_for || !isatty(STDIN_FILENO))) {
+		fprintf(stderr, "uml-run: --attach needs a terminal and excludes --run and --wait-for\n");
+		poptFreeContext(pc);
+		return EXIT_USAGE;
+	}
 	if (o.timeout_sec < 0) {
 		fprintf(stderr, "uml-run: --timeout must not be negative\n");
 		poptFreeContext(pc);
 		return EXIT_USAGE;
 	}
-	o.console = !o.quiet && (o.console || !o.run);
+	o.console = !o.quiet && !o.attach && (o.console || !o.run);
 
 	if (uml_ctx_new(&ctx) < 0 || (o.busybox && !mkdtemp(tmpdir))) {
 		fprintf(stderr, "uml-run: cannot set up: %s\n", strerror(errno));

@@ -439,6 +439,38 @@ bool uml_has_space_or_ctrl(const char *s)
 	return false;
 }
 
+int uml_find_program(const char *name, char **ret)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(name, '/')) {
+		if (access(name, X_OK) < 0)
+			return -errno;
+		*ret = strdup(name);
+		return *ret ? 0 : -ENOMEM;
+	}
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t len = strcspn(path, ":");
+		char *cand;
+
+		if (len > 0) {
+			if (asprintf(&cand, "%.*s/%s", (int)len, path, name) < 0)
+				return -ENOMEM;
+			if (access(cand, X_OK) == 0) {
+				*ret = cand;
+				return 0;
+			}
+			free(cand);
+		}
+		path += len;
+		if (*path == ':')
+			path++;
+	}
+	return -ENOENT;
+}
+
 int uml_buf_append(struct uml_buf *b, const void *data, size_t len)
 {
 	if (b->len + len + 1 > b->cap) {

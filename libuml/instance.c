@@ -726,11 +726,11 @@ static void feed_lines(struct uml_instance *inst, struct line_splitter *ls, cons
 static int drain(struct uml_instance *inst, int *fd, struct line_splitter *ls, bool console,
 		 bool flush)
 {
-	char chunk[65536];
+	char chunk[65536 + 1];	/* room for a NUL after what was read */
 	int handled = 0;
 
 	while (*fd >= 0) {
-		ssize_t n = read(*fd, chunk, sizeof(chunk));
+		ssize_t n = read(*fd, chunk, sizeof(chunk) - 1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -746,9 +746,13 @@ static int drain(struct uml_instance *inst, int *fd, struct line_splitter *ls, b
 			break;
 		}
 		handled = 1;
+		if (console) {
+			chunk[n] = '\0';
+			emit(inst, UML_EVENT_CONSOLE_OUTPUT, chunk, (size_t)n);
+		}
 		feed_lines(inst, ls, chunk, (size_t)n, console, false);
 		/* keep one busy guest from starving the caller's other work */
-		if (n < (ssize_t)sizeof(chunk))
+		if (n < (ssize_t)sizeof(chunk) - 1)
 			break;
 	}
 	if (flush && ls->partial.len)
@@ -856,6 +860,18 @@ static void close_channels(struct uml_instance *inst)
 	uml_spawn_release(&inst->proc);
 }
 
+/*
+ * UML's helpers share the kernel's file table, so its disk locks live until
+ * the last of them is gone: the image is free again only then.  Called after
+ * the kernel was reaped (a zombie leader would keep the group "alive"); the
+ * group's id stays reserved while any member exists.
+ */
+static void wait_group_gone(pid_t pgid)
+{
+	for (int i = 0; i < 2000 && kill(-pgid, 0) == 0; i++)
+		usleep(1000);
+}
+
 /* The kernel process ended (pidfd readable): read what is left, reap, name. */
 static void finish(struct uml_instance *inst)
 {
@@ -872,6 +888,7 @@ static void finish(struct uml_instance *inst)
 		uml_exec_chan_ended(inst->exec);
 	while (waitid(P_PIDFD, (id_t)inst->proc.pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
+	wait_group_gone(inst->proc.pid);
 	inst->reason = decide_reason(inst, &si);
 	if (si.si_code == CLD_EXITED)
 		inst->exit_code = si.si_status;
@@ -1035,6 +1052,12 @@ static int check_root_image(struct uml_instance *inst)
 	r = check_disk(inst, uml_rootfs_get_path(inst->rootfs), true);
 	if (r == 0 && inst->rootfs->backing)
 		r = check_disk(inst, inst->rootfs->backing, false);
+	/* a changed backing file: UML would refuse the overlay at mount time */
+	if (r == 0 && inst->rootfs->backing) {
+		r = uml_rootfs_cow_check(inst->rootfs);
+		if (r < 0)
+			r = ifail(inst, r, "%s", uml_rootfs_last_error(inst->rootfs));
+	}
 	return r;
 }
 

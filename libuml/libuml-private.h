@@ -56,6 +56,8 @@ int uml_read_file(const char *path, char **ret, size_t *len);	/* NUL-terminated 
 int uml_write_all(int fd, const void *buf, size_t len);
 int uml_path_absolute(const char *path, char **ret);	/* relative -> cwd-based */
 bool uml_has_space_or_ctrl(const char *s);
+/* Finds an executable on $PATH (or takes a name with a '/'); -ENOENT if none. */
+int uml_find_program(const char *name, char **ret);
 
 /* A growable byte buffer, always NUL-terminated. */
 struct uml_buf {
@@ -71,6 +73,23 @@ void uml_buf_free(struct uml_buf *b);
 
 struct uml_ctx *uml_kernel_get_ctx(struct uml_kernel *kernel);
 
+/* ---- kernel-build.c ---------------------------------------------------- */
+
+/* The shipped config presets, generated from libuml/presets/NAME.config. */
+struct uml_preset_text {
+	const char *name;
+	const char *text;
+};
+extern const struct uml_preset_text uml_preset_texts[];
+extern const size_t uml_preset_texts_count;
+
+/*
+ * Loops per jiffy of UML's delay loop on this host (HZ=100), for the lpj=
+ * kernel argument: it skips the ~90 ms "Calibrating delay loop" at boot.
+ * Measured in about 1-2 ms; 0 where unknown (not x86-64).
+ */
+unsigned long uml_host_lpj(void);
+
 /* ---- rootfs.c (images), cow.c (COW overlays) ---------------------------- */
 
 struct uml_rootfs {
@@ -82,6 +101,8 @@ struct uml_rootfs {
 	enum uml_fs_type fs_type;
 	const char *ready_marker;	/* static string, or NULL */
 	char *last_error;
+	struct uml_rootfs_entry *listing;	/* of uml_rootfs_list_dir(), with its names */
+	size_t n_listing;
 };
 
 struct uml_ctx *uml_rootfs_get_ctx(struct uml_rootfs *rootfs);
@@ -176,7 +197,8 @@ enum uml_mconsole_notify_type {
  * Sends one request to the mconsole socket at sock_path and collects the
  * reply (all parts while `more` is set) into *reply (NUL-terminated, may
  * hold NULs; length in *reply_len; caller frees).  *err_flag (may be NULL)
- * gets the reply's error flag.  timeout_ms bounds the whole exchange
+ * gets the reply's error value: 0 for success, else what the kernel put
+ * there (1, or a negative errno for some config/remove failures).  timeout_ms bounds the whole exchange
  * (negative: no limit); a reply is capped at 16 MiB in all.  Each call
  * uses its own socket, so a late answer to an earlier call is never taken
  * for this one.  Returns 0; -E2BIG for a command of 512 bytes or more;

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <poll.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -162,8 +163,9 @@ static int take_reply(const struct mc_reply *rep, size_t n, struct uml_buf *out,
 		return -EMSGSIZE;
 	if (uml_buf_append(out, rep->data, len) < 0)
 		return -ENOMEM;
-	if (rep->err)
-		*err_flag = 1;
+	/* only the first part carries it; keep the first one seen */
+	if (rep->err && !*err_flag)
+		*err_flag = (int)rep->err;
 	return rep->more ? 1 : 0;
 }
 
@@ -288,4 +290,471 @@ int uml_mconsole_parse_notify(const void *buf, size_t n, int *type, const char *
 	if (len)
 		*len = dlen;
 	return 0;
+}
+
+/* ---- public API ---------------------------------------------------------- */
+
+/* Where a request goes and where its failure is recorded. */
+struct mc_peer {
+	struct uml_ctx *ctx;
+	char **slot;			/* the object's last error, or NULL for the ctx's */
+	const char *name;		/* umid or socket path, for messages */
+	const char *path;		/* the mconsole socket */
+	int timeout_ms;
+};
+
+static int mc_fail_io(const struct mc_peer *p, const char *command, int r)
+{
+	switch (r) {
+	case -ENOENT:
+		return uml_fail(p->ctx, p->slot, r, "no mconsole socket at '%s': is guest '%s' running?",
+				p->path, p->name);
+	case -ECONNREFUSED:
+		return uml_fail(p->ctx, p->slot, r,
+				"nothing listens on '%s': guest '%s' has ended (stale socket)",
+				p->path, p->name);
+	case -ETIMEDOUT:
+		return uml_fail(p->ctx, p->slot, r, "guest '%s' did not answer '%.64s' within %d ms",
+				p->name, command, p->timeout_ms);
+	case -EBADMSG:
+		return uml_fail(p->ctx, p->slot, r, "malformed mconsole reply from '%s' to '%.64s'",
+				p->path, command);
+	case -EMSGSIZE:
+		return uml_fail(p->ctx, p->slot, r,
+				"mconsole reply from '%s' to '%.64s' exceeds %u bytes",
+				p->path, command, MC_MAX_REPLY);
+	case -E2BIG:
+		return uml_fail(p->ctx, p->slot, r,
+				"mconsole command of %zu bytes is too long (at most %d): '%.64s...'",
+				strlen(command), UML_MCONSOLE_MAX_DATA - 1, command);
+	case -ENAMETOOLONG:
+		return uml_fail(p->ctx, p->slot, r, "mconsole socket path too long: '%s'", p->path);
+	default:
+		return uml_fail(p->ctx, p->slot, r, "mconsole '%.64s' to '%s' failed: %s", command,
+				p->path, strerror(-r));
+	}
+}
+
+/*
+ * Runs one command.  On a kernel refusal the last error is the kernel's
+ * message and *kerr its error value; the return is -EREMOTEIO.
+ */
+static int mc_run(const struct mc_peer *p, const char *command, char **reply, size_t *len,
+		  int *kerr)
+{
+	char *text = NULL;
+	size_t n = 0;
+	int err = 0, r;
+
+	uml_dbg(p->ctx, "mconsole %s: %s", p->name, command);
+	r = uml_mconsole_call(p->path, command, p->timeout_ms, &text, &n, &err);
+	if (r < 0)
+		return mc_fail_io(p, command, r);
+	if (kerr)
+		*kerr = err;
+	if (err) {
+		if (text[0])
+			r = uml_fail(p->ctx, p->slot, -EREMOTEIO, "%s", text);
+		else
+			r = uml_fail(p->ctx, p->slot, -EREMOTEIO,
+				     "guest '%s' refused mconsole command '%.64s'", p->name, command);
+		free(text);
+		return r;
+	}
+	if (reply)
+		*reply = text;
+	else
+		free(text);
+	if (len)
+		*len = n;
+	return 0;
+}
+
+UML_EXPORT int uml_ctx_mconsole(struct uml_ctx *ctx, const char *umid, const char *command,
+				int timeout_ms, char **reply, size_t *reply_len)
+{
+	struct mc_peer p = { .ctx = ctx, .name = umid, .timeout_ms = timeout_ms };
+	char *path = NULL;
+	int r;
+
+	if (!ctx)
+		return -EINVAL;
+	if (!umid || !umid[0] || !command || !command[0] || !reply)
+		return uml_fail(ctx, NULL, -EINVAL, "uml_ctx_mconsole: %s missing",
+				!umid || !umid[0] ? "umid" : !command || !command[0] ?
+				"command" : "reply pointer");
+	if (umid[0] == '/') {
+		path = strdup(umid);
+		if (!path)
+			return -ENOMEM;
+	} else {
+		/* guests libuml did not start may use any umid: refuse only what escapes */
+		if (strchr(umid, '/') || strcmp(umid, ".") == 0 || strcmp(umid, "..") == 0)
+			return uml_fail(ctx, NULL, -EINVAL,
+					"bad umid '%s': not a name (nor an absolute socket path)",
+					umid);
+		if (asprintf(&path, "%s/%s/mconsole", uml_ctx_get_runtime_dir(ctx), umid) < 0)
+			return -ENOMEM;
+	}
+	p.path = path;
+	r = mc_run(&p, command, reply, reply_len, NULL);
+	free(path);
+	return r;
+}
+
+static int inst_peer(struct uml_instance *inst, struct mc_peer *p)
+{
+	p->ctx = uml_instance_get_ctx(inst);
+	p->slot = uml_instance_last_error_slot(inst);
+	p->name = uml_instance_get_umid(inst);
+	p->path = uml_instance_get_mconsole_path(inst);
+	p->timeout_ms = UML_MCONSOLE_TIMEOUT_MS;
+	if (!p->path)
+		return uml_fail(p->ctx, p->slot, -ENOTCONN, "guest '%s' is not running", p->name);
+	return 0;
+}
+
+/* Formats a command into buf[UML_MCONSOLE_MAX_DATA]; -E2BIG if it does not fit. */
+static int _printf_(4, 5) mc_format(const struct mc_peer *p, char *buf, const char *what,
+				    const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, UML_MCONSOLE_MAX_DATA, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= UML_MCONSOLE_MAX_DATA)
+		return uml_fail(p->ctx, p->slot, -E2BIG,
+				"mconsole %s too long: the command may hold %d bytes", what,
+				UML_MCONSOLE_MAX_DATA - 1);
+	return 0;
+}
+
+/* A word the kernel takes up to the end of the line: no blanks, no controls. */
+static int mc_check_word(const struct mc_peer *p, const char *what, const char *s)
+{
+	if (!s || !s[0])
+		return uml_fail(p->ctx, p->slot, -EINVAL, "mconsole %s missing", what);
+	if (uml_has_space_or_ctrl(s))
+		return uml_fail(p->ctx, p->slot, -EINVAL,
+				"mconsole %s '%s' holds white space or control characters", what, s);
+	return 0;
+}
+
+/* Runs a fixed or formatted command on a running instance. */
+static int inst_run(struct uml_instance *inst, const char *command, char **reply, size_t *len)
+{
+	struct mc_peer p;
+	int r;
+
+	if (!inst)
+		return -EINVAL;
+	r = inst_peer(inst, &p);
+	if (r < 0)
+		return r;
+	return mc_run(&p, command, reply, len, NULL);
+}
+
+UML_EXPORT int uml_instance_mconsole(struct uml_instance *inst, const char *command,
+				     char **reply, size_t *reply_len)
+{
+	if (!inst)
+		return -EINVAL;
+	if (!command || !command[0] || !reply)
+		return uml_fail(uml_instance_get_ctx(inst), uml_instance_last_error_slot(inst),
+				-EINVAL, "uml_instance_mconsole: %s missing",
+				!command || !command[0] ? "command" : "reply pointer");
+	return inst_run(inst, command, reply, reply_len);
+}
+
+static int inst_get_text(struct uml_instance *inst, const char *command, char **ret)
+{
+	if (!inst || !ret)
+		return -EINVAL;
+	return inst_run(inst, command, ret, NULL);
+}
+
+UML_EXPORT int uml_instance_mconsole_version(struct uml_instance *inst, char **ret)
+{
+	return inst_get_text(inst, "version", ret);
+}
+
+UML_EXPORT int uml_instance_mconsole_help(struct uml_instance *inst, char **ret)
+{
+	return inst_get_text(inst, "help", ret);
+}
+
+UML_EXPORT int uml_instance_mconsole_halt(struct uml_instance *inst)
+{
+	return inst_run(inst, "halt", NULL, NULL);
+}
+
+UML_EXPORT int uml_instance_mconsole_reboot(struct uml_instance *inst)
+{
+	return inst_run(inst, "reboot", NULL, NULL);
+}
+
+UML_EXPORT int uml_instance_mconsole_cad(struct uml_instance *inst)
+{
+	return inst_run(inst, "cad", NULL, NULL);
+}
+
+UML_EXPORT int uml_instance_mconsole_stop(struct uml_instance *inst)
+{
+	return inst_run(inst, "stop", NULL, NULL);
+}
+
+UML_EXPORT int uml_instance_mconsole_go(struct uml_instance *inst)
+{
+	return inst_run(inst, "go", NULL, NULL);
+}
+
+UML_EXPORT int uml_instance_mconsole_sysrq(struct uml_instance *inst, char key, char **output)
+{
+	char cmd[UML_MCONSOLE_MAX_DATA];
+	struct mc_peer p;
+	int r;
+
+	if (!inst)
+		return -EINVAL;
+	r = inst_peer(inst, &p);
+	if (r < 0)
+		return r;
+	/* the kernel takes the first non-blank character after "sysrq" */
+	if ((unsigned char)key <= ' ' || (unsigned char)key >= 0x7f)
+		return uml_fail(p.ctx, p.slot, -EINVAL, "bad SysRq key 0x%02x: need a printable letter",
+				(unsigned char)key);
+	snprintf(cmd, sizeof(cmd), "sysrq %c", key);
+	return mc_run(&p, cmd, output, NULL, NULL);
+}
+
+UML_EXPORT int uml_instance_mconsole_log(struct uml_instance *inst, const char *text)
+{
+	char cmd[UML_MCONSOLE_MAX_DATA];
+	struct mc_peer p;
+	int r;
+
+	if (!inst)
+		return -EINVAL;
+	r = inst_peer(inst, &p);
+	if (r < 0)
+		return r;
+	if (!text)
+		return uml_fail(p.ctx, p.slot, -EINVAL, "mconsole log text missing");
+	for (const char *s = text; *s; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			return uml_fail(p.ctx, p.slot, -EINVAL,
+					"mconsole log text holds control character 0x%02x",
+					(unsigned char)*s);
+	/* printk holds a line back until its newline comes */
+	r = mc_format(&p, cmd, "log text", "log %s\n", text);
+	if (r < 0)
+		return r;
+	return mc_run(&p, cmd, NULL, NULL, NULL);
+}
+
+UML_EXPORT int uml_instance_mconsole_proc(struct uml_instance *inst, const char *path,
+					  char **data, size_t *len)
+{
+	char cmd[UML_MCONSOLE_MAX_DATA];
+	struct mc_peer p;
+	char *text;
+	size_t n;
+	int r;
+
+	if (!inst || !data)
+		return -EINVAL;
+	r = inst_peer(inst, &p);
+	if (r < 0)
+		return r;
+	r = mc_check_word(&p, "proc path", path);
+	if (r < 0)
+		return r;
+	if (strncmp(path, "/proc/", 6) == 0)
+		path += 6;
+	r = mc_format(&p, cmd, "proc path", "proc %s", path);
+	if (r < 0)
+		return r;
+	r = mc_run(&p, cmd, &text, &n, NULL);
+	if (r < 0)
+		return r;
+	/* the kernel starts the contents "on their own line" */
+	if (n > 0 && text[0] == '\n') {
+		memmove(text, text + 1, n);	/* with the NUL */
+		n--;
+	}
+	*data = text;
+	if (len)
+		*len = n;
+	return 0;
+}
+
+UML_EXPORT int uml_instance_mconsole_stack(struct uml_instance *inst, pid_t pid, char **output)
+{
+	char cmd[UML_MCONSOLE_MAX_DATA];
+	struct mc_peer p;
+	int r;
+
+	if (!inst)
+		return -EINVAL;
+	r = inst_peer(inst, &p);
+	if (r < 0)
+		return r;
+	if (pid <= 0)
+		return uml_fail(p.ctx, p.slot, -EINVAL, "bad guest pid %d for mconsole stack",
+				(int)pid);
+	snprintf(cmd, sizeof(cmd), "stack %d", (int)pid);
+	return mc_run(&p, cmd, output, NULL, NULL);
+}
+
+UML_EXPORT int uml_instance_mconsole_config(struct uml_instance *inst, const char *spec)
+{
+	char cmd[UML_MCONSOLE_MAX_DATA];
+	struct mc_peer p;
+	const char *eq;
+	int r;
+
+	if (!inst)
+		return -EINVAL;
+	r = inst_peer(inst, &p);
+	if (r < 0)
+		return r;
+	r = mc_check_word(&p, "config setting", spec);
+	if (r < 0)
+		return r;
+	eq = strchr(spec, '=');
+	/* without '=' the kernel would answer a query instead of configuring */
+	if (!eq || eq == spec)
+		return uml_fail(p.ctx, p.slot, -EINVAL,
+				"mconsole config setting '%s' is not DEV=VALUE", spec);
+	r = mc_format(&p, cmd, "config setting", "config %s", spec);
+	if (r < 0)
+		return r;
+	return mc_run(&p, cmd, NULL, NULL, NULL);
+}
+
+/* Checks a device name for config queries and remove. */
+static int mc_check_dev(const struct mc_peer *p, const char *dev)
+{
+	int r = mc_check_word(p, "device name", dev);
+
+	if (r == 0 && strchr(dev, '='))
+		r = uml_fail(p->ctx, p->slot, -EINVAL, "bad mconsole device name '%s'", dev);
+	return r;
+}
+
+UML_EXPORT int uml_instance_mconsole_config_get(struct uml_instance *inst, const char *dev,
+						char **ret)
+{
+	char cmd[UML_MCONSOLE_MAX_DATA];
+	struct mc_peer p;
+	int r;
+
+	if (!inst || !ret)
+		return -EINVAL;
+	r = inst_peer(inst, &p);
+	if (r < 0)
+		return r;
+	r = mc_check_dev(&p, dev);
+	if (r < 0)
+		return r;
+	r = mc_format(&p, cmd, "device name", "config %s", dev);
+	if (r < 0)
+		return r;
+	return mc_run(&p, cmd, ret, NULL, NULL);
+}
+
+UML_EXPORT int uml_instance_mconsole_remove(struct uml_instance *inst, const char *dev)
+{
+	char cmd[UML_MCONSOLE_MAX_DATA];
+	struct mc_peer p;
+	int r;
+
+	if (!inst)
+		return -EINVAL;
+	r = inst_peer(inst, &p);
+	if (r < 0)
+		return r;
+	r = mc_check_dev(&p, dev);
+	if (r < 0)
+		return r;
+	r = mc_format(&p, cmd, "device name", "remove %s", dev);
+	if (r < 0)
+		return r;
+	return mc_run(&p, cmd, NULL, NULL, NULL);
+}
+
+/* ubd units the kernel knows (MAX_DEV in ubd_kern.c) */
+#define MC_UBD_UNITS 16
+
+/* A kernel refusal that carries a negative errno becomes that errno. */
+static int mc_kernel_errno(int r, int kerr)
+{
+	if (r == -EREMOTEIO && kerr < 0 && kerr >= -4095)
+		return kerr;
+	return r;
+}
+
+UML_EXPORT int uml_instance_add_disk_live(struct uml_instance *inst, unsigned index,
+					  const char *image, unsigned flags)
+{
+	char cmd[UML_MCONSOLE_MAX_DATA];
+	struct mc_peer p;
+	char *abs = NULL;
+	int r, kerr = 0;
+
+	if (!inst)
+		return -EINVAL;
+	r = inst_peer(inst, &p);
+	if (r < 0)
+		return r;
+	if (index >= MC_UBD_UNITS)
+		return uml_fail(p.ctx, p.slot, -EINVAL, "bad ubd unit %u: use 0 to %d", index,
+				MC_UBD_UNITS - 1);
+	if (flags & ~(unsigned)UML_DISK_LIVE_READONLY)
+		return uml_fail(p.ctx, p.slot, -EINVAL, "unknown disk flags 0x%x", flags);
+	r = mc_check_word(&p, "disk image path", image);
+	if (r < 0)
+		return r;
+	/* ubdN=FILE,BACKING,SERIAL: the kernel splits at ',' and ':' */
+	if (strpbrk(image, ",:"))
+		return uml_fail(p.ctx, p.slot, -EINVAL,
+				"disk image path '%s' holds ',' or ':', which the kernel splits at",
+				image);
+	/* the kernel resolves relative paths against its own cwd, not ours */
+	r = uml_path_absolute(image, &abs);
+	if (r < 0)
+		return uml_fail(p.ctx, p.slot, r, "cannot make '%s' absolute: %s", image,
+				strerror(-r));
+	if (access(abs, F_OK) < 0) {
+		r = uml_fail(p.ctx, p.slot, -errno, "disk image '%s': %s", abs, strerror(errno));
+		goto out;
+	}
+	r = mc_format(&p, cmd, "disk image path", "config ubd%u%s=%s", index,
+		      flags & UML_DISK_LIVE_READONLY ? "r" : "", abs);
+	if (r < 0)
+		goto out;
+	r = mc_kernel_errno(mc_run(&p, cmd, NULL, NULL, &kerr), kerr);
+out:
+	free(abs);
+	return r;
+}
+
+UML_EXPORT int uml_instance_remove_disk_live(struct uml_instance *inst, unsigned index)
+{
+	char cmd[UML_MCONSOLE_MAX_DATA];
+	struct mc_peer p;
+	int r, kerr = 0;
+
+	if (!inst)
+		return -EINVAL;
+	r = inst_peer(inst, &p);
+	if (r < 0)
+		return r;
+	if (index >= MC_UBD_UNITS)
+		return uml_fail(p.ctx, p.slot, -EINVAL, "bad ubd unit %u: use 0 to %d", index,
+				MC_UBD_UNITS - 1);
+	snprintf(cmd, sizeof(cmd), "remove ubd%u", index);
+	return mc_kernel_errno(mc_run(&p, cmd, NULL, NULL, &kerr), kerr);
 }

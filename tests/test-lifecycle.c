@@ -49,6 +49,7 @@ static struct uml_instance *guest(struct uml_rootfs *r)
 
 	ck_assert_int_eq(uml_instance_new(kernel, &vm), 0);
 	ck_assert_int_eq(uml_instance_set_rootfs(vm, r), 0);
+	ck_assert_int_eq(uml_instance_set_ready_marker(vm, UML_BUSYBOX_READY_MARKER), 0);
 	return vm;
 }
 
@@ -173,7 +174,9 @@ START_TEST(embedder_killed_leaves_nothing)
 
 			snprintf(path, sizeof(path), "%s/copy-%d.img", th_tmpdir(), 200 + i);
 			if (uml_rootfs_new(ctx, path, &r) < 0 || uml_instance_new(kernel, &vm[i]) < 0 ||
-			    uml_instance_set_rootfs(vm[i], r) < 0 || uml_instance_boot(vm[i]) < 0)
+			    uml_instance_set_rootfs(vm[i], r) < 0 ||
+			    uml_instance_set_ready_marker(vm[i], UML_BUSYBOX_READY_MARKER) < 0 ||
+			    uml_instance_boot(vm[i]) < 0)
 				_exit(1);
 		}
 		for (int i = 0; i < 8; i++)

@@ -285,6 +285,254 @@ UML_EXPORT int uml_kernel_is_static(struct uml_kernel *kernel);
 UML_EXPORT const char *uml_kernel_last_error(struct uml_kernel *kernel);
 
 /* ------------------------------------------------------------------ */
+/* Kernel builds                                                       */
+/* ------------------------------------------------------------------ */
+
+struct uml_kernel_build;
+
+/**
+ * enum uml_kernel_build_flags - flags for uml_kernel_build_set_flags().
+ * @UML_KERNEL_BUILD_ALLOW_DROPPED: build even when requested options are
+ *     not set in the final configuration (they are still listed by
+ *     uml_kernel_build_get_dropped_options() and logged as a warning)
+ * @UML_KERNEL_BUILD_FAIL_ON_CONFLICT: fail when two fragments or options
+ *     set one symbol to different values (by default the later one wins
+ *     and the conflict is logged and listed by uml_kernel_build_get_conflicts())
+ */
+enum uml_kernel_build_flags {
+	UML_KERNEL_BUILD_ALLOW_DROPPED = 1u << 0,
+	UML_KERNEL_BUILD_FAIL_ON_CONFLICT = 1u << 1,
+};
+
+/**
+ * uml_kernel_build_new:
+ * @ret: the new build description
+ *
+ * Describes a build of a UML kernel from source: set the source with
+ * uml_kernel_build_set_source(), optionally a preset, fragments, options,
+ * the build dir and jobs, then call uml_kernel_build_run().  The preset
+ * starts as "fast".
+ *
+ * Returns: 0, -EINVAL for a NULL argument, -ENOMEM.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_new(struct uml_ctx *ctx, struct uml_kernel_build **ret);
+
+/** uml_kernel_build_ref: Returns: @build. Since: 0.1 */
+UML_EXPORT struct uml_kernel_build *uml_kernel_build_ref(struct uml_kernel_build *build);
+/** uml_kernel_build_unref: Returns: NULL. Since: 0.1 */
+UML_EXPORT struct uml_kernel_build *uml_kernel_build_unref(struct uml_kernel_build *build);
+
+/**
+ * uml_kernel_build_set_source:
+ * @path: an unpacked Linux source tree (with arch/um), or a tarball of one
+ *        (.tar, .tar.xz, .tar.gz, .tar.bz2, .tar.zst; e.g. Debian's
+ *        /usr/src/linux-source-6.12.tar.xz)
+ *
+ * A tarball is unpacked once into the cache dir (see
+ * uml_kernel_build_set_cache_dir()), keyed by its path, size and mtime;
+ * builds of any configuration share that tree.  A source tree must not be
+ * configured in place (no .config): builds are always out of tree.
+ * Nothing is checked until uml_kernel_build_run().
+ *
+ * Returns: 0, -EINVAL for a NULL or empty @path.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_set_source(struct uml_kernel_build *build, const char *path);
+
+/**
+ * uml_kernel_build_set_build_dir:
+ * @dir: the out-of-tree build directory (make O=), created if missing
+ *
+ * Without one, the build goes to CACHE/builds/PRESET-HASH, where HASH
+ * covers the source path, the preset, the fragments and the options.
+ * One build dir holds one configuration; a build dir used by a running
+ * build is waited for (a lock file).
+ *
+ * Returns: 0, -EINVAL for a NULL or empty @dir.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_set_build_dir(struct uml_kernel_build *build, const char *dir);
+
+/**
+ * uml_kernel_build_set_cache_dir:
+ * @dir: where tarballs are unpacked and default build dirs live
+ *
+ * Defaults to $XDG_CACHE_HOME/libuml, else ~/.cache/libuml.
+ *
+ * Returns: 0, -EINVAL for a NULL or empty @dir.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_set_cache_dir(struct uml_kernel_build *build, const char *dir);
+
+/**
+ * uml_kernel_build_set_jobs:
+ * @jobs: parallel make jobs (make -j); 0 (the default) for the number of
+ *        online CPUs
+ *
+ * Returns: 0, -ERANGE above 1024.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_set_jobs(struct uml_kernel_build *build, unsigned jobs);
+
+/**
+ * uml_kernel_build_set_preset:
+ * @name: "defconfig" (the kernel's UML defconfig), "tinyconfig" (the
+ *        kernel's smallest config) or "fast" (the default: tinyconfig plus
+ *        libuml's shipped fragment with everything libuml uses - ubd with
+ *        COW, ext2/3/4, hostfs, tmpfs, devtmpfs, mconsole, the console
+ *        channels, UML networking, IPv4 - and little else, for fast boots;
+ *        see uml_kernel_build_get_preset_text())
+ *
+ * On x86-64 hosts every preset gets CONFIG_64BIT=y (tinyconfig would pick
+ * a 32-bit kernel), and every preset gets CONFIG_STATIC_LINK off, so host
+ * compatibility fixes apply to the kernel; fragments may override both.
+ *
+ * Returns: 0, -EINVAL for an unknown preset (the message lists the known
+ * ones).
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_set_preset(struct uml_kernel_build *build, const char *name);
+
+/**
+ * uml_kernel_build_get_preset_text:
+ * @name: a shipped preset ("fast")
+ *
+ * Returns: the preset's config fragment (applied on top of tinyconfig), a
+ * static string; NULL for an unknown name and for "defconfig" and
+ * "tinyconfig", which come from the kernel source.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_kernel_build_get_preset_text(const char *name);
+
+/**
+ * uml_kernel_build_add_fragment_file:
+ * @path: a config fragment: lines "CONFIG_NAME=VALUE" and
+ *        "# CONFIG_NAME is not set", blank lines and other comments
+ *
+ * Reads the fragment now.  Fragments and options are applied in the order
+ * they were added, after the preset; a later value for a symbol replaces an
+ * earlier one (see UML_KERNEL_BUILD_FAIL_ON_CONFLICT).
+ *
+ * Returns: 0; -ENOENT (or another errno of open/read) if @path cannot be
+ * read; -EINVAL for a line that is neither (the message names file and
+ * line), in which case nothing of the file is added.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_add_fragment_file(struct uml_kernel_build *build,
+						  const char *path);
+
+/**
+ * uml_kernel_build_add_option:
+ * @option: one line as in a fragment, e.g. "CONFIG_KUNIT=y" or
+ *          "# CONFIG_IPV6 is not set" ("CONFIG_IPV6=n" works too)
+ *
+ * Returns: 0, -EINVAL for a malformed option.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_add_option(struct uml_kernel_build *build, const char *option);
+
+/**
+ * uml_kernel_build_set_flags:
+ * @flags: enum uml_kernel_build_flags
+ * Returns: 0, -EINVAL for unknown bits.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_set_flags(struct uml_kernel_build *build, unsigned flags);
+
+/**
+ * uml_kernel_build_run:
+ * @ret: if not NULL, receives the built kernel
+ *
+ * Builds the kernel: unpacks a tarball source (once), configures the
+ * build dir (`make ARCH=um defconfig` or `tinyconfig`, the preset's and
+ * the caller's options merged in, `make olddefconfig`), checks that every
+ * requested option is set in the final .config, and runs make.  Reports
+ * progress through the context: "unpack" and "configure" as pulses, then
+ * "build" with kbuild steps done of an estimated total; a progress
+ * callback returning non-zero stops the build (the whole make process
+ * group is killed).  Output of every make run goes to
+ * uml_kernel_build_get_log_path().
+ *
+ * A build whose source and resulting configuration match the last
+ * successful build in that build dir runs no make at all (see
+ * uml_kernel_build_was_up_to_date()); tarball sources are identified by
+ * path, size and mtime, source trees by a scan of their files' mtimes.
+ *
+ * Returns: 0; -EINVAL with no source set, or when conflicts were found and
+ * UML_KERNEL_BUILD_FAIL_ON_CONFLICT is set; -ENOENT if the source does not
+ * exist or is not a Linux source tree (the message names the path);
+ * -EMEDIUMTYPE if a tarball holds no Linux source tree; -EBUSY if the source
+ * tree is configured in place; -ENOPKG if host tools are missing (the
+ * message names them and their Debian packages); -ENOTSUP if requested
+ * options were dropped by the kernel's config (unknown symbols or unmet
+ * dependencies; see uml_kernel_build_get_dropped_options()) and
+ * UML_KERNEL_BUILD_ALLOW_DROPPED is not set; -EIO if make or tar failed
+ * (the message quotes the end of the log); -ECANCELED if the progress
+ * callback cancelled; errors of uml_kernel_new_from_path() for the result.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_run(struct uml_kernel_build *build, struct uml_kernel **ret);
+
+/**
+ * uml_kernel_build_get_build_dir:
+ * Returns: the build dir of the last run (also a failed one), owned by
+ * @build, or NULL before a run got that far.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_kernel_build_get_build_dir(struct uml_kernel_build *build);
+
+/**
+ * uml_kernel_build_get_kernel_path:
+ * Returns: the path of the kernel binary the last run built or would
+ * build (BUILD_DIR/linux), owned by @build, or NULL before a run.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_kernel_build_get_kernel_path(struct uml_kernel_build *build);
+
+/**
+ * uml_kernel_build_get_log_path:
+ * Returns: the build log of the last run (BUILD_DIR/libuml-build.log),
+ * owned by @build, or NULL before a run got that far.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_kernel_build_get_log_path(struct uml_kernel_build *build);
+
+/**
+ * uml_kernel_build_get_dropped_options:
+ * Returns: the requested options the last run found not set as asked in
+ * the final configuration, as space-separated names ("CONFIG_FOO
+ * CONFIG_BAR"), owned by @build; NULL if there were none.  The error
+ * message says for each what was asked and what the kernel did.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_kernel_build_get_dropped_options(struct uml_kernel_build *build);
+
+/**
+ * uml_kernel_build_get_conflicts:
+ * Returns: a description of the conflicting fragments and options of the
+ * last run ("CONFIG_X=n (b.config:3) conflicts with CONFIG_X=y
+ * (a.config:1)", joined by "; "), owned by @build; NULL if none.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_kernel_build_get_conflicts(struct uml_kernel_build *build);
+
+/**
+ * uml_kernel_build_was_up_to_date:
+ * Returns: 1 if the last successful run found the kernel up to date and
+ * ran no make, 0 otherwise.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_kernel_build_was_up_to_date(struct uml_kernel_build *build);
+
+/**
+ * uml_kernel_build_last_error:
+ * Returns: the message of the last failure on @build, or NULL.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_kernel_build_last_error(struct uml_kernel_build *build);
+
+/* ------------------------------------------------------------------ */
 /* Root filesystems                                                    */
 /* ------------------------------------------------------------------ */
 
@@ -412,6 +660,279 @@ UML_EXPORT int uml_rootfs_create_busybox(struct uml_rootfs *rootfs, const char *
 UML_EXPORT const char *uml_rootfs_last_error(struct uml_rootfs *rootfs);
 
 /* ------------------------------------------------------------------ */
+/* Root filesystems: files in and out                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * These work on an existing ext2/3/4 image (not a COW overlay) through
+ * libext2fs, without mounting it.  Guest paths are absolute; symlinks in
+ * them are followed inside the image, except in the last component where
+ * a call says otherwise.  The image must not be in use by a running guest.
+ */
+
+/**
+ * enum uml_rootfs_copy_flags - flags for uml_rootfs_copy_in().
+ * @UML_ROOTFS_COPY_OVERWRITE: replace files, symlinks and special files
+ *     that are in the way (by default they fail the copy with -EEXIST)
+ */
+enum uml_rootfs_copy_flags {
+	UML_ROOTFS_COPY_OVERWRITE = 1u << 0,
+};
+
+/**
+ * uml_rootfs_copy_in:
+ * @host_src: a host file, symlink, special file or directory tree
+ * @guest_dst: the path the copy gets in the image; its parent must exist.
+ *     A directory copied onto an existing directory (also "/") is merged
+ *     into it; existing directories keep their own attributes.
+ * @flags: enum uml_rootfs_copy_flags
+ *
+ * Copies into the image with modes, owners, timestamps, hard links inside
+ * the tree and holes kept.  Space and inodes are checked before anything
+ * is written; should the image still run out, what was copied so far
+ * stays and the call fails with -ENOSPC.  Reports progress ("populate")
+ * through the context.
+ *
+ * Returns: 0; -EINVAL for a relative @guest_dst or unknown @flags;
+ * -ENOENT if @host_src or the parent of @guest_dst is missing; -ENOTDIR if
+ * that parent is not a directory; -EEXIST if a non-directory is in the way
+ * and no OVERWRITE flag was given; -EISDIR if a non-directory would replace
+ * a directory; -ENOSPC; -ECANCELED; -EMEDIUMTYPE if the image holds no
+ * ext2/3/4 filesystem; -EBUSY if the filesystem is mounted or was not
+ * cleanly unmounted (its journal needs replaying: run e2fsck -fy or boot
+ * it once); -EOPNOTSUPP for a COW overlay.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_copy_in(struct uml_rootfs *rootfs, const char *host_src,
+				  const char *guest_dst, unsigned flags);
+
+/**
+ * uml_rootfs_read_file:
+ * @guest_path: a regular file in the image (a symlink to one is followed)
+ * @data: receives the contents, NUL-terminated; the caller free()s it
+ * @len: receives the length without the NUL, or NULL
+ *
+ * Returns: 0; -ENOENT; -EISDIR for a directory; -EINVAL for another
+ * non-regular file or a relative path; -EFBIG past 1 GiB; -EMEDIUMTYPE;
+ * -EOPNOTSUPP for a COW overlay.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_read_file(struct uml_rootfs *rootfs, const char *guest_path,
+				    char **data, size_t *len);
+
+/**
+ * struct uml_rootfs_entry - one entry of uml_rootfs_list_dir().
+ * @name: the entry's name
+ * @mode: type and permission bits, as st_mode
+ * @uid: owner
+ * @gid: group
+ * @size: size in bytes
+ * @mtime: modification time, seconds since the epoch
+ * @mtime_nsec: nanoseconds of @mtime
+ * @nlink: link count
+ */
+struct uml_rootfs_entry {
+	const char *name;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	uint64_t size;
+	int64_t mtime;
+	uint32_t mtime_nsec;
+	unsigned nlink;
+};
+
+/**
+ * uml_rootfs_list_dir:
+ * @guest_path: a directory in the image (a symlink to one is followed)
+ * @ret: receives the entries sorted by name, without "." and "..", owned
+ *       by @rootfs until the next uml_rootfs_list_dir() or the last unref
+ * @n: receives the number of entries
+ *
+ * Returns: 0; -ENOENT; -ENOTDIR; -EINVAL for a relative path;
+ * -EMEDIUMTYPE; -EOPNOTSUPP for a COW overlay.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_list_dir(struct uml_rootfs *rootfs, const char *guest_path,
+				   const struct uml_rootfs_entry **ret, size_t *n);
+
+/**
+ * uml_rootfs_remove:
+ * @guest_path: what to remove; a directory goes with everything below it;
+ *     a symlink is removed itself, not what it points to
+ *
+ * Frees the blocks and inodes that are no longer linked (hard links
+ * elsewhere keep theirs).
+ *
+ * Returns: 0; -ENOENT; -EBUSY for "/" and as for uml_rootfs_copy_in();
+ * -EINVAL for a relative path; -EMEDIUMTYPE; -EOPNOTSUPP for a COW overlay.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_remove(struct uml_rootfs *rootfs, const char *guest_path);
+
+/**
+ * uml_rootfs_resize:
+ * @new_size: the new image size in bytes, a multiple of 1 KiB, not
+ *            smaller than the filesystem
+ *
+ * Grows the image file and its filesystem offline (with e2fsprogs'
+ * resize2fs).  If that fails the file gets its old size back.  Images made
+ * afterwards by this object also get @new_size.
+ *
+ * Returns: 0 (also when the size is already @new_size); -ERANGE to shrink
+ * or for an invalid size; -ENOENT; -EMEDIUMTYPE; -EBUSY as for
+ * uml_rootfs_copy_in(); -ENOEXEC if resize2fs is missing; -EIO if it failed
+ * (the message holds its output); -EOPNOTSUPP for a COW overlay.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_resize(struct uml_rootfs *rootfs, uint64_t new_size);
+/* COW overlays                                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A COW (copy-on-write) overlay lets many guests share one read-only
+ * backing image: each guest writes only to its own overlay file.  libuml
+ * reads and writes UML's own format (version 3, as `ubd0=COW,BACKING` and
+ * uml_mkcow create it), so overlays made here boot with any UML kernel and
+ * merge with uml_moo, and overlays made by those open here.  An overlay is
+ * a struct uml_rootfs whose uml_rootfs_get_backing() is not NULL; pass it
+ * to uml_instance_set_rootfs() like any image.
+ *
+ * UML refuses an overlay whose backing file changed size or modification
+ * time since the overlay was made; uml_rootfs_cow_check() reports that
+ * before a boot.  Never modify a backing image that has overlays: merge
+ * them into new images instead.
+ */
+
+/**
+ * uml_rootfs_new_cow:
+ * @backing: the image to share; its file must exist.  It is never written
+ *           to, and it may not itself be an overlay (UML cannot stack them)
+ * @cow_path: the overlay file to create
+ * @flags: enum uml_rootfs_create_flags (UML_ROOTFS_CREATE_OVERWRITE
+ *         replaces an existing @cow_path)
+ * @ret: the new overlay, with the context of @backing
+ *
+ * Creates an overlay exactly as UML does: a version 3 header naming the
+ * absolute path of @backing (directories resolved as UML resolves them)
+ * with its size and modification time, sector size 512, alignment 4096,
+ * an empty bitmap, and a data area as large as @backing.  Bitmap and data
+ * are left as holes, so a new overlay takes a few KiB of disk.  The file
+ * (mode 0644 less the umask) is built under a temporary name and renamed
+ * into place when complete.  The overlay's size is that of @backing; it
+ * inherits the ready marker of @backing.  On failure the message is kept
+ * on @backing (uml_rootfs_last_error()).
+ *
+ * Returns: 0; -EEXIST if @cow_path exists and no OVERWRITE flag was
+ * given; -ENOENT if the backing file (or the directory of @cow_path) does
+ * not exist; -EISDIR if one is a directory; -EINVAL for bad arguments, when
+ * @backing is an overlay or @cow_path names the backing file itself;
+ * -EMEDIUMTYPE if the backing file is a COW file or neither a regular file
+ * nor a block device; -ENODATA if it is empty; -EFBIG if it is larger than
+ * an overlay can cover (about 8 TiB); -EOVERFLOW if its modification time
+ * does not fit the header's 32 bits (UML would refuse the overlay);
+ * -ENAMETOOLONG if its absolute path exceeds 4095 bytes.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_new_cow(struct uml_rootfs *backing, const char *cow_path,
+				  unsigned flags, struct uml_rootfs **ret);
+
+/**
+ * uml_rootfs_open_cow:
+ * @cow_path: an existing overlay (made by libuml, uml_mkcow or the kernel)
+ * @ret: the overlay
+ *
+ * Reads and checks the overlay's header; the backing path comes from it.
+ * Versions 2 and 3 are read, including version 3 files in the old 64-bit
+ * layout, as the kernel reads them.  Every field is checked before use,
+ * so hostile files are refused, never trusted.  The backing file is not
+ * looked at: use uml_rootfs_cow_check() for that.
+ *
+ * Returns: 0; -EINVAL for bad arguments; -ENOENT and other open() errors;
+ * -EISDIR for a directory; -EMEDIUMTYPE if @cow_path is not a regular file
+ * or not a COW file at all (wrong magic); -EPROTONOSUPPORT for a version
+ * other than 2 or 3 (including little-endian version 1 files) or an unknown
+ * cow_format; -ENODATA if the file is truncated (shorter than its header,
+ * or than the bitmap and data area its header promises); -EBADMSG for a
+ * header field out of range (sector size other than 512, alignment not a
+ * power of two from 512 to 1 MiB, size 0 or beyond about 8 TiB, a backing
+ * path that is not absolute or holds control characters); -ENAMETOOLONG
+ * if the backing path is not NUL-terminated within its 4096 bytes.  The
+ * message names the file and the field.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_open_cow(struct uml_ctx *ctx, const char *cow_path,
+				   struct uml_rootfs **ret);
+
+/**
+ * uml_rootfs_get_backing:
+ * Returns: the absolute path of the backing file of an overlay, owned by
+ * @rootfs; NULL for an image that is not an overlay.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_rootfs_get_backing(struct uml_rootfs *rootfs);
+
+/**
+ * uml_rootfs_cow_check:
+ * @cow: an overlay
+ *
+ * Re-reads the overlay's header and compares the backing file with it the
+ * way UML does at boot: its size must equal the recorded size and its
+ * modification time (all of st_mtime) the recorded 32-bit mtime.  Call it
+ * before a boot to get a clear error instead of a guest that cannot mount
+ * its root.
+ *
+ * Returns: 0 if UML would accept the pair; -ESTALE if the backing file
+ * changed (the message names the file and both sizes or both mtimes);
+ * -ENOENT (or another open() error) if the backing file is gone; the
+ * errors of uml_rootfs_open_cow() if the overlay's header is bad; -EINVAL
+ * if @cow is not an overlay.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_cow_check(struct uml_rootfs *cow);
+
+/**
+ * uml_rootfs_cow_get_written:
+ * @cow: an overlay
+ * @ret_bytes: bytes of the device the overlay holds (written by guests)
+ *
+ * Counts the sectors the overlay's bitmap marks as written.
+ *
+ * Returns: 0; -EINVAL if @cow is not an overlay; the header errors of
+ * uml_rootfs_open_cow().
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_cow_get_written(struct uml_rootfs *cow, uint64_t *ret_bytes);
+
+/**
+ * uml_rootfs_cow_merge:
+ * @cow: an overlay
+ * @out_image: the standalone image to create
+ * @flags: enum uml_rootfs_create_flags (UML_ROOTFS_CREATE_OVERWRITE
+ *         replaces an existing @out_image)
+ *
+ * Writes a new image holding the backing file with the overlay's written
+ * sectors applied, as `uml_moo COW NEW` does; the results are byte for
+ * byte the same.  Neither the backing file nor the overlay is modified.
+ * Holes of the backing file stay holes.  The image is written under a
+ * temporary name next to @out_image, synced and renamed into place, so a
+ * failure leaves nothing behind.  Reports progress ("copy" in bytes, then
+ * "merge" in sectors) through the context.  The overlay must not be in use
+ * by a running guest (UML holds a write lock on it).
+ *
+ * Returns: 0; -ESTALE if the backing file changed since the overlay was
+ * made (merging would produce garbage); -EBUSY if a guest holds the
+ * overlay; -EEXIST if @out_image exists and no OVERWRITE flag was given;
+ * -EINVAL for bad arguments, if @cow is not an overlay or @out_image is
+ * the overlay or its backing file; -ECANCELED when the progress callback
+ * cancelled; -ENOSPC and other I/O errors; the header errors of
+ * uml_rootfs_open_cow().
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_cow_merge(struct uml_rootfs *cow, const char *out_image,
+				    unsigned flags);
+
+/* ------------------------------------------------------------------ */
 /* Instances                                                           */
 /* ------------------------------------------------------------------ */
 
@@ -463,6 +984,9 @@ UML_EXPORT const char *uml_exit_reason_to_string(enum uml_exit_reason reason);
  * @UML_EVENT_NOTIFY: the guest wrote to /proc/mconsole (text: what it wrote)
  * @UML_EVENT_PANIC: the kernel panicked (text: the panic message)
  * @UML_EVENT_EXITED: the process ended (text: the exit reason's name)
+ * @UML_EVENT_CONSOLE_OUTPUT: raw console bytes as they arrive, before
+ *     line splitting (prompts without a newline, escape sequences); for
+ *     terminals attached to the guest.  @text may hold NULs.
  */
 enum uml_event_type {
 	UML_EVENT_CONSOLE_LINE = 0,
@@ -471,6 +995,7 @@ enum uml_event_type {
 	UML_EVENT_NOTIFY = 3,
 	UML_EVENT_PANIC = 4,
 	UML_EVENT_EXITED = 5,
+	UML_EVENT_CONSOLE_OUTPUT = 6,
 };
 
 /**
@@ -814,6 +1339,265 @@ UML_EXPORT int uml_instance_get_hostcompat_applied(struct uml_instance *inst);
  * Since: 0.1
  */
 UML_EXPORT const char *uml_instance_last_error(struct uml_instance *inst);
+
+/* ------------------------------------------------------------------ */
+/* Management console (mconsole)                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Every running UML kernel listens on a unix datagram socket,
+ * RUNTIME_DIR/UMID/mconsole, for management commands (see the kernel's
+ * "help" command).  The calls below send one command and return the
+ * kernel's answer.  When the kernel refuses a command (it sets the error
+ * flag of its reply) they fail with -EREMOTEIO and the last error is the
+ * kernel's own message, e.g. "Not stopped" or "Device is currently open"
+ * (or a message naming the command when the kernel sent none).
+ *
+ * Errors common to all of them: -EINVAL for bad arguments (the message
+ * says which); -E2BIG when the command would not fit the 511 bytes the
+ * protocol carries; -ENOTCONN (instance calls) when the guest does not
+ * run; -ENOENT when no socket exists for the guest; -ECONNREFUSED when
+ * the socket exists but nothing listens (a guest that died); -ETIMEDOUT
+ * when the answer did not come in time; -EBADMSG for a malformed answer;
+ * -EMSGSIZE for an answer past 16 MiB; -ENOMEM.  Returned text is
+ * allocated and NUL-terminated; the caller frees it with free().
+ */
+
+/**
+ * UML_MCONSOLE_TIMEOUT_MS:
+ * How long the uml_instance_mconsole*() calls wait for the whole answer.
+ */
+#define UML_MCONSOLE_TIMEOUT_MS 10000
+
+/**
+ * uml_ctx_mconsole:
+ * @umid: the umid of a guest running in the context's runtime directory
+ *        (any name without '/' other than "." and ".."), or the absolute
+ *        path of an mconsole socket
+ * @command: the command line, e.g. "version" or "config ubd1=/img"
+ * @timeout_ms: how long to wait for the whole answer; negative waits
+ *              without limit
+ * @reply: the answer text (may hold NULs; always NUL-terminated)
+ * @reply_len: if not NULL, receives the answer's length
+ *
+ * Sends @command to any UML guest, also ones libuml did not start, found
+ * by its umid.  Does not need a struct uml_instance.
+ *
+ * Returns: 0; -EREMOTEIO when the kernel refused the command (the last
+ * error of @ctx is its message); -ENAMETOOLONG when the socket path does
+ * not fit a unix socket address; the common mconsole errors above.
+ * *@reply is untouched on failure.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_ctx_mconsole(struct uml_ctx *ctx, const char *umid, const char *command,
+				int timeout_ms, char **reply, size_t *reply_len);
+
+/**
+ * uml_instance_mconsole:
+ * @command: the command line, e.g. "proc meminfo"
+ * @reply: the answer text (may hold NULs; always NUL-terminated)
+ * @reply_len: if not NULL, receives the answer's length
+ *
+ * Sends @command to the running guest and waits up to
+ * UML_MCONSOLE_TIMEOUT_MS for the answer.  The typed helpers below check
+ * their arguments and are preferred where one fits.
+ *
+ * Returns: 0; -EREMOTEIO when the kernel refused the command (see
+ * uml_instance_last_error() for its message); -EINVAL for an empty
+ * command; the common mconsole errors above.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole(struct uml_instance *inst, const char *command,
+				     char **reply, size_t *reply_len);
+
+/**
+ * uml_instance_mconsole_version:
+ * @ret: the kernel's uname line ("Linux (none) 6.1.176 #1 ... x86_64")
+ * Returns: 0, or the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_version(struct uml_instance *inst, char **ret);
+
+/**
+ * uml_instance_mconsole_help:
+ * @ret: the kernel's list of mconsole commands
+ * Returns: 0, or the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_help(struct uml_instance *inst, char **ret);
+
+/**
+ * uml_instance_mconsole_halt:
+ * Asks the kernel to halt at once (no shutdown of guest userspace); the
+ * process then exits.  Unlike uml_instance_halt() it does not wait and
+ * never escalates to signals.
+ * Returns: 0 when the kernel acknowledged, or the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_halt(struct uml_instance *inst);
+
+/**
+ * uml_instance_mconsole_reboot:
+ * Asks the kernel to restart at once.  UML restarts by executing itself
+ * again in the same process, so the pid stays and the guest boots anew.
+ * Returns: 0 when the kernel acknowledged, or the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_reboot(struct uml_instance *inst);
+
+/**
+ * uml_instance_mconsole_cad:
+ * Sends Ctrl-Alt-Del: the kernel restarts, or signals init if the guest
+ * turned Ctrl-Alt-Del handling over to it.
+ * Returns: 0, or the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_cad(struct uml_instance *inst);
+
+/**
+ * uml_instance_mconsole_stop:
+ * Freezes the guest: it runs nothing but the mconsole until
+ * uml_instance_mconsole_go().
+ * Returns: 0; -EREMOTEIO if already stopped; the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_stop(struct uml_instance *inst);
+
+/**
+ * uml_instance_mconsole_go:
+ * Resumes a guest frozen by uml_instance_mconsole_stop().
+ * Returns: 0; -EREMOTEIO if it was not stopped; the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_go(struct uml_instance *inst);
+
+/**
+ * uml_instance_mconsole_sysrq:
+ * @key: the SysRq letter (a printable character other than space), e.g.
+ *       's' (sync), 'm' (memory info), 't' (tasks), 'c' (crash)
+ * @output: if not NULL, receives the kernel messages the request printed
+ *          (may be empty: newer kernels print them later)
+ * Returns: 0; -EINVAL for a bad @key; -EREMOTEIO if the kernel lacks
+ * SysRq support; the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_sysrq(struct uml_instance *inst, char key, char **output);
+
+/**
+ * uml_instance_mconsole_log:
+ * @text: one line for the guest's kernel log (priority KERN_WARNING);
+ *        libuml ends it with the newline printk needs to emit it
+ * Returns: 0; -EINVAL for control characters (newlines included);
+ * -E2BIG past 506 bytes; the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_log(struct uml_instance *inst, const char *text);
+
+/**
+ * uml_instance_mconsole_proc:
+ * @path: a file below the guest's /proc, e.g. "meminfo" or
+ *        "sys/kernel/hostname" (a leading "/proc/" is accepted)
+ * @data: the file's contents
+ * @len: if not NULL, receives their length
+ *
+ * Reads a /proc file of the guest without any guest userspace; works
+ * even before /proc is mounted inside.
+ *
+ * Returns: 0; -EINVAL for an empty path or one with white space or
+ * control characters; -EREMOTEIO if the kernel cannot open or read it;
+ * the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_proc(struct uml_instance *inst, const char *path,
+					  char **data, size_t *len);
+
+/**
+ * uml_instance_mconsole_stack:
+ * @pid: a guest pid (> 0)
+ * @output: if not NULL, receives what the kernel printed (may be empty:
+ *          newer kernels print the trace to the kernel log later)
+ * Dumps the kernel stack of guest process @pid to the kernel log.
+ * Returns: 0; -EINVAL for @pid <= 0; -EREMOTEIO if no such process; the
+ * common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_stack(struct uml_instance *inst, pid_t pid, char **output);
+
+/**
+ * uml_instance_mconsole_config:
+ * @spec: a device setting with the kernel command line's syntax,
+ *        "DEV=VALUE", e.g. "ubd1=/srv/disk.img" or "eth0=tuntap,tap0"
+ *
+ * Adds or changes a device of the running guest.
+ *
+ * Returns: 0; -EINVAL if @spec has no '=' before its value, is empty or
+ * holds white space or control characters; -EREMOTEIO with the kernel's
+ * reason when it refused (unknown device, already configured ...); the
+ * common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_config(struct uml_instance *inst, const char *spec);
+
+/**
+ * uml_instance_mconsole_config_get:
+ * @dev: a device name, e.g. "ubd1" or "con0"
+ * @ret: its current configuration (empty when unconfigured)
+ * Returns: 0; -EINVAL for an empty @dev or one with '=', white space or
+ * control characters; -EREMOTEIO for an unknown device; the common
+ * mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_config_get(struct uml_instance *inst, const char *dev,
+						char **ret);
+
+/**
+ * uml_instance_mconsole_remove:
+ * @dev: a device name, e.g. "ubd1"
+ * Removes a device from the running guest.
+ * Returns: 0; -EINVAL as for uml_instance_mconsole_config_get();
+ * -EREMOTEIO with the kernel's reason ("Device is currently open",
+ * "Device doesn't exist" ...); the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_mconsole_remove(struct uml_instance *inst, const char *dev);
+
+/**
+ * enum uml_disk_live_flags - flags for uml_instance_add_disk_live().
+ * @UML_DISK_LIVE_READONLY: the guest may only read the disk
+ */
+enum uml_disk_live_flags {
+	UML_DISK_LIVE_READONLY = 1u << 0,
+};
+
+/**
+ * uml_instance_add_disk_live:
+ * @index: the ubd unit, 0 to 15 (0 is the root disk of libuml's guests);
+ *         the guest sees unit N as /dev/ubd followed by the letter 'a' + N
+ * @image: a disk image on the host; relative paths are made absolute
+ * @flags: enum uml_disk_live_flags
+ *
+ * Hot-adds a disk to the running guest ("config ubdN=IMAGE").
+ *
+ * Returns: 0; -EINVAL for a bad @index, unknown @flags, or an @image
+ * path with white space, control characters, ',' or ':' (which the
+ * kernel would split at); -ENOENT if @image does not exist; -EBUSY if
+ * the unit is in use; the guest kernel's errno when it cannot open the
+ * image; -EREMOTEIO for other refusals; the common mconsole errors.  The
+ * last error holds the kernel's message.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_add_disk_live(struct uml_instance *inst, unsigned index,
+					  const char *image, unsigned flags);
+
+/**
+ * uml_instance_remove_disk_live:
+ * @index: the ubd unit, 0 to 15
+ * Removes a disk added with uml_instance_add_disk_live() (or at boot).
+ * Returns: 0; -EINVAL for a bad @index; -EBUSY if the guest has it open
+ * (mounted); -ENODEV if no disk has that unit; the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_remove_disk_live(struct uml_instance *inst, unsigned index);
 
 /* ------------------------------------------------------------------ */
 /* Running commands in a guest                                         */

@@ -1,0 +1,986 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Build, configure, boot and monitor User Mode Linux guests.
+
+Python bindings of libuml.  Four classes mirror the C objects:
+
+    Context    logging, progress, the runtime directory, host compatibility
+    Kernel     a UML kernel binary: ``Kernel(path)`` or ``Kernel.find()``
+    Rootfs     a disk image, made from a directory or as a busybox guest
+    Instance   a guest: configured, booted, followed, halted
+
+Run one command in a fresh guest::
+
+    import uml
+    img = uml.Rootfs("guest.img").create_busybox(overwrite=True)
+    with uml.Instance(rootfs=img, run="uname -r; exit 3") as vm:
+        vm.wait(timeout=60)
+    print(vm.run_status, vm.run_output)          # 3 6.1.0-...
+
+Conventions:
+
+- Failures raise ``OSError`` subclasses chosen by errno (``FileNotFoundError``,
+  ``PermissionError``, ``TimeoutError``, ``ChildProcessError`` ...) whose
+  message is libuml's message for the failure (it names the path or value).
+- How a guest ended is not an error: read ``Instance.exit_reason``,
+  ``Instance.panic_message``, ``Instance.run_status``.
+- Times are seconds (floats); ``None`` means no limit.
+- C objects are freed with their Python objects; an ``Instance`` that is
+  collected while its guest runs kills the guest.  ``with`` blocks halt
+  the guest when they end, also on exceptions.
+- Callbacks (log, progress, events, console lines) run inside the call
+  that triggers them.  An exception raised in a callback is kept and
+  re-raised by that call once the C function has returned.
+- An object may be used by one thread at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import errno as _errno
+import logging
+import os
+import re
+import syslog
+import tempfile
+from typing import Any, Callable, Iterable, NamedTuple, Optional, Union
+
+from ._libuml import ffi, lib
+
+__all__ = [
+    'BUSYBOX_READY_MARKER', 'Context', 'Event', 'EventType', 'ExitReason', 'FsType',
+    'HostCompat', 'Instance', 'Kernel', 'Progress', 'RunResult', 'Rootfs', 'State', 'run',
+]
+
+__version__ = '0.1.0'
+
+PathLike = Union[str, bytes, 'os.PathLike[str]', 'os.PathLike[bytes]']
+
+#: The console line busybox guests made by :meth:`Rootfs.create_busybox`
+#: print once userspace is up; their default ready marker.
+BUSYBOX_READY_MARKER: str = ffi.string(lib.UML_BUSYBOX_READY_MARKER).decode()
+
+
+# ---- enums -----------------------------------------------------------------
+
+class State(enum.IntEnum):
+    """Where an instance is in its life (``enum uml_state``)."""
+    CONFIGURING = lib.UML_STATE_CONFIGURING  #: not booted yet
+    BOOTING = lib.UML_STATE_BOOTING          #: process started, not ready yet
+    RUNNING = lib.UML_STATE_RUNNING          #: ready
+    EXITED = lib.UML_STATE_EXITED            #: process ended and reaped
+
+
+class ExitReason(enum.IntEnum):
+    """Why a guest ended (``enum uml_exit_reason``).  ``str()`` gives
+    libuml's name ("poweroff", "panic" ...)."""
+    NONE = lib.UML_EXIT_NONE
+    POWEROFF = lib.UML_EXIT_POWEROFF
+    HALT = lib.UML_EXIT_HALT
+    REBOOT = lib.UML_EXIT_REBOOT
+    PANIC = lib.UML_EXIT_PANIC
+    KILLED = lib.UML_EXIT_KILLED
+    TIMEOUT = lib.UML_EXIT_TIMEOUT
+    FAILED_TO_START = lib.UML_EXIT_FAILED_TO_START
+    HOST_INCOMPATIBLE = lib.UML_EXIT_HOST_INCOMPATIBLE
+    NO_INIT = lib.UML_EXIT_NO_INIT
+    NO_ROOT = lib.UML_EXIT_NO_ROOT
+    NO_CONSOLE = lib.UML_EXIT_NO_CONSOLE
+    OUT_OF_MEMORY = lib.UML_EXIT_OUT_OF_MEMORY
+    CRASHED = lib.UML_EXIT_CRASHED
+
+    def __str__(self) -> str:
+        return _str(lib.uml_exit_reason_to_string(self.value)) or self.name.lower()
+
+
+class EventType(enum.IntEnum):
+    """What an :class:`Event` reports (``enum uml_event_type``)."""
+    CONSOLE_LINE = lib.UML_EVENT_CONSOLE_LINE  #: a console line (text without line end)
+    KERNEL_UP = lib.UML_EVENT_KERNEL_UP        #: the kernel answered on mconsole
+    READY = lib.UML_EVENT_READY                #: the ready condition was met
+    NOTIFY = lib.UML_EVENT_NOTIFY              #: the guest wrote to /proc/mconsole
+    PANIC = lib.UML_EVENT_PANIC                #: the kernel panicked (text: the message)
+    EXITED = lib.UML_EVENT_EXITED              #: the process ended (text: the reason)
+
+
+class FsType(enum.IntEnum):
+    """Filesystem of images made by :class:`Rootfs`."""
+    EXT4 = lib.UML_FS_EXT4
+    EXT3 = lib.UML_FS_EXT3
+    EXT2 = lib.UML_FS_EXT2
+
+
+class HostCompat(enum.IntEnum):
+    """How host quirks that kill stock UML kernels (AMX hosts) are handled."""
+    AUTO = lib.UML_HOSTCOMPAT_AUTO    #: apply the fix when the host needs it
+    OFF = lib.UML_HOSTCOMPAT_OFF      #: never apply it
+    FORCE = lib.UML_HOSTCOMPAT_FORCE  #: always apply it
+
+
+class Event(NamedTuple):
+    """An event of an :class:`Instance`, passed to its ``on_event`` callback."""
+    type: EventType
+    #: the event's text, decoded as UTF-8 (undecodable bytes replaced)
+    text: str
+    #: the raw bytes (notify data may hold NULs)
+    data: bytes
+
+
+class Progress(NamedTuple):
+    """Progress of a long operation, passed to ``Context(progress=...)``."""
+    phase: str   #: what is being done ("populate", "build" ...)
+    done: int    #: units done so far
+    total: int   #: units in all, 0 when unknown (a pulse)
+
+
+class RunResult(NamedTuple):
+    """What :func:`run` returns."""
+    returncode: Optional[int]   #: the command's exit status, None if it did not finish
+    output: str                 #: what it printed (stdout and stderr together)
+    exit_reason: ExitReason     #: how the guest ended
+    panic_message: Optional[str]
+
+
+# ---- helpers ---------------------------------------------------------------
+
+def _str(p: Any) -> Optional[str]:
+    return None if p == ffi.NULL else ffi.string(p).decode('utf-8', 'replace')
+
+
+def _bytes(s: Union[str, bytes]) -> bytes:
+    return s if isinstance(s, bytes) else s.encode()
+
+
+def _path(p: PathLike) -> bytes:
+    return os.fsencode(p)
+
+
+def _ms(seconds: Optional[float]) -> int:
+    """Seconds (None: no limit) to the C API's milliseconds (negative: none)."""
+    if seconds is None:
+        return -1
+    if seconds < 0:
+        raise ValueError('a timeout cannot be negative')
+    return min(int(seconds * 1000 + 0.5), 2**31 - 1)
+
+
+_SIZE = re.compile(r'\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*', re.I)
+
+
+def _size(value: Union[int, str]) -> int:
+    """Bytes from an int or a string like "256M", "1G", "65536"."""
+    if isinstance(value, int):
+        return value
+    m = _SIZE.fullmatch(value)
+    if not m:
+        raise ValueError('bad size %r (want bytes or a number with K, M, G or T)' % value)
+    return int(m.group(1)) << (10 * ' KMGT'.index(m.group(2).upper() or ' '))
+
+
+def _oserror(rc: int, message: Optional[str]) -> OSError:
+    err = -rc
+    return OSError(err, message or os.strerror(err))
+
+
+class _Callbacks:
+    """What the C side calls back into through a handle.  It holds the
+    Python callables and the first exception they raised, and no reference
+    to the object it serves (so no cycle keeps that object alive)."""
+    __slots__ = ('log', 'progress', 'event', 'console', 'pending', '__weakref__')
+
+    def __init__(self) -> None:
+        self.log = self.progress = self.event = self.console = None
+        self.pending: Optional[BaseException] = None
+
+    def keep(self, exc: BaseException) -> None:
+        if self.pending is None:
+            self.pending = exc
+
+    def reraise(self) -> None:
+        exc, self.pending = self.pending, None
+        if exc is not None:
+            raise exc
+
+
+@ffi.def_extern()
+def _uml_py_log(userdata, priority, msg):  # pragma: no cover - called from C
+    cb = ffi.from_handle(userdata)
+    if cb.log is not None and cb.pending is None:
+        try:
+            cb.log(priority, ffi.string(msg).decode('utf-8', 'replace'))
+        except BaseException as e:
+            cb.keep(e)
+
+
+@ffi.def_extern()
+def _uml_py_progress(userdata, p):  # pragma: no cover - called from C
+    cb = ffi.from_handle(userdata)
+    if cb.pending is not None:
+        return 1
+    if cb.progress is None:
+        return 0
+    try:
+        r = cb.progress(Progress(_str(p.phase) or '', p.done, p.total))
+    except BaseException as e:
+        cb.keep(e)
+        return 1
+    return 1 if r is False else 0
+
+
+@ffi.def_extern()
+def _uml_py_event(userdata, inst, ev):  # pragma: no cover - called from C
+    cb = ffi.from_handle(userdata)
+    if cb.pending is not None:
+        return
+    data = ffi.unpack(ev.text, ev.len) if ev.text != ffi.NULL else b''
+    try:
+        text = data.decode('utf-8', 'replace')
+        if cb.console is not None and ev.type == lib.UML_EVENT_CONSOLE_LINE:
+            cb.console(text)
+        if cb.event is not None:
+            cb.event(Event(EventType(ev.type), text, data))
+    except BaseException as e:
+        cb.keep(e)
+
+
+# ---- Context ---------------------------------------------------------------
+
+_LOG_NAMES = {'emerg': syslog.LOG_EMERG, 'alert': syslog.LOG_ALERT, 'crit': syslog.LOG_CRIT,
+              'err': syslog.LOG_ERR, 'error': syslog.LOG_ERR, 'warning': syslog.LOG_WARNING,
+              'notice': syslog.LOG_NOTICE, 'info': syslog.LOG_INFO, 'debug': syslog.LOG_DEBUG}
+
+
+_logger = logging.getLogger('uml')
+_logger.addHandler(logging.NullHandler())
+_LOGGING_LEVELS = {syslog.LOG_EMERG: logging.CRITICAL, syslog.LOG_ALERT: logging.CRITICAL,
+                   syslog.LOG_CRIT: logging.CRITICAL, syslog.LOG_ERR: logging.ERROR,
+                   syslog.LOG_WARNING: logging.WARNING, syslog.LOG_NOTICE: logging.INFO,
+                   syslog.LOG_INFO: logging.INFO, syslog.LOG_DEBUG: logging.DEBUG}
+
+
+def _log_to_logging(priority: int, message: str) -> None:
+    _logger.log(_LOGGING_LEVELS.get(priority, logging.DEBUG), '%s', message)
+
+
+class Context:
+    """A libuml context: logging, progress, the runtime directory and
+    host compatibility, shared by the kernels, images and guests made
+    with it.
+
+    ``Context(log=None, log_priority=None, progress=None, runtime_dir=None,
+    hostcompat=None)``
+
+    log
+        ``log(priority: int, message: str)``, called for messages at or
+        above *log_priority* (syslog levels, ``syslog.LOG_INFO`` ...).
+        Without it messages go to the ``logging`` logger "uml" (which, like
+        any library's, prints nothing until the application configures
+        logging); failures are raised as exceptions either way.
+    log_priority
+        The most verbose level logged: an int or a name ("err", "info",
+        "debug").  The default is LOG_ERR, or ``$UML_LOG``.
+    progress
+        ``progress(p: Progress)`` for long operations (image population,
+        kernel builds).  Returning ``False`` cancels the operation, which
+        then fails with an ``OSError`` (ECANCELED).
+    runtime_dir
+        Where guests keep their pid file and mconsole socket (uml_dir=);
+        ``$UML_DIR`` or ``~/.uml`` by default, where ``uml_mconsole`` looks.
+    hostcompat
+        A :class:`HostCompat` mode; AUTO by default (``$UML_HOSTCOMPAT``).
+
+    Objects made without an explicit context get a context of their own.
+    """
+
+    def __init__(self, *, log: Optional[Callable[[int, str], Any]] = None,
+                 log_priority: Union[int, str, None] = None,
+                 progress: Optional[Callable[[Progress], Any]] = None,
+                 runtime_dir: Optional[PathLike] = None,
+                 hostcompat: Optional[HostCompat] = None) -> None:
+        ret = ffi.new('struct uml_ctx **')
+        rc = lib.uml_ctx_new(ret)
+        if rc < 0:
+            raise _oserror(rc, 'cannot create a libuml context')
+        self._cb = _Callbacks()
+        handle = ffi.new_handle(self._cb)
+        self._handle = handle
+
+        def release(p: Any, handle: Any = handle) -> None:
+            # the C context may outlive this object (children keep it), so
+            # detach the callbacks before the handle goes away
+            lib.uml_ctx_set_log_fn(p, ffi.NULL, ffi.NULL)
+            lib.uml_ctx_set_progress_fn(p, ffi.NULL, ffi.NULL)
+            lib.uml_ctx_unref(p)
+
+        self._ptr = ffi.gc(ret[0], release)
+        lib.uml_ctx_set_progress_fn(self._ptr, lib._uml_py_progress, handle)
+        self.set_log(log if log is not None else _log_to_logging)
+        if log_priority is not None:
+            self.log_priority = log_priority
+        if progress is not None:
+            self._cb.progress = progress
+        if runtime_dir is not None:
+            self.runtime_dir = runtime_dir
+        if hostcompat is not None:
+            self.set_hostcompat(hostcompat)
+
+    def __repr__(self) -> str:
+        return '<uml.Context runtime_dir=%r>' % self.runtime_dir
+
+    def _check(self, rc: int, message: Optional[str] = None) -> int:
+        """Re-raises a callback's exception, then raises for rc < 0."""
+        self._cb.reraise()
+        if rc < 0:
+            raise _oserror(rc, message or self.last_error)
+        return rc
+
+    def set_log(self, fn: Optional[Callable[[int, str], Any]]) -> None:
+        """Routes libuml's messages to ``fn(priority, message)``, or to
+        libuml's default (stderr) with None."""
+        self._cb.log = fn
+        if fn is None:
+            lib.uml_ctx_set_log_fn(self._ptr, ffi.NULL, ffi.NULL)
+        else:
+            lib.uml_ctx_set_log_fn(self._ptr, lib._uml_py_log, self._handle)
+
+    def set_progress(self, fn: Optional[Callable[[Progress], Any]]) -> None:
+        """Sets the progress callback (see the class documentation), or None."""
+        self._cb.progress = fn
+
+    @property
+    def log_priority(self) -> int:
+        """The most verbose syslog priority logged; settable with an int or
+        a name ("err", "info", "debug")."""
+        return lib.uml_ctx_get_log_priority(self._ptr)
+
+    @log_priority.setter
+    def log_priority(self, value: Union[int, str]) -> None:
+        if isinstance(value, str):
+            try:
+                value = _LOG_NAMES[value.lower()]
+            except KeyError:
+                raise ValueError('unknown log priority %r' % value) from None
+        lib.uml_ctx_set_log_priority(self._ptr, int(value))
+
+    @property
+    def runtime_dir(self) -> str:
+        """The runtime directory guests use (absolute path; settable)."""
+        return _str(lib.uml_ctx_get_runtime_dir(self._ptr)) or ''
+
+    @runtime_dir.setter
+    def runtime_dir(self, path: PathLike) -> None:
+        self._check(lib.uml_ctx_set_runtime_dir(self._ptr, _path(path)))
+
+    def set_hostcompat(self, mode: HostCompat) -> None:
+        """Chooses how guests booted afterwards handle host quirks."""
+        self._check(lib.uml_ctx_set_hostcompat(self._ptr, int(mode)))
+
+    @property
+    def host_needs_compat(self) -> bool:
+        """True if this host needs the compatibility fix for stock UML
+        kernels (it has AMX)."""
+        return bool(lib.uml_ctx_host_needs_compat(self._ptr))
+
+    @property
+    def last_error(self) -> Optional[str]:
+        """libuml's message for the last failure in this context, or None."""
+        return _str(lib.uml_ctx_last_error(self._ptr))
+
+
+class _Object:
+    """Common parts of the objects that live in a context."""
+    _ptr: Any
+    _last_error_fn: Any
+    context: Context
+
+    def _check(self, rc: int) -> int:
+        self.context._cb.reraise()
+        if rc < 0:
+            raise _oserror(rc, _str(self._last_error_fn(self._ptr)) or self.context.last_error)
+        return rc
+
+    @property
+    def last_error(self) -> Optional[str]:
+        """libuml's message for the last failure on this object, or None."""
+        return _str(self._last_error_fn(self._ptr))
+
+
+# ---- Kernel ----------------------------------------------------------------
+
+class Kernel(_Object):
+    """A User Mode Linux kernel binary.
+
+    ``Kernel(path, context=None)`` checks that *path* is an executable
+    x86-64 ELF built as UML, without running it.  Raises
+    ``FileNotFoundError`` when it does not exist, ``IsADirectoryError``,
+    ``PermissionError`` when it is not executable, ``OSError`` with errno
+    ENOEXEC for a non-ELF file and EMEDIUMTYPE for an ELF binary that is not
+    a UML kernel.
+
+    :meth:`Kernel.find` gives the default kernel: ``$UML_KERNEL``, else
+    ``/usr/bin/linux.uml`` (Debian's user-mode-linux), else ``linux`` on
+    ``$PATH``.
+    """
+    _last_error_fn = lib.uml_kernel_last_error
+
+    def __init__(self, path: PathLike, *, context: Optional[Context] = None) -> None:
+        self._adopt(context, lambda ctx, ret: lib.uml_kernel_new_from_path(ctx, _path(path), ret))
+
+    def _adopt(self, context: Optional[Context], new: Callable[[Any, Any], int]) -> None:
+        self.context = context if context is not None else Context()
+        ret = ffi.new('struct uml_kernel **')
+        self.context._check(new(self.context._ptr, ret))
+        self._ptr = ffi.gc(ret[0], lib.uml_kernel_unref)
+
+    @classmethod
+    def find(cls, *, context: Optional[Context] = None) -> 'Kernel':
+        """The default kernel ($UML_KERNEL, /usr/bin/linux.uml, ``linux``
+        on $PATH).  Raises ``FileNotFoundError`` (listing where it looked)
+        when there is none."""
+        self = cls.__new__(cls)
+        self._adopt(context, lib.uml_kernel_new_default)
+        return self
+
+    def __repr__(self) -> str:
+        return '<uml.Kernel %r>' % self.path
+
+    @property
+    def path(self) -> str:
+        """The absolute path of the kernel binary."""
+        return _str(lib.uml_kernel_get_path(self._ptr)) or ''
+
+    @property
+    def version(self) -> str:
+        """The kernel's version ("6.1.176"); runs it with --version once."""
+        ret = ffi.new('const char **')
+        self._check(lib.uml_kernel_get_version(self._ptr, ret))
+        return _str(ret[0]) or ''
+
+    def config(self, option: str) -> Optional[str]:
+        """The value of a Kconfig option ("y", "m", a number or a quoted
+        string), with or without the CONFIG_ prefix; None when it is not
+        set.  Raises ``OSError`` (ENODATA) for a kernel without an embedded
+        configuration."""
+        ret = ffi.new('const char **')
+        rc = lib.uml_kernel_get_config(self._ptr, option.encode(), ret)
+        if rc == -_errno.ENOENT:
+            self.context._cb.reraise()
+            return None
+        self._check(rc)
+        return _str(ret[0])
+
+    @property
+    def is_static(self) -> bool:
+        """True for a statically linked kernel (host compatibility fixes
+        cannot be applied to it)."""
+        return bool(lib.uml_kernel_is_static(self._ptr))
+
+
+# ---- Rootfs ----------------------------------------------------------------
+
+class Rootfs(_Object):
+    """A disk image for a guest (ubd0).
+
+    ``Rootfs(image, size=None, fs_type=None, context=None)`` describes an
+    image that exists or is to be made; nothing is read or written until
+    :meth:`open`, :meth:`create_from_dir`, :meth:`create_busybox` or a boot.
+
+    size
+        Size of images created afterwards, in bytes or as "256M" (a
+        multiple of 1 KiB, at least 1 MiB; 64 MiB by default).
+    fs_type
+        A :class:`FsType` (EXT4 by default).
+
+    The create methods return the object, so
+    ``uml.Rootfs("guest.img").create_busybox(overwrite=True)`` is an image
+    ready to boot.
+    """
+    _last_error_fn = lib.uml_rootfs_last_error
+
+    def __init__(self, image: PathLike, *, size: Union[int, str, None] = None,
+                 fs_type: Optional[FsType] = None, context: Optional[Context] = None) -> None:
+        self.context = context if context is not None else Context()
+        ret = ffi.new('struct uml_rootfs **')
+        self.context._check(lib.uml_rootfs_new(self.context._ptr, _path(image), ret))
+        self._ptr = ffi.gc(ret[0], lib.uml_rootfs_unref)
+        if size is not None:
+            self.set_size(size)
+        if fs_type is not None:
+            self.set_fs_type(fs_type)
+
+    def __repr__(self) -> str:
+        return '<uml.Rootfs %r>' % self.path
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    @property
+    def path(self) -> str:
+        """The absolute image path."""
+        return _str(lib.uml_rootfs_get_path(self._ptr)) or ''
+
+    def set_size(self, size: Union[int, str]) -> None:
+        """Size of images created afterwards (bytes, or "256M")."""
+        self._check(lib.uml_rootfs_set_size(self._ptr, _size(size)))
+
+    def set_fs_type(self, fs_type: FsType) -> None:
+        """Filesystem of images created afterwards."""
+        self._check(lib.uml_rootfs_set_fs_type(self._ptr, int(fs_type)))
+
+    def open(self) -> 'Rootfs':
+        """Checks that the image exists and holds an ext2/3/4 filesystem.
+        Raises ``FileNotFoundError``, ``IsADirectoryError``, or ``OSError``
+        (EMEDIUMTYPE) when no such filesystem is in it."""
+        self._check(lib.uml_rootfs_open(self._ptr))
+        return self
+
+    @staticmethod
+    def _flags(overwrite: bool) -> int:
+        return lib.UML_ROOTFS_CREATE_OVERWRITE if overwrite else 0
+
+    def create_from_dir(self, directory: PathLike, *, overwrite: bool = False) -> 'Rootfs':
+        """Creates the image from the contents of a host directory (files,
+        links, devices with their modes, owners and times), without mounting
+        and without root.  A failure leaves no half-made image.  Raises
+        ``FileExistsError`` if the image exists and *overwrite* is false,
+        ``FileNotFoundError``/``NotADirectoryError`` for a bad directory,
+        ``OSError`` (ENOSPC) when the tree does not fit."""
+        self._check(lib.uml_rootfs_create_from_dir(self._ptr, _path(directory),
+                                                   self._flags(overwrite)))
+        return self
+
+    def create_busybox(self, busybox: Optional[PathLike] = None, *,
+                       overwrite: bool = False) -> 'Rootfs':
+        """Creates a minimal busybox guest: busybox and its applet links, an
+        /init that mounts /proc, /sys and /dev and prints
+        :data:`BUSYBOX_READY_MARKER`, then a shell on the console.  *busybox*
+        is a static busybox binary (default: /bin/busybox of Debian's
+        busybox-static).  Raises as :meth:`create_from_dir`."""
+        self._check(lib.uml_rootfs_create_busybox(
+            self._ptr, _path(busybox) if busybox is not None else ffi.NULL,
+            self._flags(overwrite)))
+        return self
+
+
+# ---- Instance --------------------------------------------------------------
+
+class Instance(_Object):
+    """A User Mode Linux guest.
+
+    ``Instance(kernel=None, rootfs=None, *, memory=None, umid=None, args=(),
+    init=None, ready_marker=None, timeout=None, run=None, on_console=None,
+    on_event=None, context=None)``
+
+    kernel
+        A :class:`Kernel`, a kernel path, or None for :meth:`Kernel.find`.
+    rootfs
+        A :class:`Rootfs` or an image path, booted as ubd0 (root=/dev/ubda).
+    memory
+        Guest RAM in bytes or as "256M" (64 MiB by default).
+    umid
+        The guest's name ([A-Za-z0-9._-], at most 63 characters); unique by
+        default.  Tools such as ``uml_mconsole`` find the guest by it.
+    args
+        Extra kernel command line arguments ("loglevel=4").
+    init
+        Absolute path of the guest's init.
+    ready_marker
+        A console text that makes the guest ready; busybox images default to
+        :data:`BUSYBOX_READY_MARKER`, other guests are ready once the kernel
+        is up.
+    timeout
+        Seconds the guest may run before libuml kills it (exit reason
+        TIMEOUT).
+    run
+        One-shot mode: a shell command the guest runs as init (via /bin/sh)
+        before it is halted; read :attr:`run_status` and :attr:`run_output`.
+    on_console
+        ``on_console(line: str)`` for every console line.
+    on_event
+        ``on_event(event: Event)`` for every :class:`Event`.
+
+    Life cycle: :meth:`boot` starts the guest; :meth:`wait_ready`,
+    :meth:`wait`, :meth:`halt` and :meth:`kill` block.  Used as a context
+    manager the instance boots on entry (unless booted already) and halts
+    on exit, also when the block raises::
+
+        with uml.Instance(rootfs="guest.img") as vm:
+            vm.wait_ready(timeout=30)
+            vm.write_console("poweroff -f\\n")
+            vm.wait()
+        print(vm.exit_reason)        # ExitReason.POWEROFF
+
+    Event loops: :meth:`fileno` polls readable when :meth:`process` has
+    work, and :meth:`deadline` says when it must be called anyway;
+    ``async with`` and :meth:`wait_ready_async`/:meth:`wait_async` do that
+    on the running asyncio loop.  Callbacks run only inside
+    :meth:`process`, the wait methods, :meth:`halt` and :meth:`kill`.
+
+    How the guest ended: :attr:`state`, :attr:`exit_reason`,
+    :attr:`exit_detail`, :attr:`panic_message`, :attr:`exit_signal`,
+    :attr:`exit_code`, :attr:`console_log`.
+    """
+    _last_error_fn = lib.uml_instance_last_error
+
+    def __init__(self, kernel: Union[Kernel, PathLike, None] = None,
+                 rootfs: Union[Rootfs, PathLike, None] = None, *,
+                 memory: Union[int, str, None] = None, umid: Optional[str] = None,
+                 args: Iterable[str] = (), init: Optional[str] = None,
+                 ready_marker: Optional[str] = None, timeout: Optional[float] = None,
+                 run: Optional[str] = None,
+                 on_console: Optional[Callable[[str], Any]] = None,
+                 on_event: Optional[Callable[[Event], Any]] = None,
+                 context: Optional[Context] = None) -> None:
+        if kernel is None:
+            kernel = Kernel.find(context=context)
+        elif not isinstance(kernel, Kernel):
+            kernel = Kernel(kernel, context=context)
+        self.kernel = kernel
+        self.context = kernel.context
+        ret = ffi.new('struct uml_instance **')
+        self.context._check(lib.uml_instance_new(kernel._ptr, ret))
+        self._cb = _Callbacks()
+        self._cb.console, self._cb.event = on_console, on_event
+        handle = ffi.new_handle(self._cb)
+
+        def release(p: Any, handle: Any = handle) -> None:
+            lib.uml_instance_set_event_fn(p, ffi.NULL, ffi.NULL)
+            lib.uml_instance_unref(p)
+
+        self._ptr = ffi.gc(ret[0], release)
+        lib.uml_instance_set_event_fn(self._ptr, lib._uml_py_event, handle)
+        self.rootfs: Optional[Rootfs] = None
+        if rootfs is not None:
+            self.set_rootfs(rootfs)
+        if memory is not None:
+            self.set_memory(memory)
+        if umid is not None:
+            self.set_umid(umid)
+        for arg in args:
+            self.append_arg(arg)
+        if init is not None:
+            self.set_init(init)
+        if ready_marker is not None:
+            self.set_ready_marker(ready_marker)
+        if timeout is not None:
+            self.set_timeout(timeout)
+        if run is not None:
+            self.set_run_command(run)
+
+    def __repr__(self) -> str:
+        return '<uml.Instance %s %s>' % (self.umid, self.state.name.lower())
+
+    def _check(self, rc: int) -> int:
+        self._cb.reraise()
+        return super()._check(rc)
+
+    # -- configuration
+
+    def set_rootfs(self, rootfs: Union[Rootfs, PathLike]) -> None:
+        """Boots from *rootfs* (a :class:`Rootfs` or an image path) as ubd0."""
+        if not isinstance(rootfs, Rootfs):
+            rootfs = Rootfs(rootfs, context=self.context)
+        self._check(lib.uml_instance_set_rootfs(self._ptr, rootfs._ptr))
+        self.rootfs = rootfs
+
+    def set_memory(self, memory: Union[int, str]) -> None:
+        """Guest RAM: at least 16 MiB, a multiple of 1 MiB (bytes or "256M")."""
+        self._check(lib.uml_instance_set_memory(self._ptr, _size(memory)))
+
+    def set_umid(self, umid: str) -> None:
+        """Names the guest (see the class documentation)."""
+        self._check(lib.uml_instance_set_umid(self._ptr, umid.encode()))
+
+    def append_arg(self, arg: str) -> None:
+        """Appends one kernel command line argument.  Arguments libuml sets
+        itself (mem=, ubd0=, umid=, root=, init= ...) are refused with
+        ``OSError`` (EINVAL); use their setters."""
+        self._check(lib.uml_instance_append_arg(self._ptr, arg.encode()))
+
+    def set_init(self, path: Optional[str]) -> None:
+        """The guest's init (absolute path), or None for the kernel's choice."""
+        self._check(lib.uml_instance_set_init(self._ptr, path.encode() if path else ffi.NULL))
+
+    def set_ready_marker(self, text: Optional[str]) -> None:
+        """A console text whose appearance makes the guest ready, or None."""
+        self._check(lib.uml_instance_set_ready_marker(self._ptr,
+                                                      text.encode() if text else ffi.NULL))
+
+    def set_timeout(self, seconds: Optional[float]) -> None:
+        """How long the guest may run from boot before it is killed; None
+        for no limit."""
+        self._check(lib.uml_instance_set_timeout(self._ptr, 0 if seconds is None else _ms(seconds)))
+
+    def set_run_command(self, command: Optional[str]) -> None:
+        """One-shot mode: the guest runs *command* with /bin/sh as init and
+        is halted when it finishes (see :attr:`run_status`)."""
+        self._check(lib.uml_instance_set_run_command(self._ptr,
+                                                     command.encode() if command else ffi.NULL))
+
+    def set_on_console(self, fn: Optional[Callable[[str], Any]]) -> None:
+        """Sets the console line callback, or None."""
+        self._cb.console = fn
+
+    def set_on_event(self, fn: Optional[Callable[[Event], Any]]) -> None:
+        """Sets the event callback, or None."""
+        self._cb.event = fn
+
+    @property
+    def argv(self) -> list:
+        """The kernel's argument vector as :meth:`boot` would build it
+        (with placeholders for file descriptors not known yet)."""
+        argv = lib.uml_instance_get_argv(self._ptr)
+        if argv == ffi.NULL:
+            self._check(-_errno.EINVAL)
+        out, i = [], 0
+        while argv[i] != ffi.NULL:
+            out.append(_str(argv[i]))
+            i += 1
+        return out
+
+    # -- life cycle
+
+    def boot(self) -> 'Instance':
+        """Starts the guest and returns once its process runs.  Raises
+        ``FileNotFoundError`` for a missing image, ``FileExistsError`` when
+        a guest with this umid runs, ``OSError`` when already booted
+        (EBUSY)."""
+        self._check(lib.uml_instance_boot(self._ptr))
+        return self
+
+    def wait_ready(self, timeout: Optional[float] = None) -> None:
+        """Blocks until the guest is ready.  Raises ``TimeoutError`` (the
+        guest keeps running) or ``ChildProcessError`` when it ended first
+        (see :attr:`exit_reason`).  In one-shot mode the end of the command
+        counts as ready."""
+        self._check(lib.uml_instance_wait_ready(self._ptr, _ms(timeout)))
+
+    def wait(self, timeout: Optional[float] = None) -> 'ExitReason':
+        """Blocks until the guest has ended; returns :attr:`exit_reason`.
+        Raises ``TimeoutError`` (the guest keeps running)."""
+        self._check(lib.uml_instance_wait(self._ptr, _ms(timeout)))
+        return self.exit_reason
+
+    def halt(self, timeout: Optional[float] = None) -> 'ExitReason':
+        """Asks the kernel to halt (mconsole), then SIGTERM, then SIGKILL,
+        allowing *timeout* seconds (default 5) per step; returns once the
+        guest was reaped.  A guest that has ended already, or was never
+        booted, is left as it is."""
+        if self.state != State.CONFIGURING:
+            self._check(lib.uml_instance_halt(self._ptr, _ms(timeout) if timeout is not None else -1))
+        return self.exit_reason
+
+    def kill(self) -> None:
+        """Kills the guest's process group (SIGKILL) and reaps it."""
+        if self.state != State.CONFIGURING:
+            self._check(lib.uml_instance_kill(self._ptr))
+
+    def __enter__(self) -> 'Instance':
+        if self.state == State.CONFIGURING:
+            self.boot()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.halt()
+
+    async def __aenter__(self) -> 'Instance':
+        return self.__enter__()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self.state in (State.BOOTING, State.RUNNING):
+            await asyncio.get_running_loop().run_in_executor(None, self.halt)
+
+    # -- event loop
+
+    def fileno(self) -> int:
+        """A file descriptor that polls readable when :meth:`process` has
+        work (for ``selectors``, ``select``, asyncio).  Valid from boot until
+        the guest has ended: unregister it when :attr:`state` is EXITED.
+        Raises ``OSError`` (ENOTCONN) outside that time."""
+        fd = lib.uml_instance_get_fd(self._ptr)
+        if fd < 0:
+            raise _oserror(fd, 'guest %s is not running' % self.umid)
+        return fd
+
+    def deadline(self) -> Optional[float]:
+        """The ``time.monotonic()`` time at which :meth:`process` must be
+        called even without fd activity, or None."""
+        ret = ffi.new('uint64_t *')
+        self._check(lib.uml_instance_get_timeout(self._ptr, ret))
+        return None if ret[0] == 2**64 - 1 else ret[0] / 1e6
+
+    def process(self) -> bool:
+        """Handles pending console output, notifications, deadlines and
+        process exit without blocking, running the callbacks.  Returns True
+        if something was handled."""
+        handled = False
+        for _ in range(64):
+            if self._check(lib.uml_instance_process(self._ptr)) == 0:
+                break
+            handled = True
+        return handled
+
+    async def _until(self, done: Callable[[], bool], timeout: Optional[float]) -> None:
+        if done():
+            return
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        fd = self.fileno()
+        watching = True
+        timer: Optional[asyncio.TimerHandle] = None
+
+        def unwatch() -> None:
+            nonlocal watching, timer
+            if watching:
+                loop.remove_reader(fd)
+                watching = False
+            if timer is not None:
+                timer.cancel()
+                timer = None
+
+        def step() -> None:
+            nonlocal timer
+            if fut.done():
+                return
+            try:
+                self.process()
+            except BaseException as e:
+                unwatch()
+                fut.set_exception(e)
+                return
+            if self.state == State.EXITED:
+                unwatch()          # libuml closed the fd: forget it at once
+            if done():
+                unwatch()
+                fut.set_result(None)
+                return
+            if timer is not None:
+                timer.cancel()
+                timer = None
+            d = self.deadline()
+            if d is not None:
+                timer = loop.call_at(d, step)
+
+        loop.add_reader(fd, step)
+        try:
+            step()
+            await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            raise OSError(_errno.ETIMEDOUT, 'guest %s: no result within %g s'
+                          % (self.umid, timeout)) from None
+        finally:
+            unwatch()
+
+    async def wait_ready_async(self, timeout: Optional[float] = None) -> None:
+        """``await vm.wait_ready_async()``: :meth:`wait_ready` on the running
+        asyncio loop, which keeps serving other tasks (and other guests)
+        meanwhile."""
+        await self._until(lambda: self.state != State.BOOTING, timeout)
+        self.wait_ready(0)   # the outcome and its error, without blocking
+
+    async def wait_async(self, timeout: Optional[float] = None) -> 'ExitReason':
+        """``await vm.wait_async()``: :meth:`wait` on the running asyncio
+        loop; returns :attr:`exit_reason`."""
+        await self._until(lambda: self.state == State.EXITED, timeout)
+        return self.wait(0)
+
+    # -- console
+
+    def write_console(self, data: Union[str, bytes]) -> int:
+        """Writes to the guest's console input; returns the bytes taken.
+        Raises ``BlockingIOError`` when the console is full."""
+        b = _bytes(data)
+        return self._check(lib.uml_instance_write_console(self._ptr, b, len(b)))
+
+    @property
+    def console_log(self) -> str:
+        """Everything the guest wrote on its console so far (the last 8 MiB)."""
+        n = ffi.new('size_t *')
+        p = lib.uml_instance_get_console_log(self._ptr, n)
+        return '' if p == ffi.NULL else ffi.unpack(p, n[0]).decode('utf-8', 'replace')
+
+    # -- state and outcome
+
+    @property
+    def umid(self) -> str:
+        """The guest's umid."""
+        return _str(lib.uml_instance_get_umid(self._ptr)) or ''
+
+    @property
+    def state(self) -> State:
+        """The :class:`State`."""
+        return State(lib.uml_instance_get_state(self._ptr))
+
+    @property
+    def pid(self) -> int:
+        """The kernel's host pid while it runs, else 0."""
+        return lib.uml_instance_get_pid(self._ptr)
+
+    @property
+    def exit_reason(self) -> ExitReason:
+        """Why the guest ended; ExitReason.NONE while it runs."""
+        return ExitReason(lib.uml_instance_get_exit_reason(self._ptr))
+
+    @property
+    def exit_detail(self) -> Optional[str]:
+        """The console line or message that decided :attr:`exit_reason`."""
+        return _str(lib.uml_instance_get_exit_detail(self._ptr))
+
+    @property
+    def panic_message(self) -> Optional[str]:
+        """The kernel's panic message if the guest panicked, else None."""
+        return _str(lib.uml_instance_get_panic_message(self._ptr))
+
+    @property
+    def exit_signal(self) -> int:
+        """The signal that ended the kernel process, or 0."""
+        return lib.uml_instance_get_exit_signal(self._ptr)
+
+    @property
+    def exit_code(self) -> int:
+        """The kernel process's exit code if it exited, else -1."""
+        return lib.uml_instance_get_exit_code(self._ptr)
+
+    @property
+    def run_status(self) -> Optional[int]:
+        """The one-shot command's exit status (0-255), or None if it did not
+        finish."""
+        ret = ffi.new('int *')
+        rc = lib.uml_instance_get_run_status(self._ptr, ret)
+        return None if rc < 0 else ret[0]
+
+    @property
+    def run_output(self) -> Optional[str]:
+        """What the one-shot command printed (stdout and stderr together),
+        or None without a run command."""
+        n = ffi.new('size_t *')
+        p = lib.uml_instance_get_run_output(self._ptr, n)
+        return None if p == ffi.NULL else ffi.unpack(p, n[0]).decode('utf-8', 'replace')
+
+    @property
+    def hostcompat_applied(self) -> bool:
+        """True if the guest was started with the host compatibility fix."""
+        return bool(lib.uml_instance_get_hostcompat_applied(self._ptr))
+
+
+# ---- one-shot helper -------------------------------------------------------
+
+def run(command: str, rootfs: Union[Rootfs, PathLike, None] = None, *,
+        kernel: Union[Kernel, PathLike, None] = None, timeout: Optional[float] = None,
+        memory: Union[int, str, None] = None, context: Optional[Context] = None) -> RunResult:
+    """Runs a shell command in a fresh guest and returns a :class:`RunResult`.
+
+    Without *rootfs* the guest is a busybox image made in a temporary
+    directory and removed afterwards.  *timeout* limits the guest's whole
+    life (it is killed past it; ``RunResult.exit_reason`` is then TIMEOUT).
+    """
+    with tempfile.TemporaryDirectory(prefix='uml-run-') as tmp:
+        if rootfs is None:
+            ctx = context if context is not None else (
+                kernel.context if isinstance(kernel, Kernel) else Context())
+            context = ctx
+            rootfs = Rootfs(os.path.join(tmp, 'busybox.img'), context=ctx).create_busybox()
+        with Instance(kernel, rootfs, run=command, timeout=timeout, memory=memory,
+                      context=context) as vm:
+            vm.wait()
+        return RunResult(vm.run_status, vm.run_output or '', vm.exit_reason, vm.panic_message)

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * uml-build-kernel - build a User Mode Linux kernel from a source tree or
+ * tarball with a preset and config fragments; prints the kernel's path.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <popt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uml/libuml.h>
+
+enum {
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = 1;
+}
+
+struct bar {
+	int tty;
+	int quiet;
+	const char *phase;
+	time_t start;
+	int drawn;
+};
+
+/* A one-line bar on a terminal; nothing otherwise.  ^C cancels the build. */
+static int on_progress(void *userdata, const struct uml_progress *p)
+{
+	struct bar *b = userdata;
+	long secs = (long)(time(NULL) - b->start);
+
+	if (interrupted)
+		return 1;
+	if (!b->tty || b->quiet)
+		return 0;
+	if (p->total) {
+		unsigned pct = (unsigned)(p->done * 100 / p->total);
+		unsigned fill = pct * 30 / 100;
+
+		fprintf(stderr, "\r%-9s [%.*s%*s] %3u%% %" PRIu64 "/%" PRIu64 " %ld:%02ld ",
+			p->phase, (int)fill, "==============================", (int)(30 - fill), "",
+			pct, p->done, p->total, secs / 60, secs % 60);
+	} else {
+		static const char spin[] = "|/-\\";
+
+		fprintf(stderr, "\r%-9s %c %ld:%02ld%40s", p->phase, spin[secs % 4], secs / 60,
+			secs % 60, "");
+	}
+	b->drawn = 1;
+	return 0;
+}
+
+static void usage_error(poptContext pc, const char *msg)
+{
+	fprintf(stderr, "uml-build-kernel: %s\n", msg);
+	poptPrintUsage(pc, stderr, 0);
+}
+
+int main(int argc, const char **argv)
+{
+	char *source = NULL, *build_dir = NULL, *cache_dir = NULL, *preset = NULL;
+	char *fragment = NULL, *set = NULL;
+	int jobs = 0, quiet = 0, allow_dropped = 0, strict = 0, show_preset = 0, rc;
+	struct uml_kernel_build *kb = NULL;
+	struct uml_ctx *ctx = NULL;
+	struct bar bar = { 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	enum { OPT_FRAGMENT = 1, OPT_SET };
+	struct poptOption options[] = {
+		{ "source", 's', POPT_ARG_STRING, &source, 0,
+		  "Linux source tree or tarball (default /usr/src/linux-source-6.12.tar.xz)", "PATH" },
+		{ "build-dir", 'o', POPT_ARG_STRING, &build_dir, 0,
+		  "out-of-tree build directory (default: below the cache dir)", "DIR" },
+		{ "cache-dir", 0, POPT_ARG_STRING, &cache_dir, 0,
+		  "where tarballs are unpacked (default ~/.cache/libuml)", "DIR" },
+		{ "preset", 'p', POPT_ARG_STRING, &preset, 0,
+		  "base configuration: defconfig, tinyconfig or fast (default fast)", "NAME" },
+		{ "fragment", 'f', POPT_ARG_STRING, &fragment, OPT_FRAGMENT,
+		  "config fragment file, applied in order (repeatable)", "FILE" },
+		{ "set", 0, POPT_ARG_STRING, &set, OPT_SET,
+		  "one option, e.g. CONFIG_KUNIT=y (repeatable)", "CONFIG_X=V" },
+		{ "jobs", 'j', POPT_ARG_INT, &jobs, 0, "parallel make jobs (default: CPUs)", "N" },
+		{ "allow-dropped", 0, POPT_ARG_NONE, &allow_dropped, 0,
+		  "build even when requested options did not make it into .config", NULL },
+		{ "strict", 0, POPT_ARG_NONE, &strict, 0,
+		  "fail when fragments set one option to different values", NULL },
+		{ "show-preset", 0, POPT_ARG_NONE, &show_preset, 0,
+		  "print the preset's config fragment and exit", NULL },
+		{ "quiet", 'q', POPT_ARG_NONE, &quiet, 0, "no progress bar", NULL },
+		POPT_AUTOHELP
+		POPT_TABLEEND
+	};
+	poptContext pc = poptGetContext("uml-build-kernel", argc, argv, options, 0);
+	char **fragments = NULL, **sets = NULL;
+	size_t n_fragments = 0, n_sets = 0;
+
+	while ((rc = poptGetNextOpt(pc)) > 0) {
+		char ***list = rc == OPT_FRAGMENT ? &fragments : &sets;
+		size_t *n = rc == OPT_FRAGMENT ? &n_fragments : &n_sets;
+		char *val = rc == OPT_FRAGMENT ? fragment : set;
+		char **grown = realloc(*list, (*n + 1) * sizeof(**list));
+
+		if (!grown)
+			return EXIT_FAIL;
+		*list = grown;
+		(*list)[(*n)++] = val;
+	}
+	if (rc < -1) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
+			 poptStrerror(rc));
+		usage_error(pc, msg);
+		return EXIT_USAGE;
+	}
+	if (poptPeekArg(pc)) {
+		usage_error(pc, "unexpected argument");
+		return EXIT_USAGE;
+	}
+	if (jobs < 0) {
+		usage_error(pc, "--jobs must not be negative");
+		return EXIT_USAGE;
+	}
+	if (show_preset) {
+		const char *text = uml_kernel_build_get_preset_text(preset ? preset : "fast");
+
+		if (!text) {
+			fprintf(stderr, "uml-build-kernel: '%s' is not a shipped preset fragment\n",
+				preset ? preset : "fast");
+			return EXIT_USAGE;
+		}
+		fputs(text, stdout);
+		return 0;
+	}
+
+	rc = EXIT_FAIL;
+	if (uml_ctx_new(&ctx) < 0 || uml_kernel_build_new(ctx, &kb) < 0)
+		goto out;
+	if (uml_kernel_build_set_source(kb, source ? source : "/usr/src/linux-source-6.12.tar.xz") < 0 ||
+	    (build_dir && uml_kernel_build_set_build_dir(kb, build_dir) < 0) ||
+	    (cache_dir && uml_kernel_build_set_cache_dir(kb, cache_dir) < 0) ||
+	    (preset && uml_kernel_build_set_preset(kb, preset) < 0) ||
+	    uml_kernel_build_set_jobs(kb, (unsigned)jobs) < 0 ||
+	    uml_kernel_build_set_flags(kb, (allow_dropped ? UML_KERNEL_BUILD_ALLOW_DROPPED : 0) |
+				       (strict ? UML_KERNEL_BUILD_FAIL_ON_CONFLICT : 0)) < 0) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	for (size_t i = 0; i < n_fragments; i++)
+		if (uml_kernel_build_add_fragment_file(kb, fragments[i]) < 0) {
+			rc = EXIT_USAGE;
+			goto out;
+		}
+	for (size_t i = 0; i < n_sets; i++)
+		if (uml_kernel_build_add_option(kb, sets[i]) < 0) {
+			rc = EXIT_USAGE;
+			goto out;
+		}
+
+	bar.tty = isatty(STDERR_FILENO);
+	bar.quiet = quiet;
+	bar.start = time(NULL);
+	uml_ctx_set_progress_fn(ctx, on_progress, &bar);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	rc = uml_kernel_build_run(kb, NULL);
+	if (bar.drawn)
+		fprintf(stderr, "\r%78s\r", "");
+	if (rc < 0) {
+		/* the library logged the message already */
+		if (uml_kernel_build_get_log_path(kb) && rc != -ENOPKG && rc != -ENOENT)
+			fprintf(stderr, "uml-build-kernel: build log: %s\n",
+				uml_kernel_build_get_log_path(kb));
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	if (!quiet && uml_kernel_build_was_up_to_date(kb))
+		fprintf(stderr, "uml-build-kernel: up to date\n");
+	printf("%s\n", uml_kernel_build_get_kernel_path(kb));
+	rc = 0;
+out:
+	uml_kernel_build_unref(kb);
+	uml_ctx_unref(ctx);
+	free(fragments);
+	free(sets);
+	poptFreeContext(pc);
+	return rc;
+}

@@ -1,0 +1,1630 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Building UML kernels from source: presets, config fragments, make with
+ * progress and cancellation, and stamps that make a repeated build free.
+ *
+ * Layout below the cache dir:
+ *   sources/NAME-KEY/        a tarball unpacked once (KEY: path, size, mtime)
+ *   builds/PRESET-HASH/      the default O= build dir
+ * and in each build dir:
+ *   libuml-build.log         output of every make run of the last build
+ *   libuml-fragment.config   the merged options that were requested
+ *   .libuml-config-stamp     inputs of the current .config
+ *   .libuml-build-stamp      source identity + .config of the built kernel
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libuml-private.h"
+
+extern char **environ;
+
+/* One requested option: CONFIG_SYM set to val ("n" for "is not set"). */
+struct kopt {
+	char *sym;		/* without the CONFIG_ prefix */
+	char *val;
+	char *origin;		/* "fragment FILE:LINE", "option", "preset fast" */
+	bool user;		/* from a fragment or option, not the preset */
+};
+
+struct uml_kernel_build {
+	int refcount;
+	struct uml_ctx *ctx;
+	char *source;
+	char *build_dir;	/* as set, or NULL for the default */
+	char *cache_dir;	/* as set, or NULL for the default */
+	unsigned jobs;
+	unsigned flags;
+	char *preset;		/* "defconfig", "tinyconfig" or a shipped preset */
+	struct kopt *opts;	/* user fragments and options, in order */
+	size_t n_opts;
+
+	/* results of the last run */
+	char *out_dir;		/* resolved build dir */
+	char *kernel_path;	/* out_dir/linux */
+	char *log_path;
+	char *dropped;
+	char *conflicts;
+	bool up_to_date;
+	char *last_error;
+};
+
+#define LOG_NAME "libuml-build.log"
+#define FRAGMENT_NAME "libuml-fragment.config"
+#define CONFIG_STAMP ".libuml-config-stamp"
+#define BUILD_STAMP ".libuml-build-stamp"
+#define STEPS_NAME ".libuml-build-steps"
+#define STAMP_VERSION "libuml-kbuild-1"
+
+#define fail(b, err, ...) uml_fail((b)->ctx, &(b)->last_error, err, __VA_ARGS__)
+
+static void freep(void *p)
+{
+	free(*(void **)p);
+}
+
+/* ---- small pieces --------------------------------------------------------- */
+
+/* FNV-1a: identifies inputs of stamps and cache entries, not a security hash. */
+static uint64_t hash_bytes(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+	/* include the NUL so "ab"+"c" differs from "a"+"bc" */
+	return hash_bytes(h, s, strlen(s) + 1);
+}
+
+#define HASH_INIT 0xcbf29ce484222325ULL
+
+static bool valid_symbol(const char *s, size_t len)
+{
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return false;
+	return true;
+}
+
+/*
+ * Parses one .config-style line.  Returns 1 and sets sym and val (malloced)
+ * for "CONFIG_X=v" or "# CONFIG_X is not set" (val "n"), 0 for blank lines
+ * and other comments, -EINVAL for anything else.
+ */
+static int parse_config_line(const char *line, size_t len, char **sym, char **val)
+{
+	const char *p = line, *end = line + len;
+	const char *s, *eq;
+
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		end--;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == end)
+		return 0;
+	if (*p == '#') {
+		static const char tail[] = " is not set";
+		size_t tl = sizeof(tail) - 1;
+
+		p++;
+		while (p < end && *p == ' ')
+			p++;
+		if ((size_t)(end - p) <= 7 + tl || strncmp(p, "CONFIG_", 7) != 0 ||
+		    memcmp(end - tl, tail, tl) != 0)
+			return 0;
+		s = p + 7;
+		if (!valid_symbol(s, (size_t)(end - tl - s)))
+			return 0;
+		*sym = strndup(s, (size_t)(end - tl - s));
+		*val = strdup("n");
+		goto out;
+	}
+	if ((size_t)(end - p) < 8 || strncmp(p, "CONFIG_", 7) != 0)
+		return -EINVAL;
+	s = p + 7;
+	eq = memchr(s, '=', (size_t)(end - s));
+	if (!eq || !valid_symbol(s, (size_t)(eq - s)) || eq + 1 == end)
+		return -EINVAL;
+	*sym = strndup(s, (size_t)(eq - s));
+	*val = strndup(eq + 1, (size_t)(end - eq - 1));
+out:
+	if (!*sym || !*val) {
+		free(*sym);
+		free(*val);
+		return -ENOMEM;
+	}
+	return 1;
+}
+
+static void kopt_free(struct kopt *o)
+{
+	free(o->sym);
+	free(o->val);
+	free(o->origin);
+}
+
+static const char *preset_text(const char *name)
+{
+	for (size_t i = 0; i < uml_preset_texts_count; i++)
+		if (strcmp(uml_preset_texts[i].name, name) == 0)
+			return uml_preset_texts[i].text;
+	return NULL;
+}
+
+static bool have_program(const char *name)
+{
+	char *path = NULL;
+	bool found = uml_find_program(name, &path) == 0;
+
+	free(path);
+	return found;
+}
+
+static const char *tarball_decompressor(const char *path)
+{
+	static const struct { const char *ext, *prog; } exts[] = {
+		{ ".xz", "xz" }, { ".txz", "xz" }, { ".gz", "gzip" }, { ".tgz", "gzip" },
+		{ ".bz2", "bzip2" }, { ".zst", "zstd" },
+	};
+	size_t len = strlen(path);
+
+	for (size_t i = 0; i < ARRAY_SIZE(exts); i++) {
+		size_t el = strlen(exts[i].ext);
+
+		if (len > el && strcmp(path + len - el, exts[i].ext) == 0)
+			return exts[i].prog;
+	}
+	return NULL;
+}
+
+/*
+ * Names every missing host tool with its Debian package in one message,
+ * so one apt-get line fixes them all.
+ */
+static int check_host_tools(struct uml_kernel_build *b, const char *tarball)
+{
+	static const struct { const char *prog, *pkg; } tools[] = {
+		{ "make", "make" }, { "gcc", "gcc" }, { "ld", "binutils" }, { "flex", "flex" },
+		{ "bison", "bison" }, { "bc", "bc" },
+	};
+	struct uml_buf missing = { 0 }, pkgs = { 0 };
+	const char *extra[2][2] = { { NULL, NULL }, { NULL, NULL } };
+	int r = 0;
+
+	if (tarball) {
+		extra[0][0] = "tar";
+		extra[0][1] = "tar";
+		extra[1][0] = tarball_decompressor(tarball);
+		extra[1][1] = extra[1][0] && strcmp(extra[1][0], "xz") == 0 ? "xz-utils" :
+			      extra[1][0];
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(tools) + 2; i++) {
+		const char *prog = i < ARRAY_SIZE(tools) ? tools[i].prog : extra[i - ARRAY_SIZE(tools)][0];
+		const char *pkg = i < ARRAY_SIZE(tools) ? tools[i].pkg : extra[i - ARRAY_SIZE(tools)][1];
+
+		if (!prog || have_program(prog))
+			continue;
+		if (missing.len)
+			uml_buf_append(&missing, ", ", 2);
+		uml_buf_append(&missing, prog, strlen(prog));
+		uml_buf_append(&pkgs, " ", 1);
+		uml_buf_append(&pkgs, pkg, strlen(pkg));
+	}
+	if (missing.len)
+		r = fail(b, -ENOPKG, "kernel build: missing host tools: %s (on Debian: apt-get install%s)",
+			 missing.data, pkgs.data ? pkgs.data : "");
+	uml_buf_free(&missing);
+	uml_buf_free(&pkgs);
+	return r;
+}
+
+/* ---- object --------------------------------------------------------------- */
+
+UML_EXPORT int uml_kernel_build_new(struct uml_ctx *ctx, struct uml_kernel_build **ret)
+{
+	struct uml_kernel_build *b;
+
+	if (!ctx || !ret)
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->preset = strdup("fast");
+	if (!b->preset) {
+		free(b);
+		return -ENOMEM;
+	}
+	b->refcount = 1;
+	b->ctx = uml_ctx_ref(ctx);
+	*ret = b;
+	return 0;
+}
+
+UML_EXPORT struct uml_kernel_build *uml_kernel_build_ref(struct uml_kernel_build *b)
+{
+	if (b)
+		b->refcount++;
+	return b;
+}
+
+static void clear_results(struct uml_kernel_build *b)
+{
+	free(b->dropped);
+	free(b->conflicts);
+	b->dropped = b->conflicts = NULL;
+	b->up_to_date = false;
+}
+
+UML_EXPORT struct uml_kernel_build *uml_kernel_build_unref(struct uml_kernel_build *b)
+{
+	if (!b || --b->refcount > 0)
+		return NULL;
+	for (size_t i = 0; i < b->n_opts; i++)
+		kopt_free(&b->opts[i]);
+	free(b->opts);
+	clear_results(b);
+	free(b->source);
+	free(b->build_dir);
+	free(b->cache_dir);
+	free(b->preset);
+	free(b->out_dir);
+	free(b->kernel_path);
+	free(b->log_path);
+	free(b->last_error);
+	uml_ctx_unref(b->ctx);
+	free(b);
+	return NULL;
+}
+
+static int set_path(struct uml_kernel_build *b, char **slot, const char *path, const char *what)
+{
+	char *abs;
+	int r;
+
+	if (!path || !*path)
+		return fail(b, -EINVAL, "kernel build: empty %s path", what);
+	r = uml_path_absolute(path, &abs);
+	if (r < 0)
+		return fail(b, r, "kernel build: cannot resolve %s path '%s': %s", what, path,
+			    strerror(-r));
+	/* trailing slashes would make two spellings of one dir hash apart */
+	for (size_t n = strlen(abs); n > 1 && abs[n - 1] == '/'; n--)
+		abs[n - 1] = '\0';
+	free(*slot);
+	*slot = abs;
+	return 0;
+}
+
+UML_EXPORT int uml_kernel_build_set_source(struct uml_kernel_build *b, const char *path)
+{
+	if (!b)
+		return -EINVAL;
+	return set_path(b, &b->source, path, "source");
+}
+
+UML_EXPORT int uml_kernel_build_set_build_dir(struct uml_kernel_build *b, const char *dir)
+{
+	if (!b)
+		return -EINVAL;
+	return set_path(b, &b->build_dir, dir, "build dir");
+}
+
+UML_EXPORT int uml_kernel_build_set_cache_dir(struct uml_kernel_build *b, const char *dir)
+{
+	if (!b)
+		return -EINVAL;
+	return set_path(b, &b->cache_dir, dir, "cache dir");
+}
+
+UML_EXPORT int uml_kernel_build_set_jobs(struct uml_kernel_build *b, unsigned jobs)
+{
+	if (!b)
+		return -EINVAL;
+	if (jobs > 1024)
+		return fail(b, -ERANGE, "kernel build: %u jobs is more than 1024", jobs);
+	b->jobs = jobs;
+	return 0;
+}
+
+UML_EXPORT int uml_kernel_build_set_flags(struct uml_kernel_build *b, unsigned flags)
+{
+	if (!b)
+		return -EINVAL;
+	if (flags & ~(unsigned)(UML_KERNEL_BUILD_ALLOW_DROPPED | UML_KERNEL_BUILD_FAIL_ON_CONFLICT))
+		return fail(b, -EINVAL, "kernel build: unknown flags 0x%x", flags);
+	b->flags = flags;
+	return 0;
+}
+
+UML_EXPORT int uml_kernel_build_set_preset(struct uml_kernel_build *b, const char *name)
+{
+	char *copy;
+
+	if (!b)
+		return -EINVAL;
+	if (!name || (strcmp(name, "defconfig") != 0 && strcmp(name, "tinyconfig") != 0 &&
+		      !preset_text(name))) {
+		struct uml_buf known = { 0 };
+		int r;
+
+		uml_buf_append(&known, "defconfig, tinyconfig", 21);
+		for (size_t i = 0; i < uml_preset_texts_count; i++) {
+			uml_buf_append(&known, ", ", 2);
+			uml_buf_append(&known, uml_preset_texts[i].name,
+				       strlen(uml_preset_texts[i].name));
+		}
+		r = fail(b, -EINVAL, "kernel build: unknown preset '%s' (known: %s)",
+			 name ? name : "(null)", known.data ? known.data : "");
+		uml_buf_free(&known);
+		return r;
+	}
+	copy = strdup(name);
+	if (!copy)
+		return -ENOMEM;
+	free(b->preset);
+	b->preset = copy;
+	return 0;
+}
+
+UML_EXPORT const char *uml_kernel_build_get_preset_text(const char *name)
+{
+	return name ? preset_text(name) : NULL;
+}
+
+static int add_opt(struct uml_kernel_build *b, char *sym, char *val, char *origin)
+{
+	struct kopt *n = realloc(b->opts, (b->n_opts + 1) * sizeof(*n));
+
+	if (!n) {
+		free(sym);
+		free(val);
+		free(origin);
+		return -ENOMEM;
+	}
+	b->opts = n;
+	b->opts[b->n_opts++] = (struct kopt){ .sym = sym, .val = val, .origin = origin,
+					      .user = true };
+	return 0;
+}
+
+UML_EXPORT int uml_kernel_build_add_option(struct uml_kernel_build *b, const char *option)
+{
+	char *sym = NULL, *val = NULL, *origin;
+	int r;
+
+	if (!b)
+		return -EINVAL;
+	if (!option)
+		return fail(b, -EINVAL, "kernel build: NULL option");
+	if (strchr(option, '\n'))
+		return fail(b, -EINVAL, "kernel build: option '%s' holds a newline", option);
+	r = parse_config_line(option, strlen(option), &sym, &val);
+	if (r == -ENOMEM)
+		return r;
+	if (r <= 0)
+		return fail(b, -EINVAL,
+			    "kernel build: bad option '%s' (want CONFIG_NAME=VALUE or '# CONFIG_NAME is not set')",
+			    option);
+	origin = strdup("option");
+	if (!origin) {
+		free(sym);
+		free(val);
+		return -ENOMEM;
+	}
+	return add_opt(b, sym, val, origin);
+}
+
+UML_EXPORT int uml_kernel_build_add_fragment_file(struct uml_kernel_build *b, const char *path)
+{
+	_cleanup_(freep) char *text = NULL;
+	size_t first = b ? b->n_opts : 0;
+	unsigned lineno = 0;
+	int r;
+
+	if (!b)
+		return -EINVAL;
+	if (!path || !*path)
+		return fail(b, -EINVAL, "kernel build: empty fragment path");
+	r = uml_read_file(path, &text, NULL);
+	if (r < 0)
+		return fail(b, r, "kernel build: cannot read config fragment '%s': %s", path,
+			    strerror(-r));
+	for (char *line = text; line && *line; ) {
+		char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char *sym = NULL, *val = NULL, *origin;
+
+		lineno++;
+		r = parse_config_line(line, len, &sym, &val);
+		if (r == -EINVAL) {
+			r = fail(b, -EINVAL, "kernel build: %s:%u: not a config line: '%.*s'",
+				 path, lineno, (int)len, line);
+			goto undo;
+		}
+		if (r < 0)
+			goto undo;
+		if (r == 1) {
+			if (asprintf(&origin, "%s:%u", path, lineno) < 0) {
+				free(sym);
+				free(val);
+				r = -ENOMEM;
+				goto undo;
+			}
+			r = add_opt(b, sym, val, origin);
+			if (r < 0)
+				goto undo;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return 0;
+undo:
+	/* a bad fragment adds nothing */
+	while (b->n_opts > first)
+		kopt_free(&b->opts[--b->n_opts]);
+	return r;
+}
+
+UML_EXPORT const char *uml_kernel_build_get_build_dir(struct uml_kernel_build *b)
+{
+	return b ? b->out_dir : NULL;
+}
+
+UML_EXPORT const char *uml_kernel_build_get_log_path(struct uml_kernel_build *b)
+{
+	return b ? b->log_path : NULL;
+}
+
+UML_EXPORT const char *uml_kernel_build_get_dropped_options(struct uml_kernel_build *b)
+{
+	return b ? b->dropped : NULL;
+}
+
+UML_EXPORT const char *uml_kernel_build_get_conflicts(struct uml_kernel_build *b)
+{
+	return b ? b->conflicts : NULL;
+}
+
+UML_EXPORT int uml_kernel_build_was_up_to_date(struct uml_kernel_build *b)
+{
+	return b && b->up_to_date ? 1 : 0;
+}
+
+UML_EXPORT const char *uml_kernel_build_last_error(struct uml_kernel_build *b)
+{
+	return b ? b->last_error : NULL;
+}
+
+/* ---- running make and tar ------------------------------------------------ */
+
+struct runner {
+	struct uml_kernel_build *b;
+	const char *phase;
+	int log_fd;
+	bool count_steps;
+	uint64_t steps;		/* kbuild "  CC  foo.o" lines seen */
+	uint64_t total;		/* estimate, 0 when unknown */
+	char tail[2048];	/* last output, for error messages */
+	size_t tail_len;
+};
+
+static void tail_add(struct runner *rn, const char *p, size_t n)
+{
+	if (n >= sizeof(rn->tail)) {
+		p += n - sizeof(rn->tail);
+		n = sizeof(rn->tail);
+	}
+	if (rn->tail_len + n > sizeof(rn->tail)) {
+		size_t drop = rn->tail_len + n - sizeof(rn->tail);
+
+		memmove(rn->tail, rn->tail + drop, rn->tail_len - drop);
+		rn->tail_len -= drop;
+	}
+	memcpy(rn->tail + rn->tail_len, p, n);
+	rn->tail_len += n;
+}
+
+/* The last few lines of output, for a failure message. */
+static const char *tail_lines(struct runner *rn, unsigned lines)
+{
+	size_t i;
+
+	while (rn->tail_len && rn->tail[rn->tail_len - 1] == '\n')
+		rn->tail_len--;
+	if (rn->tail_len == sizeof(rn->tail))
+		rn->tail_len--;
+	rn->tail[rn->tail_len] = '\0';
+	for (i = rn->tail_len; i > 0; i--)
+		if (rn->tail[i - 1] == '\n' && --lines == 0)
+			break;
+	return rn->tail + i;
+}
+
+/* kbuild prints one "  TAG     target" line per step in its quiet mode. */
+static bool is_step_line(const char *l, size_t n)
+{
+	size_t i = 2;
+
+	if (n < 4 || l[0] != ' ' || l[1] != ' ' || l[2] < 'A' || l[2] > 'Z')
+		return false;
+	while (i < n && ((l[i] >= 'A' && l[i] <= 'Z') || (l[i] >= '0' && l[i] <= '9') ||
+			 l[i] == '_' || l[i] == '-'))
+		i++;
+	return i < n && l[i] == ' ';
+}
+
+static int runner_output(struct runner *rn, struct uml_buf *line_buf, const char *data, size_t n)
+{
+	int r = 0;
+
+	if (rn->log_fd >= 0)
+		(void)uml_write_all(rn->log_fd, data, n);
+	tail_add(rn, data, n);
+	if (!rn->count_steps)
+		return 0;
+	if (uml_buf_append(line_buf, data, n) < 0)
+		return -ENOMEM;
+	for (;;) {
+		char *nl = memchr(line_buf->data, '\n', line_buf->len);
+
+		if (!nl)
+			break;
+		if (is_step_line(line_buf->data, (size_t)(nl - line_buf->data))) {
+			rn->steps++;
+			/* an estimate: never claim to be done before make is */
+			if (rn->total && rn->steps >= rn->total)
+				rn->total = rn->steps + 1;
+			r = uml_progress(rn->b->ctx, rn->phase, rn->steps, rn->total);
+			if (r < 0)
+				break;
+		}
+		uml_buf_drop_front(line_buf, (size_t)(nl - line_buf->data) + 1);
+	}
+	return r;
+}
+
+static void kill_group(pid_t pid)
+{
+	kill(-pid, SIGTERM);
+	for (int i = 0; i < 50; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			goto reaped;
+		usleep(20000);
+	}
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+reaped:
+	/* make may have left compilers behind in the group */
+	kill(-pid, SIGKILL);
+}
+
+/* The caller's environment without what would confuse a nested make. */
+static char **make_env(void)
+{
+	static const char *const drop[] = {
+		"MAKEFLAGS=", "MFLAGS=", "MAKELEVEL=", "MAKEOVERRIDES=", "GNUMAKEFLAGS=",
+		"KBUILD_OUTPUT=", "LC_ALL=",
+	};
+	size_t n = 0, j = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + 2, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		bool skip = false;
+
+		for (size_t k = 0; k < ARRAY_SIZE(drop); k++)
+			if (strncmp(environ[i], drop[k], strlen(drop[k])) == 0)
+				skip = true;
+		if (!skip)
+			env[j++] = environ[i];
+	}
+	/* kbuild's messages are parsed, so keep them untranslated */
+	env[j++] = (char *)"LC_ALL=C";
+	env[j] = NULL;
+	return env;
+}
+
+/*
+ * Runs argv (argv[0] looked up on $PATH) in its own process group with
+ * output into the log (and the step counter).  Returns the exit status
+ * (0-255, 128+signal), -ECANCELED when the progress callback stopped it
+ * (the whole group is killed), or a negative errno if it could not run.
+ */
+static int run_cmd(struct runner *rn, char *const argv[])
+{
+	_cleanup_(freep) char *prog = NULL;
+	_cleanup_(freep) char **env = NULL;
+	struct uml_buf line_buf = { 0 };
+	uint64_t last_pulse = uml_now_usec();
+	struct uml_spawn sp;
+	char **args;
+	size_t n_args = 0;
+	int pfd[2], status, r;
+
+	r = uml_find_program(argv[0], &prog);
+	if (r < 0)
+		return r;
+	env = make_env();
+	while (argv[n_args])
+		n_args++;
+	args = calloc(n_args + 1, sizeof(*args));
+	if (!env || !args) {
+		free(args);
+		return -ENOMEM;
+	}
+	memcpy(args, argv, n_args * sizeof(*args));
+	args[0] = prog;
+	if (rn->log_fd >= 0) {
+		struct uml_buf cmd = { 0 };
+
+		uml_buf_append(&cmd, "\n$", 2);
+		for (size_t i = 0; argv[i]; i++) {
+			uml_buf_append(&cmd, " ", 1);
+			uml_buf_append(&cmd, argv[i], strlen(argv[i]));
+		}
+		uml_buf_append(&cmd, "\n", 1);
+		if (cmd.data)
+			(void)uml_write_all(rn->log_fd, cmd.data, cmd.len);
+		uml_buf_free(&cmd);
+	}
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		free(args);
+		return -errno;
+	}
+	r = uml_spawn(rn->b->ctx, args, env, NULL, 0, pfd[1], NULL, &sp);
+	free(args);
+	close(pfd[1]);
+	if (r < 0) {
+		close(pfd[0]);
+		return r;
+	}
+	for (;;) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		char buf[16384];
+		ssize_t n;
+		int pr = poll(&p, 1, 500);
+
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0 || uml_now_usec() - last_pulse > 500000) {
+			/* a pulse lets the caller cancel during long quiet steps */
+			last_pulse = uml_now_usec();
+			r = uml_progress(rn->b->ctx, rn->phase, rn->steps, rn->total);
+			if (r < 0)
+				break;
+			if (pr == 0)
+				continue;
+		}
+		n = read(pfd[0], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		r = runner_output(rn, &line_buf, buf, (size_t)n);
+		if (r < 0)
+			break;
+	}
+	close(pfd[0]);
+	uml_buf_free(&line_buf);
+	if (r < 0) {
+		kill_group(sp.pid);
+		uml_spawn_release(&sp);
+		if (rn->log_fd >= 0)
+			(void)uml_write_all(rn->log_fd, "\n[stopped]\n", 11);
+		return r;
+	}
+	while (waitpid(sp.pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			r = -errno;
+			uml_spawn_release(&sp);
+			return r;
+		}
+	}
+	uml_spawn_release(&sp);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+/* ---- source trees and tarballs -------------------------------------------- */
+
+static char *default_cache_dir(void)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	char *dir;
+
+	if (xdg && xdg[0] == '/')
+		return asprintf(&dir, "%s/libuml", xdg) < 0 ? NULL : dir;
+	if (!home || home[0] != '/')
+		home = "/tmp";
+	return asprintf(&dir, "%s/.cache/libuml", home) < 0 ? NULL : dir;
+}
+
+static int lock_file(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int r = -errno;
+
+			close(fd);
+			return r;
+		}
+	}
+	return fd;
+}
+
+static bool is_kernel_tree(const char *dir)
+{
+	char buf[4096];
+	struct stat st;
+
+	if (snprintf(buf, sizeof(buf), "%s/arch/um/Kconfig", dir) >= (int)sizeof(buf))
+		return false;
+	if (stat(buf, &st) < 0)
+		return false;
+	snprintf(buf, sizeof(buf), "%s/Makefile", dir);
+	return stat(buf, &st) == 0;
+}
+
+/*
+ * Unpacks the tarball into CACHE/sources/STEM-KEY once; later builds (any
+ * config) reuse that tree.  The tree appears by rename, so its existence
+ * means it is complete.
+ */
+static int unpack_tarball(struct uml_kernel_build *b, const char *cache, const struct stat *st,
+			  char **ret_tree, char **ret_ident)
+{
+	_cleanup_(freep) char *srcdir = NULL, *tree = NULL, *tmp = NULL, *lock = NULL, *stem = NULL;
+	const char *base = strrchr(b->source, '/') + 1;
+	uint64_t key = HASH_INIT;
+	char num[64];
+	struct runner rn = { .b = b, .phase = "unpack", .log_fd = -1 };
+	int lfd, r;
+
+	key = hash_str(key, b->source);
+	snprintf(num, sizeof(num), "%lld %lld.%09ld", (long long)st->st_size,
+		 (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	key = hash_str(key, num);
+	stem = strdup(base);
+	if (!stem)
+		return -ENOMEM;
+	{
+		char *dot = strstr(stem, ".tar");
+
+		if (!dot)
+			dot = strrchr(stem, '.');
+		if (dot && dot != stem)
+			*dot = '\0';
+	}
+	if (asprintf(&srcdir, "%s/sources", cache) < 0 ||
+	    asprintf(&tree, "%s/%s-%016llx", srcdir, stem, (unsigned long long)key) < 0 ||
+	    asprintf(&lock, "%s.lock", tree) < 0 ||
+	    asprintf(&tmp, "%s.tmp-%d", tree, (int)getpid()) < 0)
+		return -ENOMEM;
+	r = uml_mkdir_p(srcdir, 0755);
+	if (r < 0)
+		return fail(b, r, "kernel build: cannot create cache dir '%s': %s", srcdir,
+			    strerror(-r));
+	lfd = lock_file(lock);
+	if (lfd < 0)
+		return fail(b, lfd, "kernel build: cannot lock '%s': %s", lock, strerror(-lfd));
+	if (!is_kernel_tree(tree)) {
+		char *argv[] = { (char *)"tar", (char *)"-xf", b->source, (char *)"-C", tmp, NULL };
+		_cleanup_(freep) char *top = NULL;
+
+		uml_info(b->ctx, "unpacking %s into %s", b->source, tree);
+		uml_rm_rf(tree);
+		uml_rm_rf(tmp);
+		r = uml_mkdir_p(tmp, 0755);
+		if (r < 0) {
+			r = fail(b, r, "kernel build: cannot create '%s': %s", tmp, strerror(-r));
+			goto out;
+		}
+		r = run_cmd(&rn, argv);
+		if (r != 0) {
+			if (r > 0)
+				r = fail(b, -EIO, "kernel build: unpacking '%s' failed (tar exit %d): %s",
+					 b->source, r, tail_lines(&rn, 3));
+			uml_rm_rf(tmp);
+			goto out;
+		}
+		/* kernel tarballs hold one top directory (linux-6.12/) */
+		if (!is_kernel_tree(tmp)) {
+			DIR *d = opendir(tmp);
+			struct dirent *de;
+			unsigned dirs = 0;
+
+			while (d && (de = readdir(d))) {
+				if (de->d_name[0] == '.')
+					continue;
+				dirs++;
+				free(top);
+				if (asprintf(&top, "%s/%s", tmp, de->d_name) < 0)
+					top = NULL;
+			}
+			if (d)
+				closedir(d);
+			if (dirs != 1 || !top || !is_kernel_tree(top)) {
+				uml_rm_rf(tmp);
+				r = fail(b, -EMEDIUMTYPE,
+					 "kernel build: '%s' does not hold a Linux source tree with arch/um",
+					 b->source);
+				goto out;
+			}
+		}
+		if (rename(top ? top : tmp, tree) < 0) {
+			r = fail(b, -errno, "kernel build: cannot move the unpacked tree to '%s': %m",
+				 tree);
+			uml_rm_rf(tmp);
+			goto out;
+		}
+		uml_rm_rf(tmp);
+	}
+	r = 0;
+	*ret_tree = tree;
+	tree = NULL;
+	if (asprintf(ret_ident, "tarball %s %s", b->source, num) < 0) {
+		free(*ret_tree);
+		r = -ENOMEM;
+	}
+out:
+	close(lfd);
+	return r;
+}
+
+/* Newest mtime and entry count of a source tree: edits change one of them. */
+struct tree_scan {
+	dev_t skip_dev;		/* the build dir, when it lies inside the tree */
+	ino_t skip_ino;
+	struct timespec newest;
+	uint64_t count;
+};
+
+static void scan_note(struct tree_scan *s, const struct stat *st)
+{
+	s->count++;
+	if (st->st_mtim.tv_sec > s->newest.tv_sec ||
+	    (st->st_mtim.tv_sec == s->newest.tv_sec && st->st_mtim.tv_nsec > s->newest.tv_nsec))
+		s->newest = st->st_mtim;
+}
+
+static int scan_dir(struct tree_scan *s, int dfd, unsigned depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	while (r == 0 && (de = readdir(d))) {
+		struct stat st;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, ".git") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && st.st_dev == s->skip_dev && st.st_ino == s->skip_ino)
+			continue;
+		scan_note(s, &st);
+		if (S_ISDIR(st.st_mode) && depth < 64) {
+			int sub = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0)
+				r = scan_dir(s, sub, depth + 1);
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+static int tree_identity(struct uml_kernel_build *b, const char *tree, const char *build_dir,
+			 char **ret)
+{
+	struct tree_scan s = { 0 };
+	struct stat st;
+	int dfd, r;
+
+	if (stat(build_dir, &st) == 0) {
+		s.skip_dev = st.st_dev;
+		s.skip_ino = st.st_ino;
+	}
+	dfd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &st) < 0) {
+		r = -errno;
+		if (dfd >= 0)
+			close(dfd);
+		return fail(b, r, "kernel build: cannot scan source tree '%s': %s", tree,
+			    strerror(-r));
+	}
+	scan_note(&s, &st);
+	r = scan_dir(&s, dfd, 0);
+	if (r < 0)
+		return fail(b, r, "kernel build: cannot scan source tree '%s': %s", tree,
+			    strerror(-r));
+	if (asprintf(ret, "tree %s %llu %lld.%09ld", tree, (unsigned long long)s.count,
+		     (long long)s.newest.tv_sec, s.newest.tv_nsec) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* ---- configuration --------------------------------------------------------- */
+
+/* One entry of the merged request: the last word on a symbol wins. */
+struct mopt {
+	const char *sym;
+	const char *val;
+	const char *origin;
+};
+
+struct plan {
+	struct kopt *base;	/* library defaults and preset lines (owned) */
+	size_t n_base;
+	struct mopt *m;		/* merged view, in first-mention order */
+	size_t n;
+	struct uml_buf text;	/* the merged fragment as written to the build dir */
+};
+
+static void plan_free(struct plan *p)
+{
+	for (size_t i = 0; i < p->n_base; i++)
+		kopt_free(&p->base[i]);
+	free(p->base);
+	free(p->m);
+	uml_buf_free(&p->text);
+}
+
+static int plan_push_base(struct plan *p, const char *sym, const char *val, const char *origin)
+{
+	struct kopt *n = realloc(p->base, (p->n_base + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	p->base = n;
+	n[p->n_base] = (struct kopt){ .sym = strdup(sym), .val = strdup(val),
+				      .origin = strdup(origin) };
+	if (!n[p->n_base].sym || !n[p->n_base].val || !n[p->n_base].origin) {
+		kopt_free(&n[p->n_base]);
+		return -ENOMEM;
+	}
+	p->n_base++;
+	return 0;
+}
+
+static int plan_merge(struct plan *p, const struct kopt *o)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		if (strcmp(p->m[i].sym, o->sym) == 0) {
+			p->m[i].val = o->val;
+			p->m[i].origin = o->origin;
+			return 0;
+		}
+	}
+	struct mopt *n = realloc(p->m, (p->n + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	p->m = n;
+	n[p->n++] = (struct mopt){ .sym = o->sym, .val = o->val, .origin = o->origin };
+	return 0;
+}
+
+static int append_line(struct uml_buf *t, const char *sym, const char *val)
+{
+	char *line;
+	int r, n;
+
+	if (strcmp(val, "n") == 0)
+		n = asprintf(&line, "# CONFIG_%s is not set\n", sym);
+	else
+		n = asprintf(&line, "CONFIG_%s=%s\n", sym, val);
+	if (n < 0)
+		return -ENOMEM;
+	r = uml_buf_append(t, line, (size_t)n);
+	free(line);
+	return r;
+}
+
+/*
+ * Library defaults, then the preset's lines, then the user's fragments and
+ * options in order.  Two user entries that disagree on a symbol are a
+ * conflict (the later one wins unless FAIL_ON_CONFLICT is set); overriding
+ * the preset is what fragments are for and is no conflict.
+ */
+static int make_plan(struct uml_kernel_build *b, struct plan *p)
+{
+	const char *text = preset_text(b->preset);
+	struct uml_buf conflicts = { 0 };
+	struct utsname u;
+	int r;
+
+	/* allnoconfig would pick a 32-bit kernel, which needs 32-bit libc */
+	if (uname(&u) == 0 && strcmp(u.machine, "x86_64") == 0) {
+		r = plan_push_base(p, "64BIT", "y", "libuml default");
+		if (r < 0)
+			return r;
+	}
+	/* static kernels cannot get the host compatibility preload */
+	r = plan_push_base(p, "STATIC_LINK", "n", "libuml default");
+	if (r < 0)
+		return r;
+	for (const char *line = text; line && *line; ) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char *sym = NULL, *val = NULL, *origin = NULL;
+
+		if (parse_config_line(line, len, &sym, &val) == 1) {
+			if (asprintf(&origin, "preset %s", b->preset) < 0)
+				origin = NULL;
+			r = origin ? plan_push_base(p, sym, val, origin) : -ENOMEM;
+			free(origin);
+			free(sym);
+			free(val);
+			if (r < 0)
+				return r;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	for (size_t i = 0; i < p->n_base; i++) {
+		r = plan_merge(p, &p->base[i]);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < b->n_opts; i++) {
+		const struct kopt *o = &b->opts[i];
+
+		for (size_t j = 0; j < i; j++) {
+			const struct kopt *e = &b->opts[j];
+			char *msg;
+
+			if (strcmp(e->sym, o->sym) != 0 || strcmp(e->val, o->val) == 0)
+				continue;
+			if (asprintf(&msg, "%sCONFIG_%s=%s (%s) conflicts with CONFIG_%s=%s (%s)",
+				     conflicts.len ? "; " : "", o->sym, o->val, o->origin,
+				     e->sym, e->val, e->origin) < 0)
+				return -ENOMEM;
+			uml_buf_append(&conflicts, msg, strlen(msg));
+			free(msg);
+		}
+		r = plan_merge(p, o);
+		if (r < 0)
+			return r;
+	}
+	uml_buf_append(&p->text, "", 0);
+	for (size_t i = 0; i < p->n; i++) {
+		r = append_line(&p->text, p->m[i].sym, p->m[i].val);
+		if (r < 0)
+			return r;
+	}
+	if (conflicts.len) {
+		b->conflicts = conflicts.data;
+		if (b->flags & UML_KERNEL_BUILD_FAIL_ON_CONFLICT)
+			return fail(b, -EINVAL, "kernel build: conflicting options: %s",
+				    b->conflicts);
+		uml_log(b->ctx, LOG_WARNING, "kernel build: conflicting options (the later wins): %s",
+			b->conflicts);
+	}
+	return 0;
+}
+
+static int write_file(const char *path, const char *data, size_t len)
+{
+	_cleanup_(freep) char *tmp = NULL;
+	int fd, r;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	r = uml_write_all(fd, data, len);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+/* Replaces the lines of every planned symbol in .config with the plan's. */
+static int merge_into_config(const char *config_path, const struct plan *p)
+{
+	_cleanup_(freep) char *old = NULL;
+	struct uml_buf out = { 0 };
+	int r = uml_read_file(config_path, &old, NULL);
+
+	if (r < 0)
+		return r;
+	for (char *line = old; line && *line; ) {
+		char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char *sym = NULL, *val = NULL;
+		bool planned = false;
+
+		if (parse_config_line(line, len, &sym, &val) == 1) {
+			for (size_t i = 0; i < p->n && !planned; i++)
+				planned = strcmp(p->m[i].sym, sym) == 0;
+		}
+		free(sym);
+		free(val);
+		if (!planned) {
+			uml_buf_append(&out, line, len);
+			uml_buf_append(&out, "\n", 1);
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	r = uml_buf_append(&out, p->text.data, p->text.len);
+	if (r == 0)
+		r = write_file(config_path, out.data, out.len);
+	uml_buf_free(&out);
+	return r;
+}
+
+/*
+ * Checks every planned option against the final .config, as kunit.py does:
+ * olddefconfig silently drops unknown symbols and ones whose dependencies
+ * are not met.
+ */
+static int verify_config(struct uml_kernel_build *b, const char *config_path, const struct plan *p)
+{
+	_cleanup_(freep) char *cfg = NULL;
+	struct uml_buf names = { 0 }, detail = { 0 };
+	int r = uml_read_file(config_path, &cfg, NULL);
+
+	if (r < 0)
+		return fail(b, r, "kernel build: cannot read '%s': %s", config_path, strerror(-r));
+	for (size_t i = 0; i < p->n; i++) {
+		const struct mopt *m = &p->m[i];
+		_cleanup_(freep) char *got = NULL;
+		char *msg;
+
+		for (char *line = cfg; line && *line && !got; ) {
+			char *nl = strchr(line, '\n');
+			size_t len = nl ? (size_t)(nl - line) : strlen(line);
+			char *sym = NULL, *val = NULL;
+
+			if (parse_config_line(line, len, &sym, &val) == 1 &&
+			    strcmp(sym, m->sym) == 0) {
+				got = val;
+				val = NULL;
+			}
+			free(sym);
+			free(val);
+			line = nl ? nl + 1 : NULL;
+		}
+		if (strcmp(m->val, "n") == 0 ? !got || strcmp(got, "n") == 0 :
+		    got && strcmp(got, m->val) == 0)
+			continue;
+		if (asprintf(&msg, "%sCONFIG_%s=%s (%s): %s%s", detail.len ? "; " : "",
+			     m->sym, m->val, m->origin,
+			     got ? "the kernel set it to " : "unknown symbol or unmet dependencies",
+			     got ? got : "") < 0)
+			r = -ENOMEM;
+		else {
+			uml_buf_append(&detail, msg, strlen(msg));
+			free(msg);
+		}
+		if (names.len)
+			uml_buf_append(&names, " ", 1);
+		uml_buf_append(&names, "CONFIG_", 7);
+		uml_buf_append(&names, m->sym, strlen(m->sym));
+	}
+	if (r == 0 && names.len) {
+		b->dropped = names.data;
+		names.data = NULL;
+		if (b->flags & UML_KERNEL_BUILD_ALLOW_DROPPED)
+			uml_log(b->ctx, LOG_WARNING,
+				"kernel build: options not set in the final config: %s", detail.data);
+		else
+			r = fail(b, -ENOTSUP,
+				 "kernel build: requested options are not set in the final config: %s",
+				 detail.data);
+	}
+	uml_buf_free(&names);
+	uml_buf_free(&detail);
+	return r;
+}
+
+static bool stamp_matches(const char *path, const char *want)
+{
+	_cleanup_(freep) char *have = NULL;
+
+	return uml_read_file(path, &have, NULL) == 0 && strcmp(have, want) == 0;
+}
+
+static char *stamp_text(uint64_t h)
+{
+	char *s;
+
+	return asprintf(&s, "%s %016llx\n", STAMP_VERSION, (unsigned long long)h) < 0 ? NULL : s;
+}
+
+/* ---- the build ------------------------------------------------------------- */
+
+struct run_state {
+	struct uml_kernel_build *b;
+	const char *src;	/* the source tree */
+	const char *ident;	/* its identity */
+	bool tools_checked;
+	int log_fd;
+};
+
+static int make_step(struct run_state *s, const char *phase, const char *target,
+		     bool count, uint64_t total, uint64_t *steps)
+{
+	struct uml_kernel_build *b = s->b;
+	struct runner rn = { .b = b, .phase = phase, .log_fd = s->log_fd,
+			     .count_steps = count, .total = total };
+	_cleanup_(freep) char *o = NULL, *j = NULL;
+	char *argv[8];
+	size_t n = 0;
+	int r;
+
+	if (!s->tools_checked) {
+		r = check_host_tools(b, NULL);
+		if (r < 0)
+			return r;
+		s->tools_checked = true;
+	}
+	/* opened at the first make, so a no-op run keeps the last build's log */
+	if (s->log_fd < 0) {
+		s->log_fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (s->log_fd < 0)
+			return fail(b, -errno, "kernel build: cannot create log '%s': %m",
+				    b->log_path);
+		rn.log_fd = s->log_fd;
+	}
+	if (asprintf(&o, "O=%s", b->out_dir) < 0 ||
+	    asprintf(&j, "-j%u", b->jobs ? b->jobs : (unsigned)sysconf(_SC_NPROCESSORS_ONLN)) < 0)
+		return -ENOMEM;
+	argv[n++] = (char *)"make";
+	argv[n++] = (char *)"-C";
+	argv[n++] = (char *)s->src;
+	argv[n++] = o;
+	argv[n++] = (char *)"ARCH=um";
+	argv[n++] = j;
+	if (target)
+		argv[n++] = (char *)target;
+	argv[n] = NULL;
+	r = run_cmd(&rn, argv);
+	if (steps)
+		*steps = rn.steps;
+	if (r == -ECANCELED)
+		return fail(b, r, "kernel build: cancelled during '%s'", target ? target : "make");
+	if (r == -ENOENT)
+		return fail(b, -ENOPKG, "kernel build: no make on $PATH (on Debian: apt-get install make)");
+	if (r < 0)
+		return fail(b, r, "kernel build: cannot run make: %s", strerror(-r));
+	if (r != 0)
+		return fail(b, -EIO, "kernel build: make %s failed (exit %d), see %s:\n%s",
+			    target ? target : "", r, b->log_path, tail_lines(&rn, 8));
+	return 0;
+}
+
+/* A rough step count for the progress total before the first build. */
+static uint64_t estimate_steps(const char *out_dir, const char *config)
+{
+	_cleanup_(freep) char *path = NULL, *saved = NULL;
+	uint64_t ny = 0;
+
+	if (asprintf(&path, "%s/%s", out_dir, STEPS_NAME) >= 0 &&
+	    uml_read_file(path, &saved, NULL) == 0 && strtoull(saved, NULL, 10) > 0)
+		return strtoull(saved, NULL, 10);
+	for (const char *p = config; p && (p = strstr(p, "=y\n")); p += 3)
+		ny++;
+	/* fitted on 6.12: tinyconfig-based ~1500 steps, defconfig ~2900 */
+	return 600 + ny * 3;
+}
+
+static int resolve_dirs(struct uml_kernel_build *b, const char *cache, const struct plan *p)
+{
+	uint64_t h = HASH_INIT;
+	char *dir;
+
+	free(b->out_dir);
+	free(b->kernel_path);
+	b->out_dir = b->kernel_path = NULL;
+	if (b->build_dir) {
+		dir = strdup(b->build_dir);
+	} else {
+		h = hash_str(h, b->source);
+		h = hash_str(h, b->preset);
+		h = hash_str(h, p->text.data ? p->text.data : "");
+		if (asprintf(&dir, "%s/builds/%s-%016llx", cache, b->preset,
+			     (unsigned long long)h) < 0)
+			dir = NULL;
+	}
+	if (!dir)
+		return -ENOMEM;
+	b->out_dir = dir;
+	if (asprintf(&b->kernel_path, "%s/linux", dir) < 0) {
+		b->kernel_path = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int do_build(struct run_state *s, const struct plan *p, struct uml_kernel **ret)
+{
+	struct uml_kernel_build *b = s->b;
+	const char *base = strcmp(b->preset, "defconfig") == 0 ? "defconfig" : "tinyconfig";
+	_cleanup_(freep) char *config = NULL, *cstamp_path = NULL, *bstamp_path = NULL,
+		*frag_path = NULL, *kernel = NULL, *cstamp = NULL, *bstamp = NULL, *cfg = NULL,
+		*steps_path = NULL;
+	uint64_t h, steps = 0;
+	struct stat st;
+	int r;
+
+	if (asprintf(&config, "%s/.config", b->out_dir) < 0 ||
+	    asprintf(&cstamp_path, "%s/%s", b->out_dir, CONFIG_STAMP) < 0 ||
+	    asprintf(&bstamp_path, "%s/%s", b->out_dir, BUILD_STAMP) < 0 ||
+	    asprintf(&frag_path, "%s/%s", b->out_dir, FRAGMENT_NAME) < 0 ||
+	    asprintf(&steps_path, "%s/%s", b->out_dir, STEPS_NAME) < 0 ||
+	    asprintf(&kernel, "%s/linux", b->out_dir) < 0)
+		return -ENOMEM;
+
+	/* configuration: only when its inputs changed */
+	h = hash_str(HASH_INIT, STAMP_VERSION);
+	h = hash_str(h, s->ident);
+	h = hash_str(h, base);
+	h = hash_str(h, p->text.data ? p->text.data : "");
+	cstamp = stamp_text(h);
+	if (!cstamp)
+		return -ENOMEM;
+	if (stat(config, &st) < 0 || !stamp_matches(cstamp_path, cstamp)) {
+		unlink(cstamp_path);
+		r = write_file(frag_path, p->text.data ? p->text.data : "", p->text.len);
+		if (r < 0)
+			return fail(b, r, "kernel build: cannot write '%s': %s", frag_path,
+				    strerror(-r));
+		r = uml_progress(b->ctx, "configure", 0, 0);
+		if (r < 0)
+			return fail(b, r, "kernel build: cancelled");
+		r = make_step(s, "configure", base, false, 0, NULL);
+		if (r < 0)
+			return r;
+		r = merge_into_config(config, p);
+		if (r < 0)
+			return fail(b, r, "kernel build: cannot update '%s': %s", config, strerror(-r));
+		r = make_step(s, "configure", "olddefconfig", false, 0, NULL);
+		if (r < 0)
+			return r;
+		r = write_file(cstamp_path, cstamp, strlen(cstamp));
+		if (r < 0)
+			return fail(b, r, "kernel build: cannot write '%s': %s", cstamp_path,
+				    strerror(-r));
+	}
+	r = verify_config(b, config, p);
+	if (r < 0)
+		return r;
+
+	/* the build: only when the source or the final .config changed */
+	r = uml_read_file(config, &cfg, NULL);
+	if (r < 0)
+		return fail(b, r, "kernel build: cannot read '%s': %s", config, strerror(-r));
+	h = hash_str(HASH_INIT, STAMP_VERSION);
+	h = hash_str(h, s->ident);
+	h = hash_str(h, cfg);
+	bstamp = stamp_text(h);
+	if (!bstamp)
+		return -ENOMEM;
+	if (stat(kernel, &st) == 0 && S_ISREG(st.st_mode) && stamp_matches(bstamp_path, bstamp)) {
+		b->up_to_date = true;
+		uml_info(b->ctx, "kernel build: %s is up to date", kernel);
+	} else {
+		uint64_t total = estimate_steps(b->out_dir, cfg);
+		char num[32];
+
+		unlink(bstamp_path);
+		r = uml_progress(b->ctx, "build", 0, total);
+		if (r < 0)
+			return fail(b, r, "kernel build: cancelled");
+		r = make_step(s, "build", NULL, true, total, &steps);
+		if (r < 0)
+			return r;
+		if (stat(kernel, &st) < 0)
+			return fail(b, -EIO, "kernel build: make succeeded but built no '%s'", kernel);
+		r = write_file(bstamp_path, bstamp, strlen(bstamp));
+		if (r < 0)
+			return fail(b, r, "kernel build: cannot write '%s': %s", bstamp_path,
+				    strerror(-r));
+		/* remember a full build's step count for the next estimate */
+		if (steps > total / 2) {
+			snprintf(num, sizeof(num), "%llu\n", (unsigned long long)steps);
+			(void)write_file(steps_path, num, strlen(num));
+		}
+		(void)uml_progress(b->ctx, "build", steps, steps);
+	}
+	if (!ret)
+		return 0;
+	r = uml_kernel_new_from_path(b->ctx, kernel, ret);
+	if (r < 0)
+		return fail(b, r, "kernel build: built '%s' but cannot use it: %s", kernel,
+			    uml_ctx_last_error(b->ctx) ? uml_ctx_last_error(b->ctx) : strerror(-r));
+	return 0;
+}
+
+UML_EXPORT int uml_kernel_build_run(struct uml_kernel_build *b, struct uml_kernel **ret)
+{
+	_cleanup_(freep) char *cache = NULL, *tree = NULL, *ident = NULL, *lock = NULL;
+	struct run_state s = { .b = b, .log_fd = -1 };
+	struct plan p = { 0 };
+	struct stat st;
+	int r, lfd = -1;
+
+	if (!b)
+		return -EINVAL;
+	clear_results(b);
+	if (!b->source)
+		return fail(b, -EINVAL, "kernel build: no source set");
+	cache = b->cache_dir ? strdup(b->cache_dir) : default_cache_dir();
+	if (!cache)
+		return -ENOMEM;
+	if (stat(b->source, &st) < 0)
+		return fail(b, -errno, "kernel build: source '%s': %m", b->source);
+	if (S_ISDIR(st.st_mode)) {
+		if (!is_kernel_tree(b->source))
+			return fail(b, -ENOENT,
+				    "kernel build: source '%s' is not a Linux source tree (no Makefile or arch/um/Kconfig)",
+				    b->source);
+	} else if (!S_ISREG(st.st_mode)) {
+		return fail(b, -EINVAL, "kernel build: source '%s' is neither a directory nor a tarball",
+			    b->source);
+	}
+
+	r = make_plan(b, &p);
+	if (r < 0)
+		goto out;
+	r = resolve_dirs(b, cache, &p);
+	if (r < 0)
+		goto out;
+	if (strcmp(b->out_dir, b->source) == 0) {
+		r = fail(b, -EINVAL, "kernel build: the build dir must not be the source tree '%s'",
+			 b->source);
+		goto out;
+	}
+	r = uml_mkdir_p(b->out_dir, 0755);
+	if (r < 0) {
+		r = fail(b, r, "kernel build: cannot create build dir '%s': %s", b->out_dir,
+			 strerror(-r));
+		goto out;
+	}
+	/* one build per build dir at a time */
+	if (asprintf(&lock, "%s/.libuml-lock", b->out_dir) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	lfd = lock_file(lock);
+	if (lfd < 0) {
+		r = fail(b, lfd, "kernel build: cannot lock '%s': %s", lock, strerror(-lfd));
+		goto out;
+	}
+	free(b->log_path);
+	if (asprintf(&b->log_path, "%s/%s", b->out_dir, LOG_NAME) < 0) {
+		b->log_path = NULL;
+		r = -ENOMEM;
+		goto out;
+	}
+
+	if (S_ISREG(st.st_mode)) {
+		r = check_host_tools(b, b->source);
+		if (r < 0)
+			goto out;
+		s.tools_checked = true;
+		r = unpack_tarball(b, cache, &st, &tree, &ident);
+		if (r < 0)
+			goto out;
+	} else {
+		tree = strdup(b->source);
+		if (!tree) {
+			r = -ENOMEM;
+			goto out;
+		}
+		r = tree_identity(b, tree, b->out_dir, &ident);
+		if (r < 0)
+			goto out;
+	}
+	s.src = tree;
+	s.ident = ident;
+	{
+		char buf[4096];
+
+		/* kbuild refuses O= builds from a tree configured in place */
+		snprintf(buf, sizeof(buf), "%s/.config", tree);
+		if (access(buf, F_OK) == 0) {
+			r = fail(b, -EBUSY,
+				 "kernel build: source tree '%s' is configured in place (has .config); run 'make ARCH=um mrproper' there first",
+				 tree);
+			goto out;
+		}
+	}
+	r = do_build(&s, &p, ret);
+out:
+	if (s.log_fd >= 0)
+		close(s.log_fd);
+	if (lfd >= 0)
+		close(lfd);
+	plan_free(&p);
+	return r;
+}
+
+UML_EXPORT const char *uml_kernel_build_get_kernel_path(struct uml_kernel_build *b)
+{
+	return b ? b->kernel_path : NULL;
+}
+
+/* ---- boot tuning ------------------------------------------------------------ */
+
+/* The loop of arch/x86/um/delay.c, which "Calibrating delay loop" times. */
+static void delay_loop(unsigned long loops)
+{
+	__asm__ volatile(
+		"test %0,%0\n"
+		"jz 3f\n"
+		"jmp 1f\n"
+		".align 16\n"
+		"1: jmp 2f\n"
+		".align 16\n"
+		"2: dec %0\n"
+		" jnz 2b\n"
+		"3: dec %0\n"
+		: "+a"(loops));
+}
+
+unsigned long uml_host_lpj(void)
+{
+#if defined(__x86_64__)
+	const unsigned long loops = 1000000;
+	uint64_t best = UINT64_MAX;
+
+	/* the fastest of a few short runs: preemption only ever slows one */
+	for (int i = 0; i < 5; i++) {
+		uint64_t t0 = uml_now_usec(), t;
+
+		delay_loop(loops);
+		t = uml_now_usec() - t0;
+		if (t > 0 && t < best)
+			best = t;
+	}
+	if (best == UINT64_MAX)
+		return 0;
+	/* UML's HZ is 100: loops per 10 ms */
+	return (unsigned long)(loops * 10000ull / best);
+#else
+	return 0;
+#endif
+}

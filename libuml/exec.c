@@ -654,7 +654,8 @@ static int wait_step(struct uml_instance *inst, struct uml_exec_chan *c, uint64_
 {
 	struct pollfd pfd[2] = {
 		{ .fd = uml_instance_get_fd(inst), .events = POLLIN },
-		{ .fd = c->fd, .events = c->out.len && c->unconfirmed < SEND_WINDOW ? POLLOUT : 0 },
+		{ .fd = c->fd, .events = c->hello && c->out.len && c->unconfirmed < SEND_WINDOW ?
+					 POLLOUT : 0 },
 	};
 	uint64_t now = uml_now_usec(), wake = until;
 	int ms, r;
@@ -665,7 +666,8 @@ static int wait_step(struct uml_instance *inst, struct uml_exec_chan *c, uint64_
 	ms = wake == UINT64_MAX ? -1 : wake <= now ? 0 : (int)((wake - now + 999) / 1000);
 	if (poll(pfd, 2, ms) < 0 && errno != EINTR)
 		return -errno;
-	r = flush_out(c);
+	/* nothing goes out before the hello: until then the tty is not raw and echoes */
+	r = c->hello ? flush_out(c) : 0;
 	if (r < 0)
 		return r;
 	r = uml_instance_process(inst);

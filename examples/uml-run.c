@@ -36,6 +36,7 @@ struct options {
 	int timeout_sec;
 	char *run;
 	char *exec;	/* --exec: a shell command over the exec channel */
+	int exec_channel;	/* --exec-channel: for `uml-ctl UMID exec` */
 	int console;
 	int attach;
 	int quiet;
@@ -237,7 +238,7 @@ static int run(struct options *o, struct uml_ctx *ctx, const char *tmpdir)
 		r = uml_instance_set_ready_marker(inst, o->wait_for);
 	if (r == 0 && o->run)
 		r = uml_instance_set_run_command(inst, o->run);
-	if (r == 0 && o->exec)
+	if (r == 0 && (o->exec || o->exec_channel))
 		r = uml_instance_enable_exec(inst);
 	if (r == 0 && o->timeout_sec > 0)
 		r = uml_instance_set_timeout(inst, (int64_t)o->timeout_sec * 1000);
@@ -311,6 +312,9 @@ int main(int argc, const char **argv)
 		{ "exec", 'e', POPT_ARG_STRING, &o.exec, 0,
 		  "boot, run a shell command through the exec channel (stdout and stderr "
 		  "apart), halt; exit with its status", "COMMAND" },
+		{ "exec-channel", 0, POPT_ARG_NONE, &o.exec_channel, 0,
+		  "boot with the exec channel, so `uml-ctl UMID exec -- CMD` reaches the guest",
+		  NULL },
 		{ "console", 0, POPT_ARG_NONE, &o.console, 0,
 		  "with --run or --exec, also show the guest's console", NULL },
 		{ "attach", 'A', POPT_ARG_NONE, &o.attach, 0,

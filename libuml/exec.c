@@ -23,8 +23,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "libuml-private.h"
@@ -74,6 +76,16 @@ struct share {
 	unsigned flags;
 };
 
+/* A process that reached the guest through the socket (uml_ctx_exec()). */
+struct client {
+	int fd;
+	struct uml_buf in, out;
+	bool pending;			/* its request is queued or in flight */
+	bool gone;			/* closed; drop what the agent still sends it */
+	bool eof;			/* it sent all it will send */
+	struct client *next;
+};
+
 struct uml_exec_chan {
 	struct uml_instance *inst;	/* the owner; no reference */
 	int fd;				/* our end of the socketpair */
@@ -84,7 +96,14 @@ struct uml_exec_chan {
 	struct uml_buf in, out;
 	size_t unconfirmed;		/* sent, not yet confirmed by F_CREDIT */
 
-	/* the request in flight */
+	/* other processes: a socket, their connections, and who each queued request is for */
+	int epfd, listen_fd;		/* epfd covers fd, listen_fd and the clients */
+	char *sock_path;
+	struct client *clients;
+	struct client **queue;		/* NULL entries: our own request */
+	size_t n_queue;
+
+	/* our own request */
 	bool done;
 	int err;
 	char *err_msg;
@@ -171,13 +190,41 @@ UML_EXPORT const char *uml_exec_get_stderr(struct uml_exec *e, size_t *len)
 
 /* ---- configuration ---------------------------------------------------------- */
 
+static void free_client(struct client *cl)
+{
+	close_fd(&cl->fd);
+	uml_buf_free(&cl->in);
+	uml_buf_free(&cl->out);
+	free(cl);
+}
+
+/* Closes the socket and every connection (their requests end with EOF). */
+static void close_socket(struct uml_exec_chan *c)
+{
+	while (c->clients) {
+		struct client *cl = c->clients;
+
+		c->clients = cl->next;
+		free_client(cl);
+	}
+	c->n_queue = 0;
+	close_fd(&c->listen_fd);
+	if (c->sock_path)
+		unlink(c->sock_path);
+	free(c->sock_path);
+	c->sock_path = NULL;
+}
+
 void uml_exec_chan_free(struct uml_exec_chan *c)
 {
 	if (!c)
 		return;
+	close_socket(c);
 	close_fd(&c->fd);
 	close_fd(&c->guest_fd);
 	close_fd(&c->initrd_fd);
+	close_fd(&c->epfd);
+	free(c->queue);
 	for (size_t i = 0; i < c->n_shares; i++) {
 		free(c->shares[i].host);
 		free(c->shares[i].guest);
@@ -233,7 +280,7 @@ UML_EXPORT int uml_instance_enable_exec(struct uml_instance *inst)
 	if (!c)
 		return -ENOMEM;
 	c->inst = inst;
-	c->fd = c->guest_fd = c->initrd_fd = -1;
+	c->fd = c->guest_fd = c->initrd_fd = c->epfd = c->listen_fd = -1;
 	*slot = c;
 	return 0;
 }
@@ -371,14 +418,70 @@ static int make_initrd(struct uml_exec_chan *c)
 	return 0;
 }
 
+static int watch(struct uml_exec_chan *c, int fd, uint32_t events, int op)
+{
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+
+	return epoll_ctl(c->epfd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+/*
+ * The socket other processes reach the guest through, RUNTIME_DIR/.UMID.exec
+ * (next to the notify socket), and the epoll set that covers it all.
+ */
+static int open_socket(struct uml_exec_chan *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, r;
+
+	if (asprintf(&c->sock_path, "%s/.%s.exec", uml_ctx_get_runtime_dir(uml_instance_get_ctx(c->inst)),
+		     uml_instance_get_umid(c->inst)) < 0) {
+		c->sock_path = NULL;
+		return -ENOMEM;
+	}
+	if (strlen(c->sock_path) >= sizeof(sa.sun_path)) {
+		r = ifail(c->inst, -ENAMETOOLONG, "exec socket path '%s' is too long", c->sock_path);
+		goto fail;
+	}
+	strcpy(sa.sun_path, c->sock_path);
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->epfd < 0 || fd < 0) {
+		r = ifail(c->inst, -errno, "cannot create the exec socket: %m");
+		if (fd >= 0)
+			close(fd);
+		goto fail;
+	}
+	c->listen_fd = fd;
+	unlink(c->sock_path);	/* left behind by an owner that was killed */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
+		r = ifail(c->inst, -errno, "cannot listen on '%s': %m", c->sock_path);
+		goto fail;
+	}
+	r = watch(c, c->fd, EPOLLIN, EPOLL_CTL_ADD);
+	if (r == 0)
+		r = watch(c, c->listen_fd, EPOLLIN, EPOLL_CTL_ADD);
+	if (r < 0) {
+		ifail(c->inst, r, "epoll_ctl: %s", strerror(-r));
+		goto fail;
+	}
+	return 0;
+fail:
+	close_socket(c);
+	close_fd(&c->epfd);
+	return r;
+}
+
 int uml_exec_chan_prepare(struct uml_exec_chan *c, int keep[2])
 {
 	int sv[2];
 	int r;
 
+	close_socket(c);
 	close_fd(&c->fd);
 	close_fd(&c->guest_fd);
 	close_fd(&c->initrd_fd);
+	close_fd(&c->epfd);
 	c->hello = c->broken = false;
 	c->unconfirmed = 0;
 	uml_buf_drop_front(&c->in, c->in.len);
@@ -393,6 +496,13 @@ int uml_exec_chan_prepare(struct uml_exec_chan *c, int keep[2])
 	c->fd = sv[0];
 	c->guest_fd = sv[1];
 	fcntl(c->fd, F_SETFL, O_NONBLOCK);
+	r = open_socket(c);
+	if (r < 0) {
+		close_fd(&c->fd);
+		close_fd(&c->guest_fd);
+		close_fd(&c->initrd_fd);
+		return r;
+	}
 	keep[0] = c->guest_fd;
 	keep[1] = c->initrd_fd;
 	return 0;
@@ -423,7 +533,7 @@ int uml_exec_chan_started(struct uml_exec_chan *c)
 {
 	close_fd(&c->guest_fd);
 	close_fd(&c->initrd_fd);
-	return c->fd;
+	return c->epfd;
 }
 
 /* ---- frames from the agent ---------------------------------------------------- */
@@ -457,6 +567,26 @@ static void handle_hello(struct uml_exec_chan *c, const char *p, size_t len)
 	uml_instance_agent_up(c->inst);
 }
 
+/*
+ * Applies an output or exit frame to a result.  Returns 1 for the exit
+ * frame, 0 for output, -ENOMEM, or -EBADMSG for a malformed frame.
+ */
+static int exec_result_frame(struct uml_exec *e, uint32_t type, const char *p, size_t len)
+{
+	if (type == F_STDOUT || type == F_STDERR)
+		return uml_buf_append(type == F_STDOUT ? &e->out : &e->err, p, len) < 0 ? -ENOMEM : 0;
+	if (type != F_EXIT || len != 8)
+		return -EBADMSG;
+	e->timed_out = get32(p) == 2;
+	if (get32(p) == 0) {
+		e->status = (int)get32(p + 4);
+	} else {
+		e->status = -1;
+		e->signal = (int)get32(p + 4);
+	}
+	return 1;
+}
+
 /* Returns false if the frame breaks the protocol. */
 static bool handle_frame(struct uml_exec_chan *c, uint32_t type, const char *p, size_t len)
 {
@@ -473,22 +603,19 @@ static bool handle_frame(struct uml_exec_chan *c, uint32_t type, const char *p, 
 		return true;
 	case F_STDOUT:
 	case F_STDERR:
+	case F_EXIT:
 		if (!e || c->done)
 			return false;
-		if (uml_buf_append(type == F_STDOUT ? &e->out : &e->err, p, len) < 0)
-			finish_request(c, -ENOMEM, "out of memory for the command's output", 38);
-		return true;
-	case F_EXIT:
-		if (!e || c->done || len != 8)
+		switch (exec_result_frame(e, type, p, len)) {
+		case -EBADMSG:
 			return false;
-		e->timed_out = get32(p) == 2;
-		if (get32(p) == 0) {
-			e->status = (int)get32(p + 4);
-		} else {
-			e->status = -1;
-			e->signal = (int)get32(p + 4);
+		case -ENOMEM:
+			finish_request(c, -ENOMEM, "out of memory for the command's output", 38);
+			break;
+		case 1:
+			finish_request(c, 0, NULL, 0);
+			break;
 		}
-		finish_request(c, 0, NULL, 0);
 		return true;
 	case F_ERROR:
 		if (c->done || len < 4)
@@ -517,8 +644,35 @@ static void break_channel(struct uml_exec_chan *c, const char *why)
 		uml_info(uml_instance_get_ctx(c->inst), "guest %s: exec channel broken: %s",
 			 uml_instance_get_umid(c->inst), why);
 	c->broken = true;
+	uml_buf_drop_front(&c->out, c->out.len);
+	close_socket(c);
 	if (!c->done)
 		finish_request(c, -EPROTO, why, strlen(why));
+}
+
+/* Hands a frame (header at p) to whoever the request at the queue's head is for. */
+static bool route_frame(struct uml_exec_chan *c, uint32_t type, const char *p, size_t len)
+{
+	bool last = type == F_EXIT || type == F_ERROR || type == F_END;
+	struct client *cl;
+
+	if (type == F_HELLO || type == F_CREDIT)
+		return handle_frame(c, type, p + 8, len);
+	if (c->n_queue == 0)
+		return false;
+	cl = c->queue[0];
+	if (!cl) {
+		if (!handle_frame(c, type, p + 8, len))
+			return false;
+	} else if (!cl->gone && uml_buf_append(&cl->out, p, 8 + len) < 0) {
+		cl->gone = true;
+	}
+	if (last) {
+		memmove(c->queue, c->queue + 1, --c->n_queue * sizeof(*c->queue));
+		if (cl)
+			cl->pending = false;
+	}
+	return true;
 }
 
 static void parse_frames(struct uml_exec_chan *c)
@@ -534,11 +688,112 @@ static void parse_frames(struct uml_exec_chan *c)
 		}
 		if (c->in.len - off - 8 < len)
 			break;
-		if (!handle_frame(c, type, c->in.data + off + 8, len))
+		if (!route_frame(c, type, c->in.data + off, len))
 			break_channel(c, "unexpected frame from the agent");
 		off += 8 + (size_t)len;
 	}
 	uml_buf_drop_front(&c->in, c->broken ? c->in.len : off);
+}
+
+static int flush_out(struct uml_exec_chan *c);
+
+static int queue_push(struct uml_exec_chan *c, struct client *cl)
+{
+	struct client **q = realloc(c->queue, (c->n_queue + 1) * sizeof(*q));
+
+	if (!q)
+		return -ENOMEM;
+	c->queue = q;
+	c->queue[c->n_queue++] = cl;
+	return 0;
+}
+
+/* Takes a client's complete request into the agent's queue; one at a time per client. */
+static void client_request(struct uml_exec_chan *c, struct client *cl)
+{
+	uint32_t type, len;
+
+	if (cl->pending || cl->in.len < 8)
+		return;
+	type = get32(cl->in.data);
+	len = get32(cl->in.data + 4);
+	if ((type != F_EXEC && type != F_PUT && type != F_GET) || len > MAX_REQUEST) {
+		cl->gone = true;
+		return;
+	}
+	if (cl->in.len - 8 < len)
+		return;
+	if (queue_push(c, cl) < 0 || uml_buf_append(&c->out, cl->in.data, 8 + (size_t)len) < 0) {
+		cl->gone = true;
+		return;
+	}
+	cl->pending = true;
+	uml_buf_drop_front(&cl->in, 8 + (size_t)len);
+}
+
+static int serve_clients(struct uml_exec_chan *c)
+{
+	struct client **pp, *cl;
+	int handled = 0, fd;
+
+	while ((fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		cl = calloc(1, sizeof(*cl));
+		if (!cl || watch(c, fd, EPOLLIN, EPOLL_CTL_ADD) < 0) {
+			free(cl);
+			close(fd);
+			continue;
+		}
+		cl->fd = fd;
+		cl->next = c->clients;
+		c->clients = cl;
+		handled = 1;
+	}
+	for (pp = &c->clients; (cl = *pp);) {
+		char chunk[65536];
+		ssize_t n;
+
+		while (!cl->gone && !cl->eof) {
+			n = read(cl->fd, chunk, sizeof(chunk));
+			if (n < 0) {
+				if (errno != EAGAIN && errno != EINTR)
+					cl->gone = true;
+				break;
+			}
+			handled = 1;
+			if (n == 0)
+				cl->eof = true;
+			else if (uml_buf_append(&cl->in, chunk, (size_t)n) < 0)
+				cl->gone = true;
+		}
+		if (!cl->gone)
+			client_request(c, cl);
+		/* a half-closed client still gets the answer to what it asked */
+		if (cl->eof && !cl->pending && !cl->out.len)
+			cl->gone = true;
+		while (!cl->gone && cl->out.len > 0) {
+			n = send(cl->fd, cl->out.data, cl->out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno != EAGAIN && errno != EINTR)
+					cl->gone = true;
+				break;
+			}
+			uml_buf_drop_front(&cl->out, (size_t)n);
+		}
+		if (!cl->gone)
+			watch(c, cl->fd, (cl->eof ? 0 : EPOLLIN) | (cl->out.len ? EPOLLOUT : 0),
+			      EPOLL_CTL_MOD);
+		if (cl->gone && !cl->pending) {
+			*pp = cl->next;
+			free_client(cl);
+			continue;
+		}
+		if (cl->gone && cl->fd >= 0) {
+			epoll_ctl(c->epfd, EPOLL_CTL_DEL, cl->fd, NULL);
+			close_fd(&cl->fd);
+		}
+		pp = &cl->next;
+	}
+	return handled;
 }
 
 int uml_exec_chan_process(struct uml_exec_chan *c)
@@ -564,6 +819,10 @@ int uml_exec_chan_process(struct uml_exec_chan *c)
 		}
 		parse_frames(c);
 	}
+	if (c->listen_fd >= 0)
+		handled |= serve_clients(c);
+	if (c->hello && !c->broken)
+		flush_out(c);
 	return handled;
 }
 
@@ -575,7 +834,13 @@ bool uml_exec_chan_is_up(struct uml_exec_chan *c)
 void uml_exec_chan_ended(struct uml_exec_chan *c)
 {
 	uml_exec_chan_process(c);
+	/* hand clients what came; closing tells them the guest is gone */
+	for (struct client *cl = c->clients; cl; cl = cl->next)
+		if (!cl->gone && cl->out.len)
+			uml_write_all(cl->fd, cl->out.data, cl->out.len);
+	close_socket(c);
 	close_fd(&c->fd);
+	close_fd(&c->epfd);
 	if (!c->done)
 		finish_request(c, -ECONNRESET, "the guest ended", 15);
 }
@@ -687,6 +952,12 @@ static int run_request(struct uml_instance *inst, struct uml_exec_chan *c, int64
 	c->busy = true;
 	c->done = false;
 	c->err = 0;
+	r = queue_push(c, NULL);
+	if (r < 0) {
+		uml_buf_drop_front(&c->out, c->out.len);	/* cannot be told apart: start over */
+		c->broken = true;
+		goto out;
+	}
 	while (!c->done) {
 		if (!guest_running(inst)) {
 			r = ifail(inst, -ECONNRESET, "guest '%s' ended (%s) before it could %s",
@@ -713,7 +984,6 @@ static int run_request(struct uml_instance *inst, struct uml_exec_chan *c, int64
 	r = c->err;
 out:
 	c->busy = false;
-	uml_buf_drop_front(&c->out, c->out.len);
 	return r;
 }
 
@@ -724,15 +994,51 @@ static int request_error(struct uml_instance *inst, struct uml_exec_chan *c, int
 		     c->err_msg && *c->err_msg ? c->err_msg : strerror(-r));
 }
 
+/* Builds an exec request frame into *req and a fresh result. */
+static int exec_request(const char *const *argv, const void *in, size_t in_len, int timeout_ms,
+			struct uml_buf *req, struct uml_exec **ret)
+{
+	unsigned char head[16];
+	struct uml_buf args = { 0 };
+	struct uml_exec *e;
+	uint32_t argc = 0;
+	int r = 0;
+
+	for (; argv[argc]; argc++)
+		r |= uml_buf_append(&args, argv[argc], strlen(argv[argc]) + 1);
+	if (r == 0 && args.len + in_len > MAX_REQUEST)
+		r = -E2BIG;
+	e = r == 0 ? calloc(1, sizeof(*e)) : NULL;
+	if (!e) {
+		uml_buf_free(&args);
+		return r ? (r == -E2BIG ? r : -ENOMEM) : -ENOMEM;
+	}
+	e->refcount = 1;
+	e->status = -1;
+	put32(head, F_EXEC);
+	put32(head + 4, (uint32_t)(8 + args.len + in_len));
+	put32(head + 8, timeout_ms > 0 ? (uint32_t)timeout_ms : 0);
+	put32(head + 12, argc);
+	r = uml_buf_append(req, head, sizeof(head));
+	r |= uml_buf_append(req, args.data, args.len);
+	r |= uml_buf_append(req, in, in_len);
+	uml_buf_free(&args);
+	if (r) {
+		uml_buf_free(req);
+		uml_exec_unref(e);
+		return -ENOMEM;
+	}
+	*ret = e;
+	return 0;
+}
+
 UML_EXPORT int uml_instance_exec(struct uml_instance *inst, const char *const *argv,
 				 const void *stdin_data, size_t stdin_len, int timeout_ms,
 				 struct uml_exec **ret)
 {
 	struct uml_exec_chan *c;
-	struct uml_buf args = { 0 };
-	unsigned char head[8];
+	struct uml_buf req = { 0 };
 	struct uml_exec *e;
-	uint32_t argc = 0;
 	char what[128];
 	int r;
 
@@ -740,28 +1046,17 @@ UML_EXPORT int uml_instance_exec(struct uml_instance *inst, const char *const *a
 		return -EINVAL;
 	if (!argv[0][0])
 		return ifail(inst, -EINVAL, "empty command name");
-	for (; argv[argc]; argc++)
-		if (uml_buf_append(&args, argv[argc], strlen(argv[argc]) + 1) < 0) {
-			uml_buf_free(&args);
-			return -ENOMEM;
-		}
 	snprintf(what, sizeof(what), "run '%.80s'", argv[0]);
-	if (args.len + stdin_len > MAX_REQUEST) {
-		uml_buf_free(&args);
-		return ifail(inst, -E2BIG, "%s: arguments and input exceed %u bytes", what,
+	r = exec_request(argv, stdin_data, stdin_len, timeout_ms, &req, &e);
+	if (r == -E2BIG)
+		return ifail(inst, r, "cannot %s: arguments and input exceed %u bytes", what,
 			     MAX_REQUEST);
-	}
+	if (r < 0)
+		return r;
 	r = usable_chan(inst, what, &c);
-	if (r < 0 || !(e = calloc(1, sizeof(*e)))) {
-		uml_buf_free(&args);
-		return r < 0 ? r : -ENOMEM;
-	}
-	e->refcount = 1;
-	e->status = -1;
-	put32(head, timeout_ms > 0 ? (uint32_t)timeout_ms : 0);
-	put32(head + 4, argc);
-	r = queue_frame(c, F_EXEC, head, 8, args.data, args.len, stdin_data, stdin_len);
-	uml_buf_free(&args);
+	if (r == 0)
+		r = uml_buf_append(&c->out, req.data, req.len);
+	uml_buf_free(&req);
 	if (r < 0) {
 		uml_exec_unref(e);
 		return r;
@@ -859,5 +1154,104 @@ UML_EXPORT int uml_instance_copy_out(struct uml_instance *inst, const char *gues
 		ifail(inst, r, "cannot write '%s': %s", host_path, strerror(-r));
 out:
 	uml_buf_free(&c->data);
+	return r;
+}
+
+/* ---- from another process ---------------------------------------------------- */
+
+UML_EXPORT int uml_ctx_exec(struct uml_ctx *ctx, const char *umid, const char *const *argv,
+			    const void *stdin_data, size_t stdin_len, int timeout_ms,
+			    struct uml_exec **ret)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct uml_buf req = { 0 }, in = { 0 };
+	uint64_t until;
+	struct uml_exec *e = NULL;
+	int fd = -1, r;
+
+	if (!ctx || !umid || !argv || !argv[0] || !argv[0][0] || !ret || (!stdin_data && stdin_len))
+		return -EINVAL;
+	if (!umid[0] || strchr(umid, '/') || strcmp(umid, ".") == 0 || strcmp(umid, "..") == 0)
+		return uml_fail(ctx, NULL, -EINVAL, "'%s' is not a umid", umid);
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/.%s.exec", uml_ctx_get_runtime_dir(ctx),
+		     umid) >= (int)sizeof(sa.sun_path))
+		return uml_fail(ctx, NULL, -ENAMETOOLONG, "exec socket path for '%s' is too long", umid);
+	r = exec_request(argv, stdin_data, stdin_len, timeout_ms, &req, &e);
+	if (r < 0)
+		return uml_fail(ctx, NULL, r, "cannot run '%s' in '%s': %s", argv[0], umid, strerror(-r));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = uml_fail(ctx, NULL, -ENOTCONN, "no guest '%s' with an exec channel in %s (%s)",
+			     umid, uml_ctx_get_runtime_dir(ctx), strerror(errno));
+		goto out;
+	}
+	r = uml_write_all(fd, req.data, req.len);
+	if (r < 0) {
+		uml_fail(ctx, NULL, r, "cannot send to guest '%s': %s", umid, strerror(-r));
+		goto out;
+	}
+	shutdown(fd, SHUT_WR);
+	until = timeout_ms > 0 ? uml_now_usec() + ((uint64_t)timeout_ms + HOST_GRACE_MS) * 1000u
+			       : UINT64_MAX;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		uint64_t now = uml_now_usec();
+		char chunk[65536];
+		size_t off = 0;
+		ssize_t n;
+		int done = 0;
+
+		if (poll(&pfd, 1, until == UINT64_MAX ? -1 :
+			 now >= until ? 0 : (int)((until - now) / 1000 + 1)) == 0) {
+			r = uml_fail(ctx, NULL, -ETIMEDOUT, "no answer from guest '%s'", umid);
+			goto out;
+		}
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = uml_fail(ctx, NULL, -ECONNRESET, "guest '%s' ended before it could run '%s'",
+				     umid, argv[0]);
+			goto out;
+		}
+		if (uml_buf_append(&in, chunk, (size_t)n) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+		while (in.len - off >= 8 && in.len - off - 8 >= get32(in.data + off + 4)) {
+			uint32_t type = get32(in.data + off), len = get32(in.data + off + 4);
+			const char *p = in.data + off + 8;
+
+			off += 8 + (size_t)len;
+			if (type == F_ERROR && len >= 4) {
+				r = -(int)(get32(p) ? get32(p) : EIO);
+				uml_fail(ctx, NULL, r, "guest '%s': %.*s", umid, (int)(len - 4), p + 4);
+				goto out;
+			}
+			r = exec_result_frame(e, type, p, len);
+			if (r < 0) {
+				uml_fail(ctx, NULL, r == -ENOMEM ? r : -EPROTO,
+					 "guest '%s': bad answer on the exec socket", umid);
+				r = r == -ENOMEM ? r : -EPROTO;
+				goto out;
+			}
+			if (r == 1) {
+				done = 1;
+				break;
+			}
+		}
+		uml_buf_drop_front(&in, off);
+		if (done)
+			break;
+	}
+	*ret = e;
+	e = NULL;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	uml_buf_free(&req);
+	uml_buf_free(&in);
+	uml_exec_unref(e);
 	return r;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testhelp.h"
@@ -453,6 +454,45 @@ START_TEST(ready_without_marker)
 }
 END_TEST
 
+START_TEST(exec_from_another_process)
+{
+	const char *argv[] = { "sh", "-c", "cat; echo err >&2; exit 9", NULL };
+	pid_t pid;
+	int st;
+
+	boot();
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct uml_ctx *ctx;
+		struct uml_exec *e = NULL;
+		int r;
+
+		if (uml_ctx_new(&ctx) < 0 ||
+		    uml_ctx_set_runtime_dir(ctx, uml_ctx_get_runtime_dir(f.ctx)) < 0)
+			_exit(100);
+		r = uml_ctx_exec(ctx, uml_instance_get_umid(f.inst), argv, "in", 2, 0, &e);
+		if (r < 0)
+			_exit(101);
+		if (strcmp(uml_exec_get_stdout(e, NULL), "in") || strcmp(uml_exec_get_stderr(e, NULL), "err\n"))
+			_exit(102);
+		r = uml_exec_get_status(e);
+		uml_exec_unref(e);
+		/* no such guest */
+		if (uml_ctx_exec(ctx, "no-such-guest", argv, NULL, 0, 0, &e) != -ENOTCONN)
+			_exit(103);
+		uml_ctx_unref(ctx);
+		_exit(r);
+	}
+	/* the owner serves the socket from its event loop */
+	while (waitpid(pid, &st, WNOHANG) == 0)
+		uml_instance_wait(f.inst, 20);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 9);
+	ck_assert_int_eq(uml_instance_get_state(f.inst), UML_STATE_RUNNING);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("exec");
@@ -478,6 +518,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, copy_in_and_out);
 	tcase_add_test(tc, hostfs_shares);
 	tcase_add_test(tc, ready_without_marker);
+	tcase_add_test(tc, exec_from_another_process);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1764,6 +1764,30 @@ UML_EXPORT const char *uml_exec_get_stdout(struct uml_exec *exec, size_t *len);
 UML_EXPORT const char *uml_exec_get_stderr(struct uml_exec *exec, size_t *len);
 
 /**
+ * uml_ctx_exec:
+ * @umid: the umid of a guest booted with an exec channel, in the
+ *        context's runtime directory
+ * @argv, @stdin_data, @stdin_len, @timeout_ms, @ret: as uml_instance_exec()
+ *
+ * Runs a command in a guest that another process (or this one) booted
+ * with uml_instance_enable_exec(), found by its umid; uml-ctl's `exec`
+ * uses it.  The process owning the guest serves these requests through
+ * the socket RUNTIME_DIR/.UMID.exec from inside uml_instance_process()
+ * (and the uml_instance_wait*() helpers and its own exec calls), so it
+ * must be running its event loop; requests from all processes are queued
+ * and run one at a time.
+ *
+ * Returns: 0; -ENOTCONN if no such guest serves an exec socket; -ECONNRESET
+ * if the guest (or its owner) ended before the command finished; the
+ * errors of the command's start as in uml_instance_exec(); -ETIMEDOUT;
+ * -EINVAL.  The message is kept as the context's last error.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_ctx_exec(struct uml_ctx *ctx, const char *umid, const char *const *argv,
+			    const void *stdin_data, size_t stdin_len, int timeout_ms,
+			    struct uml_exec **ret);
+
+/**
  * uml_instance_copy_in:
  * @host_path: a regular host file, at most 256 MiB
  * @guest_path: absolute path of the file in the guest; created or

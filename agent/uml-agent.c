@@ -70,9 +70,9 @@ enum {
 
 #define AGENT_VERSION "1"
 #define MAX_FRAME (1u << 30)
-#define CHUNK 65536
 #define CONFIG "/uml-agent.conf"
 #define NEWROOT "/root"
+#define CHUNK 65536
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static int chan = -1;
@@ -155,13 +155,25 @@ static uint32_t get32(const unsigned char *p)
 
 static void send_frame2(uint32_t type, const void *a, size_t alen, const void *b, size_t blen)
 {
+	static unsigned char buf[8 + CHUNK + 1024];
 	unsigned char hdr[8];
 
 	put32(hdr, type);
 	put32(hdr + 4, (uint32_t)(alen + blen));
+	/* one write per frame where it fits: each tty write is a host write */
+	if (8 + alen + blen <= sizeof(buf)) {
+		memcpy(buf, hdr, 8);
+		if (alen)
+			memcpy(buf + 8, a, alen);
+		if (blen)
+			memcpy(buf + 8 + alen, b, blen);
+		if (write_all(chan, buf, 8 + alen + blen) < 0)
+			exit(1);	/* the host is gone */
+		return;
+	}
 	if (write_all(chan, hdr, 8) < 0 || (alen && write_all(chan, a, alen) < 0) ||
 	    (blen && write_all(chan, b, blen) < 0))
-		exit(1);	/* the host is gone */
+		exit(1);
 }
 
 static void send_frame(uint32_t type, const void *data, size_t len)

@@ -329,7 +329,7 @@ static void do_exec(unsigned char *p, size_t len)
 		close(pin[1]);
 		close(pout[0]);
 		close(perr[0]);
-		send_error(e, "cannot run '%s': %s", argv[0], strerror(e));
+		send_error(e, "%s", strerror(e));
 		free(argv);
 		return;
 	}

@@ -954,8 +954,7 @@ static int run_request(struct uml_instance *inst, struct uml_exec_chan *c, int64
 	c->err = 0;
 	r = queue_push(c, NULL);
 	if (r < 0) {
-		uml_buf_drop_front(&c->out, c->out.len);	/* cannot be told apart: start over */
-		c->broken = true;
+		break_channel(c, "out of memory");	/* answers could not be told apart */
 		goto out;
 	}
 	while (!c->done) {
@@ -967,7 +966,7 @@ static int run_request(struct uml_instance *inst, struct uml_exec_chan *c, int64
 		}
 		if (uml_now_usec() >= until) {
 			/* the agent missed its own deadline: its later frames would be misread */
-			c->broken = true;
+			break_channel(c, "no answer in time");
 			r = ifail(inst, -ETIMEDOUT, "guest '%s': no answer from the agent to: %s",
 				  uml_instance_get_umid(inst), what);
 			goto out;

@@ -438,6 +438,25 @@ START_TEST(hostfs_shares)
 }
 END_TEST
 
+START_TEST(hostfs_share_that_cannot_mount)
+{
+	char gone[512];
+	struct uml_exec *e;
+
+	snprintf(gone, sizeof(gone), "%s/gone", f.share);
+	ck_assert_int_eq(mkdir(gone, 0755), 0);
+	ck_assert_int_eq(uml_instance_add_hostfs(f.inst, gone, "/mnt/gone", 0), 0);
+	ck_assert_int_eq(rmdir(gone), 0);
+	/* the guest still boots; the failure is reported once the agent is up */
+	boot();
+	ck_assert_ptr_nonnull(strstr(uml_instance_last_error(f.inst), "cannot mount hostfs"));
+	ck_assert_ptr_nonnull(strstr(uml_instance_last_error(f.inst), "/mnt/gone"));
+	e = sh("echo up", NULL, 0, CMD_MS);
+	ck_assert_str_eq(uml_exec_get_stdout(e, NULL), "up\n");
+	uml_exec_unref(e);
+}
+END_TEST
+
 START_TEST(ready_without_marker)
 {
 	struct uml_exec *e;
@@ -517,6 +536,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, guest_dies_during_exec);
 	tcase_add_test(tc, copy_in_and_out);
 	tcase_add_test(tc, hostfs_shares);
+	tcase_add_test(tc, hostfs_share_that_cannot_mount);
 	tcase_add_test(tc, ready_without_marker);
 	tcase_add_test(tc, exec_from_another_process);
 	suite_add_tcase(s, tc);

@@ -555,7 +555,7 @@ UML_EXPORT int uml_rootfs_copy_in(struct uml_rootfs *rootfs, const char *host_sr
 	struct build b;
 	struct stat st;
 	struct node *n;
-	int pfd = -1, r;
+	int pfd = -1, r, w;
 	errcode_t e;
 
 	if (!rootfs)
@@ -678,12 +678,10 @@ UML_EXPORT int uml_rootfs_copy_in(struct uml_rootfs *rootfs, const char *host_sr
 		if (r == 0)
 			r = create_node(&b, pfd, parent, name, n);
 	}
-	if (r == 0) {
-		r = rootfs_dw_flush(&b);
-		if (r < 0)
-			r = rfail(rootfs, r, "cannot write image '%s': %s", rootfs->path, strerror(-r));
-	}
-	/* even after a failure: the bitmaps must match what is linked */
+	/* even after a failure: what is linked gets its data and bitmaps */
+	w = rootfs_dw_flush(&b);
+	if (w < 0 && r == 0)
+		r = rfail(rootfs, w, "cannot write image '%s': %s", rootfs->path, strerror(-w));
 	e = ext2fs_close_free(&b.fs);
 	if (e && r == 0)
 		r = rootfs_bfail_ext2(&b, e, "writing the filesystem metadata", NULL);
@@ -753,9 +751,9 @@ UML_EXPORT int uml_rootfs_resize(struct uml_rootfs *rootfs, uint64_t new_size)
 	if (truncate(rootfs->path, (off_t)new_size) < 0)
 		return rfail(rootfs, -errno, "cannot grow '%s' to %llu bytes: %m", rootfs->path,
 			     (unsigned long long)new_size);
-	r = rootfs_run_capture((char *[]){ (char *)resize2fs, "-f", rootfs->path, NULL }, true, &out,
-			&status);
-	if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+	r = uml_spawn_capture(rootfs->ctx, (char *[]){ (char *)resize2fs, "-f", rootfs->path, NULL },
+			      &out, NULL, &status, 600000);
+	if (r == 0 && status != 0) {
 		size_t l = strlen(out);
 
 		while (l && (out[l - 1] == '\n' || out[l - 1] == ' '))

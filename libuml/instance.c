@@ -1280,8 +1280,10 @@ fail:
 	close_fd(&out[0]);
 	close_fd(&out[1]);
 	close_fd(&preload_fd);
-	if (inst->exec)
+	if (inst->exec) {
 		uml_exec_chan_started(inst->exec);
+		uml_exec_chan_ended(inst->exec);	/* also removes its socket */
+	}
 	close_channels(inst);
 	inst->hostcompat_applied = false;
 	if (inst->notify_path)

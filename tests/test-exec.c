@@ -74,6 +74,15 @@ static struct uml_exec *sh(const char *script, const void *in, size_t in_len, in
 	return e;
 }
 
+/* Runs sh -c script and checks what it printed. */
+static void sh_expect(const char *script, const char *out)
+{
+	struct uml_exec *e = sh(script, NULL, 0, CMD_MS);
+
+	ck_assert_str_eq(uml_exec_get_stdout(e, NULL), out);
+	uml_exec_unref(e);
+}
+
 static void write_file(const char *path, const void *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -193,9 +202,7 @@ START_TEST(command_not_found)
 	ck_assert_int_eq(uml_instance_exec(f.inst, bare, NULL, 0, CMD_MS, &e), -ENOENT);
 	ck_assert_ptr_null(e);
 	/* the channel stays usable */
-	e = sh("echo still", NULL, 0, CMD_MS);
-	ck_assert_str_eq(uml_exec_get_stdout(e, NULL), "still\n");
-	uml_exec_unref(e);
+	sh_expect("echo still", "still\n");
 }
 END_TEST
 
@@ -275,9 +282,7 @@ START_TEST(stdin_delivered)
 	e = sh("wc -c", "\0\1\2", 3, CMD_MS);
 	ck_assert_int_eq(atoi(uml_exec_get_stdout(e, NULL)), 3);
 	uml_exec_unref(e);
-	e = sh("echo next", NULL, 0, CMD_MS);
-	ck_assert_str_eq(uml_exec_get_stdout(e, NULL), "next\n");
-	uml_exec_unref(e);
+	sh_expect("echo next", "next\n");
 	free(in);
 }
 END_TEST
@@ -294,9 +299,7 @@ START_TEST(timeout_kills_command)
 	ck_assert_str_eq(uml_exec_get_stdout(e, NULL), "started\n");
 	uml_exec_unref(e);
 	/* the whole process group went, and the guest still serves */
-	e = sh("ps 2>/dev/null | grep -c '[s]leep 600' || true", NULL, 0, CMD_MS);
-	ck_assert_str_eq(uml_exec_get_stdout(e, NULL), "0\n");
-	uml_exec_unref(e);
+	sh_expect("ps 2>/dev/null | grep -c '[s]leep 600' || true", "0\n");
 }
 END_TEST
 
@@ -351,7 +354,6 @@ START_TEST(copy_in_and_out)
 {
 	char src[512], dst[512];
 	unsigned char data[70000];
-	struct uml_exec *e;
 	struct stat st;
 	char *back;
 	size_t len;
@@ -364,9 +366,7 @@ START_TEST(copy_in_and_out)
 	chmod(src, 0751);
 	boot();
 	ck_assert_int_eq(uml_instance_copy_in(f.inst, src, "/root/in.bin"), 0);
-	e = sh("wc -c < /root/in.bin; stat -c %a /root/in.bin", NULL, 0, CMD_MS);
-	ck_assert_str_eq(uml_exec_get_stdout(e, NULL), "70000\n751\n");
-	uml_exec_unref(e);
+	sh_expect("wc -c < /root/in.bin; stat -c %a /root/in.bin", "70000\n751\n");
 	ck_assert_int_eq(uml_instance_copy_out(f.inst, "/root/in.bin", dst), 0);
 	back = read_all(dst, &len);
 	ck_assert_uint_eq(len, sizeof(data));
@@ -432,16 +432,13 @@ START_TEST(hostfs_shares)
 	snprintf(path, sizeof(path), "%s/x", ro);
 	ck_assert_int_eq(access(path, F_OK), -1);
 	/* the guest's root stayed as its init left it (writable for busybox guests) */
-	e = sh("touch /root/w && echo ok", NULL, 0, CMD_MS);
-	ck_assert_str_eq(uml_exec_get_stdout(e, NULL), "ok\n");
-	uml_exec_unref(e);
+	sh_expect("touch /root/w && echo ok", "ok\n");
 }
 END_TEST
 
 START_TEST(hostfs_share_that_cannot_mount)
 {
 	char gone[512];
-	struct uml_exec *e;
 
 	snprintf(gone, sizeof(gone), "%s/gone", f.share);
 	ck_assert_int_eq(mkdir(gone, 0755), 0);
@@ -451,9 +448,7 @@ START_TEST(hostfs_share_that_cannot_mount)
 	boot();
 	ck_assert_ptr_nonnull(strstr(uml_instance_last_error(f.inst), "cannot mount hostfs"));
 	ck_assert_ptr_nonnull(strstr(uml_instance_last_error(f.inst), "/mnt/gone"));
-	e = sh("echo up", NULL, 0, CMD_MS);
-	ck_assert_str_eq(uml_exec_get_stdout(e, NULL), "up\n");
-	uml_exec_unref(e);
+	sh_expect("echo up", "up\n");
 }
 END_TEST
 

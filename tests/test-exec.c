@@ -540,5 +540,7 @@ static Suite *suite(void)
 
 int main(void)
 {
+	/* made once, before the forked tests, which all use it */
+	th_busybox_image();
 	return th_run(suite());
 }

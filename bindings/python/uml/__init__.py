@@ -106,6 +106,7 @@ class EventType(enum.IntEnum):
     NOTIFY = lib.UML_EVENT_NOTIFY              #: the guest wrote to /proc/mconsole
     PANIC = lib.UML_EVENT_PANIC                #: the kernel panicked (text: the message)
     EXITED = lib.UML_EVENT_EXITED              #: the process ended (text: the reason)
+    CONSOLE_OUTPUT = lib.UML_EVENT_CONSOLE_OUTPUT  #: raw console bytes, as they came
 
 
 class FsType(enum.IntEnum):

@@ -228,8 +228,15 @@ def _exec_argv(argv: Union[str, Iterable[Union[str, bytes]]]) -> tuple:
     return ffi.new('const char *[]', keep + [ffi.NULL]), keep
 
 
-def _exec_result(ret: Any) -> ExecResult:
-    """Reads and frees a struct uml_exec."""
+def _exec_call(check: Callable[[int], int], call: Callable[..., int],
+               argv: Union[str, Iterable[Union[str, bytes]]], input: Optional[bytes],
+               timeout: Optional[float]) -> ExecResult:
+    """call(argv, stdin, stdin_len, timeout_ms, ret) of uml_instance_exec's shape."""
+    cargv, keep = _exec_argv(argv)
+    data = input or b''
+    ret = ffi.new('struct uml_exec **')
+    check(call(cargv, data, len(data), 0 if timeout is None else max(1, _ms(timeout)), ret))
+    del keep
     e = ret[0]
     try:
         n = ffi.new('size_t *')
@@ -472,13 +479,9 @@ class Context:
         ``uml-run --exec-channel``; that process must be running its event
         loop.  As :meth:`Instance.exec`.  ``OSError`` with errno ENOTCONN if
         no such guest serves the channel."""
-        cargv, keep = _exec_argv(argv)
-        data = input or b''
-        ret = ffi.new('struct uml_exec **')
-        self._check(lib.uml_ctx_exec(self._ptr, umid.encode(), cargv, data, len(data),
-                                     0 if timeout is None else max(1, _ms(timeout)), ret))
-        del keep
-        return _exec_result(ret)
+        return _exec_call(self._check,
+                          lambda *a: lib.uml_ctx_exec(self._ptr, umid.encode(), *a),
+                          argv, input, timeout)
 
 
 class _Object:
@@ -1097,13 +1100,8 @@ class Instance(_Object):
         not an error; ``FileNotFoundError`` if it does not exist,
         ``OSError`` with errno ENOTCONN if the guest has no exec channel or
         ended, ``ConnectionResetError`` if it ended while the command ran."""
-        cargv, keep = _exec_argv(argv)
-        data = input or b''
-        ret = ffi.new('struct uml_exec **')
-        self._check(lib.uml_instance_exec(self._ptr, cargv, data, len(data),
-                                          0 if timeout is None else max(1, _ms(timeout)), ret))
-        del keep
-        return _exec_result(ret)
+        return _exec_call(self._check, lambda *a: lib.uml_instance_exec(self._ptr, *a),
+                          argv, input, timeout)
 
     def copy_in(self, host_path: PathLike, guest_path: str) -> None:
         """Copies a host file into the running guest (with its permission bits)."""

@@ -35,6 +35,8 @@ struct options {
 	char *wait_for;
 	int timeout_sec;
 	char *run;
+	char *exec;	/* --exec: a shell command over the exec channel */
+	int exec_channel;	/* --exec-channel: for `uml-ctl UMID exec` */
 	int console;
 	int attach;
 	int quiet;
@@ -159,6 +161,37 @@ static void report_end(struct uml_instance *inst, int quiet)
 		detail ? ": " : "", detail ? detail : "");
 }
 
+/*
+ * --exec: once the guest is up, runs COMMAND with /bin/sh -c over the exec
+ * channel, copies its stdout and stderr to ours, halts the guest.  Returns
+ * the command's status (128 + signal if killed), or -1 if it did not run.
+ */
+static int exec_command(struct uml_instance *inst, const char *command)
+{
+	const char *argv[] = { "/bin/sh", "-c", command, NULL };
+	struct uml_exec *e = NULL;
+	const char *data;
+	size_t len;
+	int code;
+
+	if (uml_instance_wait_ready(inst, -1) < 0 ||
+	    uml_instance_exec(inst, argv, NULL, 0, 0, &e) < 0) {
+		fprintf(stderr, "uml-run: %s\n", uml_instance_last_error(inst));
+		if (uml_instance_get_state(inst) != UML_STATE_EXITED)
+			uml_instance_halt(inst, -1);
+		return -1;
+	}
+	data = uml_exec_get_stdout(e, &len);
+	fwrite(data, 1, len, stdout);
+	fflush(stdout);
+	data = uml_exec_get_stderr(e, &len);
+	fwrite(data, 1, len, stderr);
+	code = uml_exec_get_signal(e) ? 128 + uml_exec_get_signal(e) : uml_exec_get_status(e);
+	uml_exec_unref(e);
+	uml_instance_halt(inst, -1);
+	return code;
+}
+
 static int run(struct options *o, struct uml_ctx *ctx, const char *tmpdir)
 {
 	struct uml_kernel *kernel = NULL;
@@ -205,6 +238,8 @@ static int run(struct options *o, struct uml_ctx *ctx, const char *tmpdir)
 		r = uml_instance_set_ready_marker(inst, o->wait_for);
 	if (r == 0 && o->run)
 		r = uml_instance_set_run_command(inst, o->run);
+	if (r == 0 && (o->exec || o->exec_channel))
+		r = uml_instance_enable_exec(inst);
 	if (r == 0 && o->timeout_sec > 0)
 		r = uml_instance_set_timeout(inst, (int64_t)o->timeout_sec * 1000);
 	if (r == 0)
@@ -216,7 +251,13 @@ static int run(struct options *o, struct uml_ctx *ctx, const char *tmpdir)
 		attach(inst);
 		uml_instance_wait(inst, -1);
 	}
-	if (o->wait_for && !o->run) {
+	if (o->exec) {
+		code = exec_command(inst, o->exec);
+		if (code >= 0)
+			goto out;
+		code = EXIT_START;	/* the guest ended or the channel failed: say why */
+	}
+	if (o->wait_for && !o->run && !o->exec) {
 		/* success is the text appearing; then the guest is not needed */
 		r = uml_instance_wait_ready(inst, -1);
 		if (r == 0) {
@@ -268,8 +309,14 @@ int main(int argc, const char **argv)
 		  "kill the guest after SEC seconds (exit code 124)", "SEC" },
 		{ "run", 'c', POPT_ARG_STRING, &o.run, 0,
 		  "run a shell command as the guest's workload; exit with its status", "COMMAND" },
+		{ "exec", 'e', POPT_ARG_STRING, &o.exec, 0,
+		  "boot, run a shell command through the exec channel (stdout and stderr "
+		  "apart), halt; exit with its status", "COMMAND" },
+		{ "exec-channel", 0, POPT_ARG_NONE, &o.exec_channel, 0,
+		  "boot with the exec channel, so `uml-ctl UMID exec -- CMD` reaches the guest",
+		  NULL },
 		{ "console", 0, POPT_ARG_NONE, &o.console, 0,
-		  "with --run, also show the guest's console", NULL },
+		  "with --run or --exec, also show the guest's console", NULL },
 		{ "attach", 'A', POPT_ARG_NONE, &o.attach, 0,
 		  "interactive console on this terminal; ^] halts the guest", NULL },
 		{ "quiet", 'q', POPT_ARG_NONE, &o.quiet, 0, "no console, no end report", NULL },
@@ -308,6 +355,11 @@ int main(int argc, const char **argv)
 		poptFreeContext(pc);
 		return EXIT_USAGE;
 	}
+	if (o.exec && (o.run || o.attach)) {
+		fprintf(stderr, "uml-run: --exec excludes --run and --attach\n");
+		poptFreeContext(pc);
+		return EXIT_USAGE;
+	}
 	if (o.attach && (o.run || o.wait_for || !isatty(STDIN_FILENO))) {
 		fprintf(stderr, "uml-run: --attach needs a terminal and excludes --run and --wait-for\n");
 		poptFreeContext(pc);
@@ -318,7 +370,7 @@ int main(int argc, const char **argv)
 		poptFreeContext(pc);
 		return EXIT_USAGE;
 	}
-	o.console = !o.quiet && !o.attach && (o.console || !o.run);
+	o.console = !o.quiet && !o.attach && (o.console || (!o.run && !o.exec));
 
 	if (uml_ctx_new(&ctx) < 0 || (o.busybox && !mkdtemp(tmpdir))) {
 		fprintf(stderr, "uml-run: cannot set up: %s\n", strerror(errno));

@@ -91,6 +91,10 @@ struct uml_instance {
 	struct uml_buf run_output;
 
 	char *last_error;
+
+	/* exec channel (exec.c) */
+	struct uml_exec_chan *exec;
+	bool marker_seen;
 };
 
 #define ifail(inst, err, ...) uml_fail((inst)->ctx, &(inst)->last_error, err, __VA_ARGS__)
@@ -166,6 +170,7 @@ UML_EXPORT struct uml_instance *uml_instance_unref(struct uml_instance *inst)
 	if (!inst || __atomic_sub_fetch(&inst->refcount, 1, __ATOMIC_ACQ_REL) > 0)
 		return NULL;
 	stop_and_reap(inst);
+	uml_exec_chan_free(inst->exec);
 	for (size_t i = 0; i < inst->n_args; i++)
 		free(inst->args[i]);
 	free(inst->args);
@@ -206,6 +211,26 @@ char **uml_instance_last_error_slot(struct uml_instance *inst)
 {
 	return &inst->last_error;
 }
+
+/* ---- exec channel hooks (exec.c) ---- */
+struct uml_exec_chan **uml_instance_exec_chan_slot(struct uml_instance *inst)
+{
+	return &inst->exec;
+}
+
+struct uml_kernel *uml_instance_get_kernel(struct uml_instance *inst)
+{
+	return inst->kernel;
+}
+
+static void set_ready(struct uml_instance *inst);
+
+void uml_instance_agent_up(struct uml_instance *inst)
+{
+	if (!inst->run_command && (!inst->ready_marker || inst->marker_seen))
+		set_ready(inst);
+}
+/* ---- end exec channel hooks ---- */
 
 UML_EXPORT const char *uml_instance_last_error(struct uml_instance *inst)
 {
@@ -450,7 +475,7 @@ static bool has_arg(struct uml_instance *inst, const char *prefix)
 static int build_argv(struct uml_instance *inst, int console_fd, char ***ret)
 {
 	const char *dir = uml_ctx_get_runtime_dir(inst->ctx);
-	size_t n = 0, max = 16 + inst->n_args;
+	size_t n = 0, max = 19 + inst->n_args;
 	char **argv = calloc(max + 1, sizeof(char *));
 	char *ubd = NULL;
 	int r = -ENOMEM;
@@ -481,6 +506,14 @@ static int build_argv(struct uml_instance *inst, int console_fd, char ***ret)
 		ADD("init=/bin/sh");
 	else if (inst->init)
 		ADD("init=%s", inst->init);
+	if (inst->exec) {
+		char *exec_args[3];
+
+		if (uml_exec_chan_args(inst->exec, exec_args) < 0)
+			goto fail;
+		for (int i = 0; i < 3; i++)
+			argv[n++] = exec_args[i];
+	}
 	/* skip the ~90 ms delay-loop calibration unless the caller chose a value */
 	if (!has_arg(inst, "lpj=") && uml_ctx_get_lpj(inst->ctx))
 		ADD("lpj=%lu", uml_ctx_get_lpj(inst->ctx));
@@ -655,8 +688,12 @@ static void handle_line(struct uml_instance *inst, const char *line, size_t len,
 		if (inst->run_command)
 			handle_run_line(inst, line, len);
 		else if (inst->ready_marker && memmem(line, len, inst->ready_marker,
-							strlen(inst->ready_marker)))
-			set_ready(inst);
+							strlen(inst->ready_marker))) {
+			inst->marker_seen = true;
+			/* with an exec channel, also wait for the agent */
+			if (!inst->exec || uml_exec_chan_is_up(inst->exec))
+				set_ready(inst);
+		}
 	}
 }
 
@@ -765,7 +802,7 @@ static void handle_notify(struct uml_instance *inst)
 			if (!inst->kernel_up) {
 				inst->kernel_up = true;
 				emit(inst, UML_EVENT_KERNEL_UP, data, len);
-				if (!inst->ready_marker && !inst->run_command)
+				if (!inst->ready_marker && !inst->run_command && !inst->exec)
 					set_ready(inst);
 			}
 			break;
@@ -857,6 +894,8 @@ static void finish(struct uml_instance *inst)
 	drain(inst, &inst->stdio_fd, &inst->stdio_lines, false, true);
 	if (inst->notify_fd >= 0)
 		handle_notify(inst);
+	if (inst->exec)
+		uml_exec_chan_ended(inst->exec);
 	while (waitid(P_PIDFD, (id_t)inst->proc.pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
 	/*
@@ -1097,11 +1136,11 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 {
 	const char *dir;
 	char **argv = NULL, **env = NULL;
-	int cons[2] = { -1, -1 }, out[2] = { -1, -1 }, preload_fd = -1, keep[2];
+	int cons[2] = { -1, -1 }, out[2] = { -1, -1 }, preload_fd = -1, keep[4];
 	char *cleanup[5] = { NULL };	/* for the watchdog, should we die */
 	size_t n_keep = 0;
 	struct uml_spawn sp;
-	int r;
+	int r, exec_fd;
 
 	if (!inst)
 		return -EINVAL;
@@ -1155,6 +1194,12 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	if (r < 0)
 		goto fail;
 	keep[n_keep++] = cons[1];
+	if (inst->exec) {
+		r = uml_exec_chan_prepare(inst->exec, keep + n_keep);
+		if (r < 0)
+			goto fail;
+		n_keep += 2;
+	}
 	if (want_hostcompat(inst)) {
 		if (uml_kernel_is_static(inst->kernel)) {
 			uml_info(inst->ctx, "kernel %s is static: the host compatibility fix cannot "
@@ -1192,6 +1237,7 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	close_fd(&cons[1]);
 	close_fd(&out[1]);
 	close_fd(&preload_fd);
+	exec_fd = inst->exec ? uml_exec_chan_started(inst->exec) : -1;
 	inst->proc = sp;
 	inst->console_fd = cons[0];
 	inst->stdio_fd = out[0];
@@ -1206,7 +1252,8 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	free(cleanup[0]);
 	free(cleanup[1]);
 	if (epoll_watch(inst, inst->proc.pidfd) < 0 || epoll_watch(inst, inst->console_fd) < 0 ||
-	    epoll_watch(inst, inst->stdio_fd) < 0 || epoll_watch(inst, inst->notify_fd) < 0) {
+	    epoll_watch(inst, inst->stdio_fd) < 0 || epoll_watch(inst, inst->notify_fd) < 0 ||
+	    (exec_fd >= 0 && epoll_watch(inst, exec_fd) < 0)) {
 		r = -errno;
 		stop_and_reap(inst);
 		return r ? r : -EIO;
@@ -1225,6 +1272,10 @@ fail:
 	close_fd(&out[0]);
 	close_fd(&out[1]);
 	close_fd(&preload_fd);
+	if (inst->exec) {
+		uml_exec_chan_started(inst->exec);
+		uml_exec_chan_ended(inst->exec);	/* also removes its socket */
+	}
 	close_channels(inst);
 	inst->hostcompat_applied = false;
 	if (inst->notify_path)
@@ -1271,6 +1322,8 @@ UML_EXPORT int uml_instance_process(struct uml_instance *inst)
 		handle_notify(inst);
 	handled |= drain(inst, &inst->console_fd, &inst->console_lines, true, false);
 	handled |= drain(inst, &inst->stdio_fd, &inst->stdio_lines, false, false);
+	if (inst->exec)
+		handled |= uml_exec_chan_process(inst->exec);
 	if (inst->console_out.len > 0)
 		queue_console_input(inst, "", 0);
 	if (inst->deadline_usec && uml_now_usec() >= inst->deadline_usec && !inst->timed_out) {

@@ -201,6 +201,29 @@ const char *uml_instance_get_mconsole_path(struct uml_instance *inst);
 /* Where uml_fail() keeps the instance's last error. */
 char **uml_instance_last_error_slot(struct uml_instance *inst);
 
+/* ---- exec.c: the exec channel (agent) of an instance ---------------------- */
+
+struct uml_exec_chan;
+/* instance.c: where the instance keeps its channel (NULL until enabled) */
+struct uml_exec_chan **uml_instance_exec_chan_slot(struct uml_instance *inst);
+struct uml_kernel *uml_instance_get_kernel(struct uml_instance *inst);
+/* instance.c: the agent said hello; the guest is ready once its marker (if any) was seen */
+void uml_instance_agent_up(struct uml_instance *inst);
+
+void uml_exec_chan_free(struct uml_exec_chan *c);
+/* At boot: makes the socketpair and the agent's initramfs; keep[] gets the kernel's two fds. */
+int uml_exec_chan_prepare(struct uml_exec_chan *c, int keep[2]);
+/* The three kernel arguments (allocated); placeholders before prepare. */
+int uml_exec_chan_args(struct uml_exec_chan *c, char *args[3]);
+/* After the spawn, ok or not: closes the kernel's ends; returns our fd to poll (or -1). */
+int uml_exec_chan_started(struct uml_exec_chan *c);
+/* Reads and handles what the agent sent (from uml_instance_process()); 1 if anything came. */
+int uml_exec_chan_process(struct uml_exec_chan *c);
+/* The agent said hello. */
+bool uml_exec_chan_is_up(struct uml_exec_chan *c);
+/* The guest ended: takes what is left, fails a request in flight. */
+void uml_exec_chan_ended(struct uml_exec_chan *c);
+
 /* ---- hostcompat.c ------------------------------------------------------ */
 
 bool uml_hostcompat_needed(void);

@@ -1619,6 +1619,227 @@ UML_EXPORT int uml_instance_add_disk_live(struct uml_instance *inst, unsigned in
  */
 UML_EXPORT int uml_instance_remove_disk_live(struct uml_instance *inst, unsigned index);
 
+/* ------------------------------------------------------------------ */
+/* Running commands in a guest                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The exec channel.  uml_instance_enable_exec() before boot makes libuml
+ * boot the guest through a small agent of its own (built with libuml and
+ * embedded in it): the kernel gets an initramfs holding only the agent
+ * (initrd=, rdinit=), which mounts the root the kernel names (root=,
+ * rootfstype=, rootflags=, ro/rw) and the hostfs shares, forks itself off
+ * as a server on the serial line ssl1 (/dev/ttyS1 in the guest, a
+ * socketpair on the host), and then execs the guest's own init (init=, or
+ * /sbin/init, /etc/init, /bin/init, /bin/sh as the kernel would).  The
+ * image is never modified and the guest needs nothing installed: busybox
+ * and Debian guests work alike.  The kernel needs CONFIG_BLK_DEV_INITRD and
+ * CONFIG_SSL (CONFIG_HOSTFS for shares); the kernel arguments ssl1=,
+ * initrd= and rdinit= then belong to libuml.
+ *
+ * Readiness: with the exec channel the guest becomes ready when the agent
+ * says hello and, if a ready marker is set (busybox guests have one), the
+ * marker was seen too.  Without a marker it is ready as soon as the agent
+ * runs, which may be before the guest's init has mounted /proc or made the
+ * root writable.
+ *
+ * Requests are served one at a time, in order: uml_instance_exec() and
+ * the copy calls block until the guest answers; several may follow each
+ * other quickly (one round trip is a few milliseconds).  While blocked
+ * they keep handling the instance's console, notifications and exit, and
+ * the event callback runs from inside them; do not call them from the
+ * event callback (-EBUSY).  Commands run with their own stdin, stdout and
+ * stderr pipes, as root, in a new session, with PATH set to
+ * /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin and
+ * HOME=/root, in /root (else /).  A command is finished when its process
+ * exits; what it left in its pipes is collected, but background processes
+ * it started are not waited for.
+ *
+ * The wire protocol (frames of type, length and payload over the raw tty)
+ * is private to libuml and its agent.
+ */
+
+struct uml_exec;
+
+/**
+ * uml_instance_enable_exec:
+ * Gives the guest booted next an exec channel (see above).  Calling it
+ * again does nothing.
+ * Returns: 0; -EBUSY once booted; -EOPNOTSUPP if the kernel's embedded
+ * configuration lacks CONFIG_BLK_DEV_INITRD or CONFIG_SSL; -ENOMEM.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_enable_exec(struct uml_instance *inst);
+
+/**
+ * enum uml_hostfs_flags - flags for uml_instance_add_hostfs().
+ * @UML_HOSTFS_READONLY: mount the share read-only in the guest.  The guest
+ *     kernel enforces it (writes fail with EROFS); a guest root user could
+ *     remount it read-write, so protect host data that matters with host
+ *     permissions too.
+ */
+enum uml_hostfs_flags {
+	UML_HOSTFS_READONLY = 1u << 0,
+};
+
+/**
+ * uml_instance_add_hostfs:
+ * @host_dir: an existing host directory (made absolute against the
+ *            current directory)
+ * @guest_path: absolute path in the guest where it appears; created if
+ *              missing (the agent briefly remounts a read-only root
+ *              read-write for that)
+ * @flags: enum uml_hostfs_flags
+ *
+ * Shares @host_dir with the guest booted next through hostfs.  The agent
+ * mounts it before the guest's init starts, so it enables the exec channel
+ * too.  Files the guest creates belong to the host user running the
+ * kernel.  A share that cannot be mounted does not stop the boot; it is
+ * reported through uml_instance_last_error() and the log once the agent is
+ * up.
+ *
+ * Returns: 0; -EINVAL for a relative @guest_path, "/", a newline or
+ * unknown @flags; -ENOENT / -ENOTDIR for a bad @host_dir; -EOPNOTSUPP if
+ * the kernel lacks CONFIG_HOSTFS (or what uml_instance_enable_exec()
+ * needs); -EBUSY once booted.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_add_hostfs(struct uml_instance *inst, const char *host_dir,
+				       const char *guest_path, unsigned flags);
+
+/**
+ * uml_instance_exec:
+ * @argv: the command and its arguments, NULL-terminated; argv[0] is looked
+ *        up in the guest's PATH unless it contains a '/'
+ * @stdin_data: bytes for the command's stdin (closed after them), or NULL
+ * @stdin_len: length of @stdin_data (at most 256 MiB with @argv)
+ * @timeout_ms: the guest kills the command's process group (SIGKILL) after
+ *              this long; 0 or negative: no limit
+ * @ret: the result (exit status or signal, stdout, stderr); free it with
+ *       uml_exec_unref()
+ *
+ * Runs a command in the booted guest and waits for it.  If the guest is
+ * still booting, waits for its agent first (the wait counts against the
+ * timeout's grace period below).  Output may hold any bytes; all of it is
+ * kept in memory.  A command that ran and failed, was killed or timed out
+ * is a success of this call: look at the result.  If the agent does not
+ * answer within @timeout_ms plus 30 s, the call gives up with -ETIMEDOUT
+ * and the channel is unusable afterwards (-EIO).
+ *
+ * Returns: 0; -ENOENT (or another errno from the guest's execve(), e.g.
+ * -EACCES) if the command could not be started; -ENOTCONN if the instance
+ * has no exec channel, was not booted or has ended; -ECONNRESET if the
+ * guest ended while the command ran; -EBUSY when called from the event
+ * callback during another request; -ETIMEDOUT; -EIO if the channel broke
+ * earlier; -E2BIG past 256 MiB; -EINVAL for an empty @argv.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_exec(struct uml_instance *inst, const char *const *argv,
+				 const void *stdin_data, size_t stdin_len, int timeout_ms,
+				 struct uml_exec **ret);
+
+/** uml_exec_ref: Returns: @exec. Since: 0.1 */
+UML_EXPORT struct uml_exec *uml_exec_ref(struct uml_exec *exec);
+/** uml_exec_unref: Returns: NULL. Since: 0.1 */
+UML_EXPORT struct uml_exec *uml_exec_unref(struct uml_exec *exec);
+
+/**
+ * uml_exec_get_status:
+ * Returns: the command's exit status (0-255), or -1 if a signal killed it
+ * (see uml_exec_get_signal()).
+ * Since: 0.1
+ */
+UML_EXPORT int uml_exec_get_status(struct uml_exec *exec);
+
+/**
+ * uml_exec_get_signal:
+ * Returns: the signal that killed the command (SIGKILL after a timeout),
+ * or 0 if it exited.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_exec_get_signal(struct uml_exec *exec);
+
+/**
+ * uml_exec_get_timed_out:
+ * Returns: 1 if the command ran past its timeout and was killed, else 0.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_exec_get_timed_out(struct uml_exec *exec);
+
+/**
+ * uml_exec_get_stdout:
+ * @len: if not NULL, receives the length
+ * Returns: everything the command wrote to stdout, byte for byte (with a
+ * NUL after it, not counted), owned by @exec.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_exec_get_stdout(struct uml_exec *exec, size_t *len);
+
+/**
+ * uml_exec_get_stderr:
+ * @len: if not NULL, receives the length
+ * Returns: everything the command wrote to stderr, as uml_exec_get_stdout().
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_exec_get_stderr(struct uml_exec *exec, size_t *len);
+
+/**
+ * uml_ctx_exec:
+ * @umid: the umid of a guest booted with an exec channel, in the
+ *        context's runtime directory
+ * @argv, @stdin_data, @stdin_len, @timeout_ms, @ret: as uml_instance_exec()
+ *
+ * Runs a command in a guest that another process (or this one) booted
+ * with uml_instance_enable_exec(), found by its umid; uml-ctl's `exec`
+ * uses it.  The process owning the guest serves these requests through
+ * the socket RUNTIME_DIR/.UMID.exec from inside uml_instance_process()
+ * (and the uml_instance_wait*() helpers and its own exec calls), so it
+ * must be running its event loop; requests from all processes are queued
+ * and run one at a time.
+ *
+ * Returns: 0; -ENOTCONN if no such guest serves an exec socket; -ECONNRESET
+ * if the guest (or its owner) ended before the command finished; the
+ * errors of the command's start as in uml_instance_exec(); -ETIMEDOUT;
+ * -EINVAL.  The message is kept as the context's last error.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_ctx_exec(struct uml_ctx *ctx, const char *umid, const char *const *argv,
+			    const void *stdin_data, size_t stdin_len, int timeout_ms,
+			    struct uml_exec **ret);
+
+/**
+ * uml_instance_copy_in:
+ * @host_path: a regular host file, at most 256 MiB
+ * @guest_path: absolute path of the file in the guest; created or
+ *              replaced, with the host file's permission bits
+ *
+ * Copies a file into the running guest through the exec channel.
+ *
+ * Returns: 0; -ENOENT, -EISDIR or -EINVAL (not a regular file) for
+ * @host_path; -EFBIG past 256 MiB; errors from the guest as negative
+ * errno (-ENOENT for a missing directory, -EROFS, -ENOSPC ...); the
+ * channel errors of uml_instance_exec().
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_copy_in(struct uml_instance *inst, const char *host_path,
+				    const char *guest_path);
+
+/**
+ * uml_instance_copy_out:
+ * @guest_path: absolute path of a regular file in the guest
+ * @host_path: where to write it on the host (created or truncated, with
+ *             the guest file's permission bits when created)
+ *
+ * Copies a file out of the running guest through the exec channel.
+ *
+ * Returns: 0; errors from the guest as negative errno (-ENOENT, -EISDIR,
+ * -EINVAL for a file that is not regular); host errors creating or writing
+ * @host_path; the channel errors of uml_instance_exec().
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_copy_out(struct uml_instance *inst, const char *guest_path,
+				     const char *host_path);
+
 #ifdef __cplusplus
 }
 #endif

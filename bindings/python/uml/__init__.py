@@ -51,6 +51,7 @@ __all__ = [
     'BUSYBOX_READY_MARKER', 'MCONSOLE_TIMEOUT', 'Context', 'Event', 'EventType', 'ExitReason',
     'FsType', 'HostCompat', 'Instance', 'Kernel', 'KernelBuild', 'Progress', 'RootfsEntry',
     'RunResult', 'Rootfs', 'State', 'run',
+    'ExecResult',
 ]
 
 __version__ = '0.1.0'
@@ -147,6 +148,14 @@ class RunResult(NamedTuple):
     panic_message: Optional[str]
 
 
+class ExecResult(NamedTuple):
+    """What :meth:`Instance.exec` and :meth:`Context.exec` return."""
+    returncode: int      #: exit status, or -SIGNAL if a signal killed it (as subprocess)
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool      #: killed (SIGKILL) because it ran past its timeout
+
+
 class RootfsEntry(NamedTuple):
     """One entry of :meth:`Rootfs.list_dir`."""
     name: str
@@ -207,6 +216,39 @@ def _take(p: Any, n: Optional[int] = None) -> bytes:
 
 def _text(b: bytes) -> str:
     return b.decode('utf-8', 'replace')
+
+
+# ---- exec channel (libuml/exec.c) ----
+
+def _exec_argv(argv: Union[str, Iterable[Union[str, bytes]]]) -> tuple:
+    """A C argv (and what keeps its strings alive); a str runs with /bin/sh -c."""
+    args = ['/bin/sh', '-c', argv] if isinstance(argv, str) else list(argv)
+    if not args:
+        raise ValueError('empty argv')
+    keep = [ffi.new('char[]', _bytes(a)) for a in args]
+    return ffi.new('const char *[]', keep + [ffi.NULL]), keep
+
+
+def _exec_call(check: Callable[[int], int], call: Callable[..., int],
+               argv: Union[str, Iterable[Union[str, bytes]]], input: Optional[bytes],
+               timeout: Optional[float]) -> ExecResult:
+    """call(argv, stdin, stdin_len, timeout_ms, ret) of uml_instance_exec's shape."""
+    cargv, keep = _exec_argv(argv)
+    data = input or b''
+    ret = ffi.new('struct uml_exec **')
+    check(call(cargv, data, len(data), 0 if timeout is None else max(1, _ms(timeout)), ret))
+    del keep
+    e = ret[0]
+    try:
+        n = ffi.new('size_t *')
+        out = ffi.unpack(lib.uml_exec_get_stdout(e, n), n[0])
+        err = ffi.unpack(lib.uml_exec_get_stderr(e, n), n[0])
+        sig = lib.uml_exec_get_signal(e)
+        return ExecResult(-sig if sig else lib.uml_exec_get_status(e), out, err,
+                          bool(lib.uml_exec_get_timed_out(e)))
+    finally:
+        lib.uml_exec_unref(e)
+# ---- end exec channel ----
 
 
 def _oserror(rc: int, message: Optional[str]) -> OSError:
@@ -441,6 +483,17 @@ class Context:
         self._check(lib.uml_ctx_mconsole(self._ptr, umid.encode(), command.encode(),
                                          _ms(timeout), reply, n))
         return _text(_take(reply[0], n[0]))
+
+    def exec(self, umid: str, argv: Union[str, Iterable[Union[str, bytes]]], *,
+             input: Optional[bytes] = None, timeout: Optional[float] = None) -> ExecResult:
+        """Runs *argv* (a list, or a str for ``/bin/sh -c``) in the guest
+        *umid* that a process booted with the exec channel, e.g.
+        ``uml-run --exec-channel``; that process must be running its event
+        loop.  As :meth:`Instance.exec`.  ``OSError`` with errno ENOTCONN if
+        no such guest serves the channel."""
+        return _exec_call(self._check,
+                          lambda *a: lib.uml_ctx_exec(self._ptr, umid.encode(), *a),
+                          argv, input, timeout)
 
 
 class _Object:
@@ -1032,6 +1085,42 @@ class Instance(_Object):
         is halted when it finishes (see :attr:`run_status`)."""
         self._check(lib.uml_instance_set_run_command(self._ptr,
                                                      command.encode() if command else ffi.NULL))
+
+    # -- exec channel (libuml/exec.c)
+
+    def enable_exec(self) -> None:
+        """Boots the guest with libuml's exec channel: a small agent that
+        libuml injects (no image change) runs commands for :meth:`exec`,
+        copies files and mounts hostfs shares.  The guest becomes ready
+        when the agent is up (and its ready marker, if any, was seen)."""
+        self._check(lib.uml_instance_enable_exec(self._ptr))
+
+    def add_hostfs(self, host_dir: PathLike, guest_path: str, *, readonly: bool = False) -> None:
+        """Mounts the host directory *host_dir* at *guest_path* in the guest
+        (hostfs; made if missing) before its init starts.  Enables the exec
+        channel."""
+        self._check(lib.uml_instance_add_hostfs(self._ptr, _path(host_dir), guest_path.encode(),
+                                                lib.UML_HOSTFS_READONLY if readonly else 0))
+
+    def exec(self, argv: Union[str, Iterable[Union[str, bytes]]], *,
+             input: Optional[bytes] = None, timeout: Optional[float] = None) -> ExecResult:
+        """Runs *argv* (a list; a str runs with ``/bin/sh -c``) in the
+        running guest and waits for it; returns an :class:`ExecResult`
+        (stdout and stderr apart, as bytes).  *input* goes to its stdin;
+        past *timeout* seconds the guest kills it.  A command that fails is
+        not an error; ``FileNotFoundError`` if it does not exist,
+        ``OSError`` with errno ENOTCONN if the guest has no exec channel or
+        ended, ``ConnectionResetError`` if it ended while the command ran."""
+        return _exec_call(self._check, lambda *a: lib.uml_instance_exec(self._ptr, *a),
+                          argv, input, timeout)
+
+    def copy_in(self, host_path: PathLike, guest_path: str) -> None:
+        """Copies a host file into the running guest (with its permission bits)."""
+        self._check(lib.uml_instance_copy_in(self._ptr, _path(host_path), guest_path.encode()))
+
+    def copy_out(self, guest_path: str, host_path: PathLike) -> None:
+        """Copies a file out of the running guest to *host_path*."""
+        self._check(lib.uml_instance_copy_out(self._ptr, guest_path.encode(), _path(host_path)))
 
     def set_on_console(self, fn: Optional[Callable[[str], Any]]) -> None:
         """Sets the console line callback, or None."""

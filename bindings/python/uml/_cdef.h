@@ -217,5 +217,23 @@ enum uml_disk_live_flags {
 };
 int uml_instance_add_disk_live(struct uml_instance *inst, unsigned index, const char *image, unsigned flags);
 int uml_instance_remove_disk_live(struct uml_instance *inst, unsigned index);
+struct uml_exec;
+int uml_instance_enable_exec(struct uml_instance *inst);
+
+enum uml_hostfs_flags {
+	UML_HOSTFS_READONLY = 1u << 0,
+};
+int uml_instance_add_hostfs(struct uml_instance *inst, const char *host_dir, const char *guest_path, unsigned flags);
+int uml_instance_exec(struct uml_instance *inst, const char *const *argv, const void *stdin_data, size_t stdin_len, int timeout_ms, struct uml_exec **ret);
+struct uml_exec *uml_exec_ref(struct uml_exec *exec);
+struct uml_exec *uml_exec_unref(struct uml_exec *exec);
+int uml_exec_get_status(struct uml_exec *exec);
+int uml_exec_get_signal(struct uml_exec *exec);
+int uml_exec_get_timed_out(struct uml_exec *exec);
+const char *uml_exec_get_stdout(struct uml_exec *exec, size_t *len);
+const char *uml_exec_get_stderr(struct uml_exec *exec, size_t *len);
+int uml_ctx_exec(struct uml_ctx *ctx, const char *umid, const char *const *argv, const void *stdin_data, size_t stdin_len, int timeout_ms, struct uml_exec **ret);
+int uml_instance_copy_in(struct uml_instance *inst, const char *host_path, const char *guest_path);
+int uml_instance_copy_out(struct uml_instance *inst, const char *guest_path, const char *host_path);
 static const char *const UML_BUSYBOX_READY_MARKER;
 static const int UML_MCONSOLE_TIMEOUT_MS;

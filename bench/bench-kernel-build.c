@@ -15,6 +15,7 @@
  * (default /var/tmp), removed at the end.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,25 @@ static double build(struct uml_ctx *ctx, const char *source, const char *cache, 
 	return t;
 }
 
+/*
+ * Helpers of the guest killed just before may still hold the image's lock
+ * for a moment; wait for it outside the timed part.
+ */
+static void wait_disk_free(const char *path)
+{
+	for (int i = 0; i < 500; i++) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		int r = fd >= 0 ? fcntl(fd, F_SETLK, &fl) : -1;
+
+		if (fd >= 0)
+			close(fd);
+		if (r == 0)
+			return;
+		usleep(10000);
+	}
+}
+
 /* Boot-to-ready of one guest; the console log goes to *log if asked. */
 static double boot(struct uml_kernel *k, struct uml_rootfs *img, const char *arg, char **log)
 {
@@ -82,6 +102,7 @@ static double boot(struct uml_kernel *k, struct uml_rootfs *img, const char *arg
 	if (uml_instance_new(k, &vm) < 0 || uml_instance_set_rootfs(vm, img) < 0 ||
 	    (arg && uml_instance_append_arg(vm, arg) < 0))
 		exit(1);
+	wait_disk_free(uml_rootfs_get_path(img));
 	t0 = bench_now_ms();
 	if (uml_instance_boot(vm) < 0 || uml_instance_wait_ready(vm, 60000) < 0) {
 		fprintf(stderr, "boot of %s failed: %s\n%s\n", uml_kernel_get_path(k),

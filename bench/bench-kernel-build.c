@@ -117,6 +117,20 @@ static double boot(struct uml_kernel *k, struct uml_rootfs *img, const char *arg
 	return t;
 }
 
+/* the fresh work dir, removed however the program ends */
+static char work[512];
+
+static void remove_work(void)
+{
+	char cmd[600];
+
+	if (work[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", work);
+	}
+}
+
 struct series {
 	const char *name;
 	struct uml_kernel *k;
@@ -128,7 +142,7 @@ int main(int argc, char **argv)
 {
 	const char *source = "/usr/src/linux-source-6.12.tar.xz";
 	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-	char work[512], cache[600], fastdir[700], defdir[700], image[600], run[600], lpj[64] = "";
+	char cache[600], fastdir[700], defdir[700], image[600], run[600], lpj[64] = "";
 	const char *reuse = NULL;
 	int boots = 20, skip_defconfig = 0, utd, opt;
 	unsigned jobs = 2;
@@ -159,6 +173,7 @@ int main(int argc, char **argv)
 	snprintf(work, sizeof(work), "%s/bench-kernel-build-XXXXXX", tmp);
 	if (!mkdtemp(work))
 		return 1;
+	atexit(remove_work);
 	snprintf(cache, sizeof(cache), "%s", reuse ? reuse : work);
 	snprintf(fastdir, sizeof(fastdir), "%s/fast", cache);
 	snprintf(defdir, sizeof(defdir), "%s/defconfig", cache);
@@ -247,7 +262,5 @@ int main(int argc, char **argv)
 	uml_kernel_unref(fast);
 	uml_kernel_unref(stock);
 	uml_ctx_unref(ctx);
-	/* the busybox image and the runtime dir live in work, builds maybe too */
-	snprintf(run, sizeof(run), "rm -rf '%s'", work);
-	return system(run) == 0 ? 0 : 1;
+	return 0;
 }

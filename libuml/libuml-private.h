@@ -230,6 +230,8 @@ struct uml_spawn {
 int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
 	      const int *keep_fds, size_t n_keep, int out_fd, char *const *cleanup,
 	      struct uml_spawn *ret);
+/* Waits (bounded) until a process group has no members left but zombies. */
+void uml_spawn_wait_group_gone(pid_t pgid, int timeout_ms);
 /* After the process was reaped: stops the watchdog, closes the fds. */
 void uml_spawn_release(struct uml_spawn *sp);
 /* Runs argv to completion capturing stdout and stderr together; exit status in *status. */

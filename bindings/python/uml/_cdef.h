@@ -151,6 +151,7 @@ enum uml_event_type {
 	UML_EVENT_NOTIFY = 3,
 	UML_EVENT_PANIC = 4,
 	UML_EVENT_EXITED = 5,
+	UML_EVENT_CONSOLE_OUTPUT = 6,
 };
 
 struct uml_event {

@@ -389,7 +389,16 @@ int main(int argc, const char **argv)
 		rmdir(tmpdir);
 	}
 	uml_ctx_unref(ctx);
+	/* popt hands out its strings; free them so leak checkers stay quiet */
+	for (size_t i = 0; i < o.n_append; i++)
+		free(o.append[i]);
 	free(o.append);
+	free(o.kernel);
+	free(o.rootfs);
+	free(o.mem);
+	free(o.umid);
+	free(o.wait_for);
+	free(o.run);
 	poptFreeContext(pc);
 	return code;
 }

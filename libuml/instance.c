@@ -752,8 +752,6 @@ static int drain(struct uml_instance *inst, int *fd, struct line_splitter *ls, b
 		if (n <= 0) {
 			/* EOF or error: the kernel closed it; stop polling it */
 			epoll_ctl(inst->epfd, EPOLL_CTL_DEL, *fd, NULL);
-			if (console)
-				inst->console_fd = -1;
 			close_fd(fd);
 			flush = true;
 			break;
@@ -1048,6 +1046,10 @@ static int check_disk(struct uml_instance *inst, const char *path, bool writable
 		return ifail(inst, -errno, "disk image '%s': %m", path);
 	if (S_ISDIR(st.st_mode))
 		return ifail(inst, -EISDIR, "disk image '%s' is a directory", path);
+	/* UML would quietly fall back to a read-only disk the guest cannot use */
+	if (writable && access(path, W_OK) < 0)
+		return ifail(inst, -errno, "disk image '%s' is read-only (%m); the guest needs "
+			     "to write to it", path);
 	holder = image_locked_by(path, writable);
 	if (holder > 0)
 		return ifail(inst, -EBUSY, "disk image '%s' is in use by another guest (pid %d)",

@@ -292,6 +292,15 @@ int uml_mconsole_call(const char *sock_path, const char *command, int timeout_ms
 		      char **reply, size_t *reply_len, int *err_flag);
 
 /*
+ * Checks one reply datagram of n bytes (any alignment) as uml_mconsole_call()
+ * does and appends its text to out.  *err_flag must start at 0 and keeps
+ * the first error value seen.  Returns 1 when more parts follow, 0 for the
+ * last part, -EBADMSG for a malformed datagram, -EMSGSIZE when out would
+ * pass 16 MiB, -ENOMEM.
+ */
+int uml_mconsole_parse_reply(const void *buf, size_t n, struct uml_buf *out, int *err_flag);
+
+/*
  * Parses one notify datagram of n bytes (any alignment).  Returns 0 and
  * fills type (enum uml_mconsole_notify_type), data (points into buf, not
  * NUL-terminated) and len; the NUL the kernel appends to the socket name

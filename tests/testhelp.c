@@ -131,6 +131,14 @@ int th_system(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+bool th_no_boot(const char *test)
+{
+	if (!getenv("UML_TEST_NO_BOOT"))
+		return false;
+	fprintf(stderr, "SKIP %s: UML_TEST_NO_BOOT is set (a valgrind run: no guests, no kernel runs, no host CPU features)\n", test);
+	return true;
+}
+
 int th_run(Suite *s)
 {
 	SRunner *sr = srunner_create(s);

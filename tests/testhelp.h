@@ -21,6 +21,12 @@ int th_count_processes(const char *text);
 int th_count_entries(const char *dir);
 /* Runs a shell command, returns its exit status. */
 int th_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * True (and says why on stderr) when UML_TEST_NO_BOOT is set: the test
+ * would start processes through libuml (boot a guest, run a kernel), which
+ * valgrind cannot follow (it lacks pidfd_open); callers return early.
+ */
+bool th_no_boot(const char *test);
 /* Runs the suite (fork mode), removes th_tmpdir(); returns the exit code. */
 int th_run(Suite *s);
 

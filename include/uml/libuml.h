@@ -1183,9 +1183,13 @@ UML_EXPORT const char *const *uml_instance_get_argv(struct uml_instance *inst);
  * fixes when needed.  Returns once the process runs; use
  * uml_instance_wait_ready() or the event loop calls to follow it.
  *
- * Returns: 0; -EBUSY if already booted; -ENOENT if the root image is
- * missing; -EEXIST if a guest with this umid runs in the runtime
- * directory; errors of fork/exec as negative errno.
+ * Returns: 0; -EBUSY if already booted, or if a disk image is in use by
+ * another guest or mounted on the host; -ENOENT if the root image is
+ * missing; -EISDIR if it is a directory; -EACCES or -EROFS if the guest
+ * could not write to it; -ESTALE if the backing file of a COW overlay
+ * changed; -EEXIST if a guest with this umid runs in the runtime
+ * directory; errors of fork/exec as negative errno.  docs/bad-input.md
+ * lists every refused input with its errno and message.
  * Since: 0.1
  */
 UML_EXPORT int uml_instance_boot(struct uml_instance *inst);

@@ -75,6 +75,15 @@ struct uml_ctx *uml_kernel_get_ctx(struct uml_kernel *kernel);
 
 /* ---- kernel-build.c ---------------------------------------------------- */
 
+/* $XDG_CACHE_HOME/libuml, else ~/.cache/libuml (allocated). */
+char *uml_default_cache_dir(void);
+/* Opens (creating) path and takes an exclusive flock; the fd, or -errno. */
+int uml_lock_file(const char *path);
+/* FNV-1a: identifies inputs of stamps and cache entries, not a security hash. */
+#define UML_HASH_INIT 0xcbf29ce484222325ULL
+uint64_t uml_hash_bytes(uint64_t h, const void *data, size_t len);
+uint64_t uml_hash_str(uint64_t h, const char *s);	/* with its NUL */
+
 /* The shipped config presets, generated from libuml/presets/NAME.config. */
 struct uml_preset_text {
 	const char *name;
@@ -103,6 +112,8 @@ struct uml_rootfs {
 	char *last_error;
 	struct uml_rootfs_entry *listing;	/* of uml_rootfs_list_dir(), with its names */
 	size_t n_listing;
+	bool size_set;			/* uml_rootfs_set_size() was called */
+	struct rootfs_guest *guest;	/* debootstrap/configure/mount settings, or NULL */
 };
 
 struct uml_ctx *uml_rootfs_get_ctx(struct uml_rootfs *rootfs);

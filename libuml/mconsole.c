@@ -14,7 +14,6 @@
 #include "config.h"
 
 #include <fcntl.h>
-#include <stdarg.h>
 #include <poll.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -402,8 +401,11 @@ UML_EXPORT int uml_ctx_mconsole(struct uml_ctx *ctx, const char *umid, const cha
 	return r;
 }
 
+/* Fills p for a running instance; -EINVAL without one, -ENOTCONN if not running. */
 static int inst_peer(struct uml_instance *inst, struct mc_peer *p)
 {
+	if (!inst)
+		return -EINVAL;
 	p->ctx = uml_instance_get_ctx(inst);
 	p->slot = uml_instance_last_error_slot(inst);
 	p->name = uml_instance_get_umid(inst);
@@ -411,23 +413,6 @@ static int inst_peer(struct uml_instance *inst, struct mc_peer *p)
 	p->timeout_ms = UML_MCONSOLE_TIMEOUT_MS;
 	if (!p->path)
 		return uml_fail(p->ctx, p->slot, -ENOTCONN, "guest '%s' is not running", p->name);
-	return 0;
-}
-
-/* Formats a command into buf[UML_MCONSOLE_MAX_DATA]; -E2BIG if it does not fit. */
-static int _printf_(4, 5) mc_format(const struct mc_peer *p, char *buf, const char *what,
-				    const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, UML_MCONSOLE_MAX_DATA, fmt, ap);
-	va_end(ap);
-	if (n < 0 || n >= UML_MCONSOLE_MAX_DATA)
-		return uml_fail(p->ctx, p->slot, -E2BIG,
-				"mconsole %s too long: the command may hold %d bytes", what,
-				UML_MCONSOLE_MAX_DATA - 1);
 	return 0;
 }
 
@@ -442,141 +427,182 @@ static int mc_check_word(const struct mc_peer *p, const char *what, const char *
 	return 0;
 }
 
-/* Runs a fixed or formatted command on a running instance. */
-static int inst_run(struct uml_instance *inst, const char *command, char **reply, size_t *len)
+/* A device name for config queries and remove. */
+static int mc_check_dev(const struct mc_peer *p, const char *what, const char *dev)
 {
-	struct mc_peer p;
-	int r;
+	int r = mc_check_word(p, what, dev);
 
-	if (!inst)
-		return -EINVAL;
-	r = inst_peer(inst, &p);
+	if (r == 0 && strchr(dev, '='))
+		r = uml_fail(p->ctx, p->slot, -EINVAL, "bad mconsole device name '%s'", dev);
+	return r;
+}
+
+/* DEV=VALUE: without '=' the kernel would answer a query instead. */
+static int mc_check_setting(const struct mc_peer *p, const char *what, const char *spec)
+{
+	int r = mc_check_word(p, what, spec);
+	const char *eq;
+
 	if (r < 0)
 		return r;
-	return mc_run(&p, command, reply, len, NULL);
+	eq = strchr(spec, '=');
+	if (!eq || eq == spec)
+		return uml_fail(p->ctx, p->slot, -EINVAL, "mconsole %s '%s' is not DEV=VALUE",
+				what, spec);
+	return 0;
+}
+
+/* Text for the kernel log: spaces are fine, control characters are not. */
+static int mc_check_text(const struct mc_peer *p, const char *what, const char *text)
+{
+	if (!text)
+		return uml_fail(p->ctx, p->slot, -EINVAL, "mconsole %s missing", what);
+	for (const char *s = text; *s; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			return uml_fail(p->ctx, p->slot, -EINVAL,
+					"mconsole %s holds control character 0x%02x", what,
+					(unsigned char)*s);
+	return 0;
+}
+
+/* The kernel takes the first non-blank character after "sysrq". */
+static int mc_check_key(const struct mc_peer *p, const char *what, const char *key)
+{
+	if (!key[0] || uml_has_space_or_ctrl(key) || (unsigned char)key[0] >= 0x7f)
+		return uml_fail(p->ctx, p->slot, -EINVAL, "bad %s 0x%02x: need a printable letter",
+				what, (unsigned char)key[0]);
+	return 0;
+}
+
+static int mc_check_pid(const struct mc_peer *p, const char *what, const char *pid)
+{
+	if (atoi(pid) <= 0)
+		return uml_fail(p->ctx, p->slot, -EINVAL, "bad %s %s", what, pid);
+	return 0;
+}
+
+/* How one kernel command is built and checked. */
+struct mc_cmd {
+	const char *verb;
+	const char *what;		/* its argument, in messages */
+	int (*check)(const struct mc_peer *p, const char *what, const char *arg);
+	const char *end;		/* appended after the argument */
+};
+
+static const struct mc_cmd
+	CMD_VERSION = { .verb = "version" },
+	CMD_HELP = { .verb = "help" },
+	CMD_HALT = { .verb = "halt" },
+	CMD_REBOOT = { .verb = "reboot" },
+	CMD_CAD = { .verb = "cad" },
+	CMD_STOP = { .verb = "stop" },
+	CMD_GO = { .verb = "go" },
+	CMD_SYSRQ = { .verb = "sysrq", .what = "SysRq key", .check = mc_check_key },
+	/* printk holds a line back until its newline comes */
+	CMD_LOG = { .verb = "log", .what = "log text", .check = mc_check_text, .end = "\n" },
+	CMD_PROC = { .verb = "proc", .what = "proc path", .check = mc_check_word },
+	CMD_STACK = { .verb = "stack", .what = "guest pid", .check = mc_check_pid },
+	CMD_CONFIG = { .verb = "config", .what = "config setting", .check = mc_check_setting },
+	CMD_CONFIG_GET = { .verb = "config", .what = "device name", .check = mc_check_dev },
+	CMD_REMOVE = { .verb = "remove", .what = "device name", .check = mc_check_dev };
+
+/* Checks arg (NULL for commands without one), builds the command, runs it. */
+static int inst_run(struct uml_instance *inst, const struct mc_cmd *c, const char *arg,
+		    char **reply, size_t *len)
+{
+	char cmd[UML_MCONSOLE_MAX_DATA];
+	struct mc_peer p;
+	int n, r = inst_peer(inst, &p);
+
+	if (r < 0)
+		return r;
+	if (c->check) {
+		r = c->check(&p, c->what, arg);
+		if (r < 0)
+			return r;
+	}
+	n = snprintf(cmd, sizeof(cmd), "%s%s%s%s", c->verb, arg ? " " : "", arg ? arg : "",
+		     c->end ? c->end : "");
+	if (n < 0 || (size_t)n >= sizeof(cmd))
+		return uml_fail(p.ctx, p.slot, -E2BIG,
+				"mconsole %s too long: the command may hold %d bytes",
+				c->what ? c->what : c->verb, UML_MCONSOLE_MAX_DATA - 1);
+	return mc_run(&p, cmd, reply, len, NULL);
 }
 
 UML_EXPORT int uml_instance_mconsole(struct uml_instance *inst, const char *command,
 				     char **reply, size_t *reply_len)
 {
+	struct mc_cmd raw = { .verb = command };
+
 	if (!inst)
 		return -EINVAL;
 	if (!command || !command[0] || !reply)
 		return uml_fail(uml_instance_get_ctx(inst), uml_instance_last_error_slot(inst),
 				-EINVAL, "uml_instance_mconsole: %s missing",
 				!command || !command[0] ? "command" : "reply pointer");
-	return inst_run(inst, command, reply, reply_len);
-}
-
-static int inst_get_text(struct uml_instance *inst, const char *command, char **ret)
-{
-	if (!inst || !ret)
-		return -EINVAL;
-	return inst_run(inst, command, ret, NULL);
+	return inst_run(inst, &raw, NULL, reply, reply_len);
 }
 
 UML_EXPORT int uml_instance_mconsole_version(struct uml_instance *inst, char **ret)
 {
-	return inst_get_text(inst, "version", ret);
+	return ret ? inst_run(inst, &CMD_VERSION, NULL, ret, NULL) : -EINVAL;
 }
 
 UML_EXPORT int uml_instance_mconsole_help(struct uml_instance *inst, char **ret)
 {
-	return inst_get_text(inst, "help", ret);
+	return ret ? inst_run(inst, &CMD_HELP, NULL, ret, NULL) : -EINVAL;
 }
 
 UML_EXPORT int uml_instance_mconsole_halt(struct uml_instance *inst)
 {
-	return inst_run(inst, "halt", NULL, NULL);
+	return inst_run(inst, &CMD_HALT, NULL, NULL, NULL);
 }
 
 UML_EXPORT int uml_instance_mconsole_reboot(struct uml_instance *inst)
 {
-	return inst_run(inst, "reboot", NULL, NULL);
+	return inst_run(inst, &CMD_REBOOT, NULL, NULL, NULL);
 }
 
 UML_EXPORT int uml_instance_mconsole_cad(struct uml_instance *inst)
 {
-	return inst_run(inst, "cad", NULL, NULL);
+	return inst_run(inst, &CMD_CAD, NULL, NULL, NULL);
 }
 
 UML_EXPORT int uml_instance_mconsole_stop(struct uml_instance *inst)
 {
-	return inst_run(inst, "stop", NULL, NULL);
+	return inst_run(inst, &CMD_STOP, NULL, NULL, NULL);
 }
 
 UML_EXPORT int uml_instance_mconsole_go(struct uml_instance *inst)
 {
-	return inst_run(inst, "go", NULL, NULL);
+	return inst_run(inst, &CMD_GO, NULL, NULL, NULL);
 }
 
 UML_EXPORT int uml_instance_mconsole_sysrq(struct uml_instance *inst, char key, char **output)
 {
-	char cmd[UML_MCONSOLE_MAX_DATA];
-	struct mc_peer p;
-	int r;
+	char arg[2] = { key, '\0' };
 
-	if (!inst)
-		return -EINVAL;
-	r = inst_peer(inst, &p);
-	if (r < 0)
-		return r;
-	/* the kernel takes the first non-blank character after "sysrq" */
-	if ((unsigned char)key <= ' ' || (unsigned char)key >= 0x7f)
-		return uml_fail(p.ctx, p.slot, -EINVAL, "bad SysRq key 0x%02x: need a printable letter",
-				(unsigned char)key);
-	snprintf(cmd, sizeof(cmd), "sysrq %c", key);
-	return mc_run(&p, cmd, output, NULL, NULL);
+	return inst_run(inst, &CMD_SYSRQ, arg, output, NULL);
 }
 
 UML_EXPORT int uml_instance_mconsole_log(struct uml_instance *inst, const char *text)
 {
-	char cmd[UML_MCONSOLE_MAX_DATA];
-	struct mc_peer p;
-	int r;
-
-	if (!inst)
-		return -EINVAL;
-	r = inst_peer(inst, &p);
-	if (r < 0)
-		return r;
-	if (!text)
-		return uml_fail(p.ctx, p.slot, -EINVAL, "mconsole log text missing");
-	for (const char *s = text; *s; s++)
-		if ((unsigned char)*s < ' ' || *s == 0x7f)
-			return uml_fail(p.ctx, p.slot, -EINVAL,
-					"mconsole log text holds control character 0x%02x",
-					(unsigned char)*s);
-	/* printk holds a line back until its newline comes */
-	r = mc_format(&p, cmd, "log text", "log %s\n", text);
-	if (r < 0)
-		return r;
-	return mc_run(&p, cmd, NULL, NULL, NULL);
+	return inst_run(inst, &CMD_LOG, text, NULL, NULL);
 }
 
 UML_EXPORT int uml_instance_mconsole_proc(struct uml_instance *inst, const char *path,
 					  char **data, size_t *len)
 {
-	char cmd[UML_MCONSOLE_MAX_DATA];
-	struct mc_peer p;
 	char *text;
 	size_t n;
 	int r;
 
-	if (!inst || !data)
+	if (!data)
 		return -EINVAL;
-	r = inst_peer(inst, &p);
-	if (r < 0)
-		return r;
-	r = mc_check_word(&p, "proc path", path);
-	if (r < 0)
-		return r;
-	if (strncmp(path, "/proc/", 6) == 0)
+	if (path && strncmp(path, "/proc/", 6) == 0)
 		path += 6;
-	r = mc_format(&p, cmd, "proc path", "proc %s", path);
-	if (r < 0)
-		return r;
-	r = mc_run(&p, cmd, &text, &n, NULL);
+	r = inst_run(inst, &CMD_PROC, path, &text, &n);
 	if (r < 0)
 		return r;
 	/* the kernel starts the contents "on their own line" */
@@ -592,105 +618,44 @@ UML_EXPORT int uml_instance_mconsole_proc(struct uml_instance *inst, const char 
 
 UML_EXPORT int uml_instance_mconsole_stack(struct uml_instance *inst, pid_t pid, char **output)
 {
-	char cmd[UML_MCONSOLE_MAX_DATA];
-	struct mc_peer p;
-	int r;
+	char arg[24];
 
-	if (!inst)
-		return -EINVAL;
-	r = inst_peer(inst, &p);
-	if (r < 0)
-		return r;
-	if (pid <= 0)
-		return uml_fail(p.ctx, p.slot, -EINVAL, "bad guest pid %d for mconsole stack",
-				(int)pid);
-	snprintf(cmd, sizeof(cmd), "stack %d", (int)pid);
-	return mc_run(&p, cmd, output, NULL, NULL);
+	snprintf(arg, sizeof(arg), "%d", (int)pid);
+	return inst_run(inst, &CMD_STACK, arg, output, NULL);
 }
 
 UML_EXPORT int uml_instance_mconsole_config(struct uml_instance *inst, const char *spec)
 {
-	char cmd[UML_MCONSOLE_MAX_DATA];
-	struct mc_peer p;
-	const char *eq;
-	int r;
-
-	if (!inst)
-		return -EINVAL;
-	r = inst_peer(inst, &p);
-	if (r < 0)
-		return r;
-	r = mc_check_word(&p, "config setting", spec);
-	if (r < 0)
-		return r;
-	eq = strchr(spec, '=');
-	/* without '=' the kernel would answer a query instead of configuring */
-	if (!eq || eq == spec)
-		return uml_fail(p.ctx, p.slot, -EINVAL,
-				"mconsole config setting '%s' is not DEV=VALUE", spec);
-	r = mc_format(&p, cmd, "config setting", "config %s", spec);
-	if (r < 0)
-		return r;
-	return mc_run(&p, cmd, NULL, NULL, NULL);
-}
-
-/* Checks a device name for config queries and remove. */
-static int mc_check_dev(const struct mc_peer *p, const char *dev)
-{
-	int r = mc_check_word(p, "device name", dev);
-
-	if (r == 0 && strchr(dev, '='))
-		r = uml_fail(p->ctx, p->slot, -EINVAL, "bad mconsole device name '%s'", dev);
-	return r;
+	return inst_run(inst, &CMD_CONFIG, spec, NULL, NULL);
 }
 
 UML_EXPORT int uml_instance_mconsole_config_get(struct uml_instance *inst, const char *dev,
 						char **ret)
 {
-	char cmd[UML_MCONSOLE_MAX_DATA];
-	struct mc_peer p;
-	int r;
-
-	if (!inst || !ret)
-		return -EINVAL;
-	r = inst_peer(inst, &p);
-	if (r < 0)
-		return r;
-	r = mc_check_dev(&p, dev);
-	if (r < 0)
-		return r;
-	r = mc_format(&p, cmd, "device name", "config %s", dev);
-	if (r < 0)
-		return r;
-	return mc_run(&p, cmd, ret, NULL, NULL);
+	return ret ? inst_run(inst, &CMD_CONFIG_GET, dev, ret, NULL) : -EINVAL;
 }
 
 UML_EXPORT int uml_instance_mconsole_remove(struct uml_instance *inst, const char *dev)
 {
-	char cmd[UML_MCONSOLE_MAX_DATA];
-	struct mc_peer p;
-	int r;
-
-	if (!inst)
-		return -EINVAL;
-	r = inst_peer(inst, &p);
-	if (r < 0)
-		return r;
-	r = mc_check_dev(&p, dev);
-	if (r < 0)
-		return r;
-	r = mc_format(&p, cmd, "device name", "remove %s", dev);
-	if (r < 0)
-		return r;
-	return mc_run(&p, cmd, NULL, NULL, NULL);
+	return inst_run(inst, &CMD_REMOVE, dev, NULL, NULL);
 }
 
 /* ubd units the kernel knows (MAX_DEV in ubd_kern.c) */
 #define MC_UBD_UNITS 16
 
-/* A kernel refusal that carries a negative errno becomes that errno. */
-static int mc_kernel_errno(int r, int kerr)
+static int mc_check_unit(const struct mc_peer *p, unsigned index)
 {
+	if (index >= MC_UBD_UNITS)
+		return uml_fail(p->ctx, p->slot, -EINVAL, "bad ubd unit %u: use 0 to %d", index,
+				MC_UBD_UNITS - 1);
+	return 0;
+}
+
+/* Runs a ubd command; a refusal carrying a negative errno becomes that errno. */
+static int mc_run_ubd(const struct mc_peer *p, const char *cmd)
+{
+	int kerr = 0, r = mc_run(p, cmd, NULL, NULL, &kerr);
+
 	if (r == -EREMOTEIO && kerr < 0 && kerr >= -4095)
 		return kerr;
 	return r;
@@ -702,21 +667,16 @@ UML_EXPORT int uml_instance_add_disk_live(struct uml_instance *inst, unsigned in
 	char cmd[UML_MCONSOLE_MAX_DATA];
 	struct mc_peer p;
 	char *abs = NULL;
-	int r, kerr = 0;
+	int n, r = inst_peer(inst, &p);
 
-	if (!inst)
-		return -EINVAL;
-	r = inst_peer(inst, &p);
+	if (r == 0)
+		r = mc_check_unit(&p, index);
+	if (r == 0)
+		r = mc_check_word(&p, "disk image path", image);
 	if (r < 0)
 		return r;
-	if (index >= MC_UBD_UNITS)
-		return uml_fail(p.ctx, p.slot, -EINVAL, "bad ubd unit %u: use 0 to %d", index,
-				MC_UBD_UNITS - 1);
 	if (flags & ~(unsigned)UML_DISK_LIVE_READONLY)
 		return uml_fail(p.ctx, p.slot, -EINVAL, "unknown disk flags 0x%x", flags);
-	r = mc_check_word(&p, "disk image path", image);
-	if (r < 0)
-		return r;
 	/* ubdN=FILE,BACKING,SERIAL: the kernel splits at ',' and ':' */
 	if (strpbrk(image, ",:"))
 		return uml_fail(p.ctx, p.slot, -EINVAL,
@@ -729,14 +689,15 @@ UML_EXPORT int uml_instance_add_disk_live(struct uml_instance *inst, unsigned in
 				strerror(-r));
 	if (access(abs, F_OK) < 0) {
 		r = uml_fail(p.ctx, p.slot, -errno, "disk image '%s': %s", abs, strerror(errno));
-		goto out;
+	} else {
+		n = snprintf(cmd, sizeof(cmd), "config ubd%u%s=%s", index,
+			     flags & UML_DISK_LIVE_READONLY ? "r" : "", abs);
+		if (n < 0 || (size_t)n >= sizeof(cmd))
+			r = uml_fail(p.ctx, p.slot, -E2BIG,
+				     "disk image path '%s' too long for an mconsole command", abs);
+		else
+			r = mc_run_ubd(&p, cmd);
 	}
-	r = mc_format(&p, cmd, "disk image path", "config ubd%u%s=%s", index,
-		      flags & UML_DISK_LIVE_READONLY ? "r" : "", abs);
-	if (r < 0)
-		goto out;
-	r = mc_kernel_errno(mc_run(&p, cmd, NULL, NULL, &kerr), kerr);
-out:
 	free(abs);
 	return r;
 }
@@ -745,16 +706,12 @@ UML_EXPORT int uml_instance_remove_disk_live(struct uml_instance *inst, unsigned
 {
 	char cmd[UML_MCONSOLE_MAX_DATA];
 	struct mc_peer p;
-	int r, kerr = 0;
+	int r = inst_peer(inst, &p);
 
-	if (!inst)
-		return -EINVAL;
-	r = inst_peer(inst, &p);
+	if (r == 0)
+		r = mc_check_unit(&p, index);
 	if (r < 0)
 		return r;
-	if (index >= MC_UBD_UNITS)
-		return uml_fail(p.ctx, p.slot, -EINVAL, "bad ubd unit %u: use 0 to %d", index,
-				MC_UBD_UNITS - 1);
 	snprintf(cmd, sizeof(cmd), "remove ubd%u", index);
-	return mc_kernel_errno(mc_run(&p, cmd, NULL, NULL, &kerr), kerr);
+	return mc_run_ubd(&p, cmd);
 }

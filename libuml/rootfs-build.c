@@ -705,6 +705,8 @@ int rootfs_write_leaf(struct build *b, int dfd, struct node *n, ext2_ino_t ino)
 
 	inode_init(b, n, &in);
 	b->n_runs = 0;
+	if (n->hl && n->hl->count >= EXT2_LINK_MAX)
+		return rootfs_node_fail(b, -EMLINK, n, "too many hard links to");
 	if (n->hl)
 		in.i_links_count = (__u16)n->hl->count;
 	if (S_ISREG(n->mode)) {
@@ -874,6 +876,8 @@ static int write_dir_inode(struct build *b, struct node *dir, ext2_ino_t parent)
 			links++;
 	if (links >= EXT2_LINK_MAX && ext2fs_has_feature_dir_nlink(b->fs->super))
 		links = 1;
+	else if (links >= EXT2_LINK_MAX)
+		return rootfs_node_fail(b, -EMLINK, dir, "too many subdirectories for ext2/3 in");
 	in.i_links_count = (__u16)links;
 	b->n_runs = 0;
 	r = alloc_blocks(b, 0, len / b->bs, dir);

@@ -95,18 +95,20 @@ out:
 }
 
 /* Runs busybox --list-full (or --list); 0 and the list, or a negative errno. */
-static int busybox_applets(const char *busybox, char **out, bool *full)
+static int busybox_applets(struct uml_ctx *ctx, const char *busybox, char **out, bool *full)
 {
 	int status, r;
 
-	r = rootfs_run_capture((char *[]){ (char *)busybox, "--list-full", NULL }, false, out, &status);
-	*full = r == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && strchr(*out, '/');
+	r = uml_spawn_capture(ctx, (char *[]){ (char *)busybox, "--list-full", NULL }, out, NULL,
+			      &status, 30000);
+	*full = r == 0 && status == 0 && strchr(*out, '/');
 	if (*full)
 		return 0;
 	if (r == 0)
 		free(*out);
-	r = rootfs_run_capture((char *[]){ (char *)busybox, "--list", NULL }, false, out, &status);
-	if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !(*out)[0])) {
+	r = uml_spawn_capture(ctx, (char *[]){ (char *)busybox, "--list", NULL }, out, NULL,
+			      &status, 30000);
+	if (r == 0 && (status != 0 || !(*out)[0])) {
 		free(*out);
 		r = -EIO;
 	}
@@ -308,7 +310,7 @@ UML_EXPORT int uml_rootfs_create_busybox(struct uml_rootfs *rootfs, const char *
 		return r;
 	if (stat(busybox, &st) < 0)
 		return rfail(rootfs, -errno, "busybox '%s': %m", busybox);
-	r = busybox_applets(busybox, &applets, &full);
+	r = busybox_applets(rootfs->ctx, busybox, &applets, &full);
 	if (r < 0)
 		return rfail(rootfs, -ENOEXEC, "busybox '%s' did not list its applets: %s", busybox,
 			     strerror(-r));

@@ -890,9 +890,9 @@ UML_EXPORT int uml_rootfs_resize(struct uml_rootfs *rootfs, uint64_t new_size)
 	if (truncate(rootfs->path, (off_t)new_size) < 0)
 		return rfail(rootfs, -errno, "cannot grow '%s' to %llu bytes: %m", rootfs->path,
 			     (unsigned long long)new_size);
-	r = rootfs_run_capture((char *[]){ (char *)resize2fs, "-f", rootfs->path, NULL }, true, &out,
-			&status);
-	if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+	r = uml_spawn_capture(rootfs->ctx, (char *[]){ (char *)resize2fs, "-f", rootfs->path, NULL },
+			      &out, NULL, &status, 600000);
+	if (r == 0 && status != 0) {
 		size_t l = strlen(out);
 
 		while (l && (out[l - 1] == '\n' || out[l - 1] == ' '))

@@ -11,14 +11,11 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -125,7 +122,6 @@ struct build {
 int rootfs_ext2_errno(errcode_t e);
 const char *rootfs_ext2_strerror(errcode_t e);
 int rootfs_open_fs(struct uml_rootfs *rootfs, const char *img, bool rw, ext2_filsys *ret);
-int rootfs_run_capture(char *const argv[], bool merge_stderr, char **out, int *status);
 
 /* rootfs-build.c */
 struct node *rootfs_node_add(struct node *parent, const char *name, mode_t mode);

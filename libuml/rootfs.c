@@ -223,60 +223,6 @@ UML_EXPORT int uml_rootfs_open(struct uml_rootfs *rootfs)
 	return 0;
 }
 
-/*
- * Runs argv (an absolute program path) with stdout captured, and stderr too
- * when merge_stderr; NUL-terminated output, wait status in *status.
- * (uml_spawn_capture() in spawn.c is the general tool; this needs no more.)
- */
-int rootfs_run_capture(char *const argv[], bool merge_stderr, char **out, int *status)
-{
-	posix_spawn_file_actions_t fa;
-	struct uml_buf buf = { 0 };
-	int pipefd[2], r;
-	pid_t pid;
-
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-	if (merge_stderr)
-		posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-	else
-		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	r = posix_spawn(&pid, argv[0], &fa, NULL, argv, (char *[]){ "LC_ALL=C", NULL });
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	if (r) {
-		close(pipefd[0]);
-		return -r;
-	}
-	for (;;) {
-		char chunk[8192];
-		ssize_t n = read(pipefd[0], chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (uml_buf_append(&buf, chunk, (size_t)n) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-	}
-	close(pipefd[0]);
-	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-		;
-	if (r == 0 && !buf.data)
-		r = uml_buf_append(&buf, "", 0);
-	if (r < 0) {
-		uml_buf_free(&buf);
-		return r;
-	}
-	*out = buf.data;
-	return 0;
-}
-
 UML_EXPORT int uml_rootfs_create_from_dir(struct uml_rootfs *rootfs, const char *dir,
 					  unsigned flags)
 {

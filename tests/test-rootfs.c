@@ -13,8 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +20,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,14 +27,12 @@
 #include <ext2fs/ext2fs.h>
 
 #include "uml/libuml.h"
+#include "testhelp.h"
 
-#define KERNEL "/usr/bin/linux.uml"
 #define LONG_TARGET "a-symlink-target-that-is-longer-than-sixty-characters/and/so/needs/a/block"
 /* "ünïcødé-файл" */
 #define UNICODE_NAME "\xc3\xbc" "n" "\xc3\xaf" "c" "\xc3\xb8" "d" "\xc3\xa9" "-" \
 	"\xd1\x84\xd0\xb0\xd0\xb9\xd0\xbb"
-
-static char topdir[4096];	/* made by main(), removed by main() */
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -56,7 +51,7 @@ static char *test_dir(const char *name)
 {
 	char *d;
 
-	ck_assert_int_gt(asprintf(&d, "%s/%s", topdir, name), 0);
+	ck_assert_int_gt(asprintf(&d, "%s/%s", th_tmpdir(), name), 0);
 	rm_rf(d);
 	ck_assert_int_eq(mkdir(d, 0755), 0);
 	return d;
@@ -131,43 +126,9 @@ static void set_mtime(const char *path, time_t sec, long nsec)
 	ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0);
 }
 
-static int run_quiet(char *const argv[])
-{
-	pid_t pid = fork();
-	int status;
-
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int fd = open("/dev/null", O_RDWR);
-
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 static int e2fsck(const char *img)
 {
-	return run_quiet((char *[]){ "e2fsck", "-fn", (char *)img, NULL });
-}
-
-/* Entries in a directory, without . and .. */
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
+	return th_system("e2fsck -fn '%s' >/dev/null 2>&1", img);
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -268,15 +229,17 @@ static int make_tree(const char *src)
 	/* a FIFO and a socket */
 	p = path_join(src, "fifo"); ck_assert_int_eq(mkfifo(p, 0620), 0); free(p); n++;
 	{
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		/* bound by a relative name: $TMPDIR may be longer than sun_path */
+		struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "socket" };
 		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+		char cwd[4096];
 
-		p = path_join(src, "socket");
-		ck_assert_int_lt(strlen(p), sizeof(sa.sun_path));
-		strcpy(sa.sun_path, p);
+		ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+		ck_assert_int_eq(chdir(src), 0);
 		ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		ck_assert_int_eq(chdir(cwd), 0);
 		close(s);
-		free(p); n++;
+		n++;
 	}
 
 	if (geteuid() == 0) {
@@ -435,9 +398,8 @@ static int verify_image(const char *img, const char *src)
 
 static struct uml_ctx *new_ctx(void)
 {
-	struct uml_ctx *ctx;
+	struct uml_ctx *ctx = th_ctx();
 
-	ck_assert_int_eq(uml_ctx_new(&ctx), 0);
 	uml_ctx_set_log_priority(ctx, 0);	/* failures are expected below */
 	return ctx;
 }
@@ -458,7 +420,7 @@ static void check_fs_type(enum uml_fs_type type, const char *name)
 	ck_assert_int_eq(verify_image(f.img, f.src), entries + 1);
 	ck_assert_int_eq(uml_rootfs_open(f.rootfs), 0);
 	/* only the image and the source: no temporary file left */
-	ck_assert_int_eq(count_entries(f.dir), 2);
+	ck_assert_int_eq(th_count_entries(f.dir), 2);
 	fx_done(&f);
 }
 
@@ -529,7 +491,7 @@ START_TEST(test_exists)
 	ck_assert_uint_eq(len, sizeof(junk));
 	ck_assert(memcmp(after, junk, len) == 0);
 	free(after);
-	ck_assert_int_eq(count_entries(f.dir), 2);
+	ck_assert_int_eq(th_count_entries(f.dir), 2);
 
 	ck_assert_int_eq(uml_rootfs_set_size(f.rootfs, 64u << 20), 0);
 	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, UML_ROOTFS_CREATE_OVERWRITE), 0);
@@ -557,7 +519,7 @@ START_TEST(test_no_space)
 		ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "does not fit"));
 		ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), f.img));
 		ck_assert_int_eq(access(f.img, F_OK), -1);
-		ck_assert_int_eq(count_entries(f.dir), 1);
+		ck_assert_int_eq(th_count_entries(f.dir), 1);
 		unlink(p);
 		free(p);
 	}
@@ -573,7 +535,7 @@ START_TEST(test_no_space)
 	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, 0), -ENOSPC);
 	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "does not fit"));
 	ck_assert_int_eq(access(f.img, F_OK), -1);
-	ck_assert_int_eq(count_entries(f.dir), 1);
+	ck_assert_int_eq(th_count_entries(f.dir), 1);
 
 	/* too many inodes */
 	rm_rf(f.src);
@@ -589,7 +551,7 @@ START_TEST(test_no_space)
 	ck_assert_int_eq(uml_rootfs_set_size(f.rootfs, 1u << 20), 0);
 	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, 0), -ENOSPC);
 	ck_assert_int_eq(access(f.img, F_OK), -1);
-	ck_assert_int_eq(count_entries(f.dir), 1);
+	ck_assert_int_eq(th_count_entries(f.dir), 1);
 	free(buf);
 	fx_done(&f);
 }
@@ -640,7 +602,7 @@ START_TEST(test_progress)
 			 -ECANCELED);
 	ck_assert_uint_eq(log.calls, 5);
 	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "cancel"));
-	ck_assert_int_eq(count_entries(f.dir), 2);
+	ck_assert_int_eq(th_count_entries(f.dir), 2);
 	ck_assert_int_eq(e2fsck(f.img), 0);
 
 	/* cancelled at the start: no image at all */
@@ -648,7 +610,7 @@ START_TEST(test_progress)
 	memset(&log, 0, sizeof(log));
 	log.cancel_after = 1;
 	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, 0), -ECANCELED);
-	ck_assert_int_eq(count_entries(f.dir), 1);
+	ck_assert_int_eq(th_count_entries(f.dir), 1);
 	fx_done(&f);
 }
 END_TEST
@@ -717,7 +679,7 @@ START_TEST(test_bad_args)
 	ck_assert_int_eq(uml_rootfs_open(rootfs), -EISDIR);
 	ck_assert_ptr_nonnull(uml_ctx_last_error(f.ctx));
 	/* nothing made: only "src" and "file" */
-	ck_assert_int_eq(count_entries(f.dir), 2);
+	ck_assert_int_eq(th_count_entries(f.dir), 2);
 	uml_rootfs_unref(rootfs);
 	fx_done(&f);
 	free(rel);
@@ -841,94 +803,46 @@ START_TEST(test_busybox_refused)
 	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), missing));
 	ck_assert_int_eq(uml_rootfs_create_busybox(f.rootfs, "", 0), -EINVAL);
 	ck_assert_int_eq(uml_rootfs_create_busybox(f.rootfs, NULL, 0x8), -EINVAL);
-	ck_assert_int_eq(count_entries(f.dir), 2)	/* src, text */;
+	ck_assert_int_eq(th_count_entries(f.dir), 2)	/* src, text */;
 	fx_done(&f);
 	free(missing);
 	free(text);
 }
 END_TEST
 
-/*
- * Boots the busybox image on the real kernel, the way libuml instances run
- * it (console on fds 0/1, stdin /dev/null), and waits for the marker line.
- */
+/* Boots the busybox image on the real kernel until its ready marker line. */
 START_TEST(test_busybox_boot)
 {
 	struct fx f = fx_make("busybox-boot");
-	char *umldir = path_join(f.dir, "uml"), *ubd0, *umldir_arg, *preload;
-	char umid[64], buf[4096];
-	struct uml_buf_local { char *data; size_t len; } out = { NULL, 0 };
-	int pipefd[2], status, found = 0;
-	time_t deadline;
-	pid_t pid;
+	struct uml_instance *inst;
+	struct uml_kernel *kernel;
+	const char *log;
+	size_t len;
+	int r;
 
-	if (access(KERNEL, X_OK) < 0 || access("/bin/busybox", X_OK) < 0) {
-		fprintf(stderr, "test-rootfs: %s or /bin/busybox missing, boot test skipped\n",
-			KERNEL);
+	if (access("/bin/busybox", X_OK) < 0) {
+		fprintf(stderr, "test-rootfs: /bin/busybox missing, boot test skipped\n");
 		fx_done(&f);
 		return;
 	}
 	make_busybox(&f);
-	ck_assert_int_eq(mkdir(umldir, 0700), 0);
-	snprintf(umid, sizeof(umid), "umid=test-rootfs-%d", (int)getpid());
-	ck_assert_int_gt(asprintf(&ubd0, "ubd0=%s", f.img), 0);
-	ck_assert_int_gt(asprintf(&umldir_arg, "uml_dir=%s", umldir), 0);
-	ck_assert_int_gt(asprintf(&preload, "LD_PRELOAD=%s/libuml/uml-hostcompat.so",
-				  ABS_TOP_BUILDDIR), 0);
-	ck_assert_int_eq(pipe(pipefd), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		char *argv[] = { KERNEL, "mem=64M", ubd0, "root=/dev/ubda", umid, umldir_arg,
-				 "con0=fd:0,fd:1", "con=null", NULL };
-		char *envp[] = { preload, "PATH=/usr/bin:/bin", NULL };
-		int null = open("/dev/null", O_RDONLY);
-
-		setpgid(0, 0);
-		dup2(null, 0);
-		dup2(pipefd[1], 1);
-		dup2(pipefd[1], 2);
-		close(pipefd[0]);
-		execve(KERNEL, argv, envp);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	setpgid(pid, pid);
-	/* a safety net so a broken guest cannot hang the suite, not a timing check */
-	deadline = time(NULL) + 120;
-	while (!found && time(NULL) < deadline) {
-		struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&pfd, 1, 1000) <= 0)
-			continue;
-		n = read(pipefd[0], buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		out.data = realloc(out.data, out.len + (size_t)n + 1);
-		ck_assert_ptr_nonnull(out.data);
-		memcpy(out.data + out.len, buf, (size_t)n);
-		out.len += (size_t)n;
-		out.data[out.len] = '\0';
-		for (char *p = out.data; (p = strstr(p, UML_BUSYBOX_READY_MARKER)); p++) {
-			char after = p[strlen(UML_BUSYBOX_READY_MARKER)];
-
-			/* the whole line, not the echo command */
-			if ((p == out.data || p[-1] == '\n') && (after == '\r' || after == '\n'))
-				found = 1;
-		}
-	}
-	kill(-pid, SIGKILL);
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	close(pipefd[0]);
-	ck_assert_msg(found, "no ready marker; console:\n%s", out.data ? out.data : "(nothing)");
-	ck_assert_ptr_nonnull(strstr(out.data, "EXT4-fs (ubda): re-mounted"));
-	free(out.data);
-	free(preload);
-	free(umldir_arg);
-	free(ubd0);
-	free(umldir);
+	kernel = th_kernel(f.ctx);
+	ck_assert_int_eq(uml_instance_new(kernel, &inst), 0);
+	/* no marker set here: the busybox rootfs brings its own */
+	ck_assert_int_eq(uml_instance_set_rootfs(inst, f.rootfs), 0);
+	ck_assert_msg(uml_instance_boot(inst) == 0, "%s", uml_instance_last_error(inst));
+	r = uml_instance_wait_ready(inst, 120000);
+	log = uml_instance_get_console_log(inst, &len);
+	ck_assert_msg(r == 0, "not ready (%d, %s); console:\n%s", r,
+		      uml_exit_reason_to_string(uml_instance_get_exit_reason(inst)), log);
+	/* the whole line, not the echo command in /init */
+	ck_assert_ptr_nonnull(strstr(log, "\n" UML_BUSYBOX_READY_MARKER "\n"));
+	ck_assert_ptr_nonnull(strstr(log, "EXT4-fs (ubda): re-mounted"));
+	ck_assert_int_eq(uml_instance_halt(inst, 10000), 0);
+	uml_instance_unref(inst);
+	uml_kernel_unref(kernel);
+	/* halted cleanly: nothing left to replay */
+	ck_assert_int_eq(e2fsck(f.img), 0);
 	fx_done(&f);
 }
 END_TEST
@@ -1107,7 +1021,7 @@ START_TEST(test_read_list_remove)
 	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/hello", NULL, NULL), -EINVAL);
 
 	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/", &e, &n), 0);
-	ck_assert_uint_eq(n, (size_t)count_entries(f.src) + 1);
+	ck_assert_uint_eq(n, (size_t)th_count_entries(f.src) + 1);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			ck_assert_int_lt(strcmp(e[i - 1].name, e[i].name), 0);
@@ -1164,7 +1078,7 @@ START_TEST(test_read_list_remove)
 	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "many"), -EINVAL);
 	ck_assert_int_eq(e2fsck(f.img), 0);
 	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/", &e, &n), 0);
-	ck_assert_uint_eq(n, (size_t)count_entries(f.src) + 1 - 6);
+	ck_assert_uint_eq(n, (size_t)th_count_entries(f.src) + 1 - 6);
 	fx_done(&f);
 }
 END_TEST
@@ -1194,7 +1108,7 @@ START_TEST(test_resize)
 	ck_assert_int_eq(uml_rootfs_resize(f.rootfs, (128u << 20) + 1), -ERANGE);
 	ck_assert_int_eq(stat(f.img, &st), 0);
 	ck_assert_int_eq(st.st_size, 128 << 20);
-	ck_assert_int_eq(count_entries(f.dir), 2)	/* src, img */;
+	ck_assert_int_eq(th_count_entries(f.dir), 2)	/* src, img */;
 	fx_done(&f);
 }
 END_TEST
@@ -1255,20 +1169,7 @@ static Suite *rootfs_suite(void)
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	SRunner *sr;
-	int failed;
-
-	snprintf(topdir, sizeof(topdir), "%s/test-rootfs.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(topdir)) {
-		perror("mkdtemp");
-		return 1;
-	}
-	sr = srunner_create(rootfs_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	/* tests that failed midway leave their directories: remove them here */
-	rm_rf(topdir);
-	return failed ? 1 : 0;
+	/* made here, not lazily in each forked test, so th_run() removes it */
+	th_tmpdir();
+	return th_run(rootfs_suite());
 }

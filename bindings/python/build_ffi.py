@@ -25,6 +25,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Host types the header takes from system headers, unknown to cffi's parser.
 PRELUDE = """
 typedef int... pid_t;
+typedef int... mode_t;
+typedef int... uid_t;
+typedef int... gid_t;
 """
 
 # Trampolines for the C callbacks; userdata is a handle (ffi.new_handle).

@@ -884,7 +884,8 @@ UML_EXPORT const char *uml_rootfs_get_backing(struct uml_rootfs *rootfs);
  *
  * Returns: 0 if UML would accept the pair; -ESTALE if the backing file
  * changed (the message names the file and both sizes or both mtimes);
- * -ENOENT (or another open() error) if the backing file is gone; the
+ * -ENOENT (or another open() error) if the backing file is gone;
+ * -EMEDIUMTYPE if it is neither a regular file nor a block device; the
  * errors of uml_rootfs_open_cow() if the overlay's header is bad; -EINVAL
  * if @cow is not an overlay.
  * Since: 0.1
@@ -924,9 +925,10 @@ UML_EXPORT int uml_rootfs_cow_get_written(struct uml_rootfs *cow, uint64_t *ret_
  * made (merging would produce garbage); -EBUSY if a guest holds the
  * overlay; -EEXIST if @out_image exists and no OVERWRITE flag was given;
  * -EINVAL for bad arguments, if @cow is not an overlay or @out_image is
- * the overlay or its backing file; -ECANCELED when the progress callback
- * cancelled; -ENOSPC and other I/O errors; the header errors of
- * uml_rootfs_open_cow().
+ * the overlay or its backing file; -EISDIR if @out_image is a directory;
+ * -ECANCELED when the progress callback cancelled; the errors of
+ * uml_rootfs_cow_check() for a missing or odd backing file; -ENOSPC and
+ * other I/O errors; the header errors of uml_rootfs_open_cow().
  * Since: 0.1
  */
 UML_EXPORT int uml_rootfs_cow_merge(struct uml_rootfs *cow, const char *out_image,

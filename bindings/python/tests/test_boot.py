@@ -139,8 +139,9 @@ def test_guest_timeout(kernel, image):
     assert vm.run_status is None
 
 
-def test_eight_guests_from_asyncio(kernel, make_image):
-    images = [make_image('g%d' % i) for i in range(8)]
+def test_eight_guests_from_asyncio(kernel, image, tmp_path):
+    # one image, shared through a COW overlay per guest
+    images = [image.create_cow(str(tmp_path / ('g%d.cow' % i))) for i in range(8)]
 
     async def one(i):
         async with uml.Instance(kernel, images[i], run='echo guest %d; exit %d' % (i, i)) as vm:

@@ -48,8 +48,9 @@ from typing import Any, Callable, Iterable, NamedTuple, Optional, Union
 from ._libuml import ffi, lib
 
 __all__ = [
-    'BUSYBOX_READY_MARKER', 'Context', 'Event', 'EventType', 'ExitReason', 'FsType',
-    'HostCompat', 'Instance', 'Kernel', 'Progress', 'RunResult', 'Rootfs', 'State', 'run',
+    'BUSYBOX_READY_MARKER', 'MCONSOLE_TIMEOUT', 'Context', 'Event', 'EventType', 'ExitReason',
+    'FsType', 'HostCompat', 'Instance', 'Kernel', 'KernelBuild', 'Progress', 'RootfsEntry',
+    'RunResult', 'Rootfs', 'State', 'run',
 ]
 
 __version__ = '0.1.0'
@@ -59,6 +60,9 @@ PathLike = Union[str, bytes, 'os.PathLike[str]', 'os.PathLike[bytes]']
 #: The console line busybox guests made by :meth:`Rootfs.create_busybox`
 #: print once userspace is up; their default ready marker.
 BUSYBOX_READY_MARKER: str = ffi.string(lib.UML_BUSYBOX_READY_MARKER).decode()
+
+#: Seconds the mconsole calls of an :class:`Instance` wait for an answer.
+MCONSOLE_TIMEOUT: float = lib.UML_MCONSOLE_TIMEOUT_MS / 1000
 
 
 # ---- enums -----------------------------------------------------------------
@@ -141,6 +145,18 @@ class RunResult(NamedTuple):
     panic_message: Optional[str]
 
 
+class RootfsEntry(NamedTuple):
+    """One entry of :meth:`Rootfs.list_dir`."""
+    name: str
+    mode: int        #: type and permission bits, as ``os.stat().st_mode``
+    uid: int
+    gid: int
+    size: int
+    mtime: float     #: seconds since the epoch
+    mtime_ns: int    #: the same in nanoseconds
+    nlink: int
+
+
 # ---- helpers ---------------------------------------------------------------
 
 def _str(p: Any) -> Optional[str]:
@@ -175,6 +191,20 @@ def _size(value: Union[int, str]) -> int:
     if not m:
         raise ValueError('bad size %r (want bytes or a number with K, M, G or T)' % value)
     return int(m.group(1)) << (10 * ' KMGT'.index(m.group(2).upper() or ' '))
+
+
+def _take(p: Any, n: Optional[int] = None) -> bytes:
+    """The bytes of a string libuml allocated for the caller, freed."""
+    if p == ffi.NULL:
+        return b''
+    try:
+        return ffi.unpack(p, n) if n is not None else ffi.string(p)
+    finally:
+        lib.free(p)
+
+
+def _text(b: bytes) -> str:
+    return b.decode('utf-8', 'replace')
 
 
 def _oserror(rc: int, message: Optional[str]) -> OSError:
@@ -386,6 +416,19 @@ class Context:
         """libuml's message for the last failure in this context, or None."""
         return _str(lib.uml_ctx_last_error(self._ptr))
 
+    def mconsole(self, umid: str, command: str, timeout: Optional[float] = MCONSOLE_TIMEOUT) -> str:
+        """Sends an mconsole *command* ("version", "proc meminfo" ...) to any
+        UML guest running in this context's runtime directory, also one libuml
+        did not start, found by its *umid* (or the absolute path of its
+        mconsole socket); returns the answer.  Raises ``OSError`` with errno
+        EREMOTEIO and the kernel's message when it refused the command,
+        ``FileNotFoundError`` when no such guest exists,
+        ``ConnectionRefusedError`` for a dead one, ``TimeoutError``."""
+        reply, n = ffi.new('char **'), ffi.new('size_t *')
+        self._check(lib.uml_ctx_mconsole(self._ptr, umid.encode(), command.encode(),
+                                         _ms(timeout), reply, n))
+        return _text(_take(reply[0], n[0]))
+
 
 class _Object:
     """Common parts of the objects that live in a context."""
@@ -468,6 +511,20 @@ class Kernel(_Object):
             return None
         self._check(rc)
         return _str(ret[0])
+
+    @classmethod
+    def build(cls, source: PathLike, **settings: Any) -> 'Kernel':
+        """Builds a kernel from source and returns it:
+        ``Kernel.build("/usr/src/linux-source-6.12.tar.xz", preset="fast")``.
+        Takes the keyword arguments of :class:`KernelBuild`."""
+        return KernelBuild(source, **settings).run()
+
+    @classmethod
+    def _wrap(cls, ptr: Any, context: Context) -> 'Kernel':
+        self = cls.__new__(cls)
+        self.context = context
+        self._ptr = ffi.gc(ptr, lib.uml_kernel_unref)
+        return self
 
     @property
     def is_static(self) -> bool:
@@ -560,6 +617,253 @@ class Rootfs(_Object):
             self._ptr, _path(busybox) if busybox is not None else ffi.NULL,
             self._flags(overwrite)))
         return self
+
+
+    # -- files in the image
+
+    def copy_in(self, host_src: PathLike, guest_dst: str, *, overwrite: bool = False) -> None:
+        """Copies a host file, symlink, special file or directory tree to
+        *guest_dst* (absolute) in the image, with modes, owners, times, hard
+        links and holes, without mounting it.  A directory copied onto an
+        existing one is merged.  Raises ``FileExistsError`` when a
+        non-directory is in the way and *overwrite* is false,
+        ``FileNotFoundError``, ``NotADirectoryError``, ``OSError`` (ENOSPC,
+        EBUSY for an image in use or not cleanly unmounted)."""
+        self._check(lib.uml_rootfs_copy_in(self._ptr, _path(host_src), guest_dst.encode(),
+                                           lib.UML_ROOTFS_COPY_OVERWRITE if overwrite else 0))
+
+    def read_file(self, guest_path: str) -> bytes:
+        """The contents of a regular file in the image (symlinks followed).
+        Raises ``FileNotFoundError``, ``IsADirectoryError``."""
+        data, n = ffi.new('char **'), ffi.new('size_t *')
+        self._check(lib.uml_rootfs_read_file(self._ptr, guest_path.encode(), data, n))
+        return _take(data[0], n[0])
+
+    def list_dir(self, guest_path: str = '/') -> list:
+        """The entries of a directory in the image, sorted by name, as
+        :class:`RootfsEntry` tuples (without "." and "..")."""
+        ret, n = ffi.new('const struct uml_rootfs_entry **'), ffi.new('size_t *')
+        self._check(lib.uml_rootfs_list_dir(self._ptr, guest_path.encode(), ret, n))
+        out = []
+        for i in range(n[0]):
+            e = ret[0][i]
+            ns = e.mtime * 1000000000 + e.mtime_nsec
+            out.append(RootfsEntry(_str(e.name) or '', e.mode, e.uid, e.gid, e.size,
+                                   ns / 1e9, ns, e.nlink))
+        return out
+
+    def remove(self, guest_path: str) -> None:
+        """Removes a file, symlink or directory tree from the image."""
+        self._check(lib.uml_rootfs_remove(self._ptr, guest_path.encode()))
+
+    def resize(self, size: Union[int, str]) -> None:
+        """Grows the image and its filesystem offline (resize2fs) to *size*
+        (bytes or "1G").  Raises ``OSError`` (ERANGE) to shrink."""
+        self._check(lib.uml_rootfs_resize(self._ptr, _size(size)))
+
+    # -- COW overlays
+
+    @classmethod
+    def _wrap(cls, ptr: Any, context: Context) -> 'Rootfs':
+        self = cls.__new__(cls)
+        self.context = context
+        self._ptr = ffi.gc(ptr, lib.uml_rootfs_unref)
+        return self
+
+    def create_cow(self, cow_path: PathLike, *, overwrite: bool = False) -> 'Rootfs':
+        """Creates a copy-on-write overlay over this image, in UML's own
+        format (as ``uml_mkcow`` makes them), and returns it as a
+        :class:`Rootfs` to boot from.  Guests write only to their overlay, so
+        many can share one image; never modify an image that has overlays.
+        Raises ``FileExistsError`` (without *overwrite*),
+        ``FileNotFoundError`` when this image does not exist."""
+        ret = ffi.new('struct uml_rootfs **')
+        self._check(lib.uml_rootfs_new_cow(self._ptr, _path(cow_path), self._flags(overwrite), ret))
+        return Rootfs._wrap(ret[0], self.context)
+
+    @classmethod
+    def open_cow(cls, cow_path: PathLike, *, context: Optional[Context] = None) -> 'Rootfs':
+        """Opens an existing overlay (made by libuml, ``uml_mkcow`` or the
+        kernel); its header is checked, the backing path read from it."""
+        context = context if context is not None else Context()
+        ret = ffi.new('struct uml_rootfs **')
+        context._check(lib.uml_rootfs_open_cow(context._ptr, _path(cow_path), ret))
+        return cls._wrap(ret[0], context)
+
+    @property
+    def backing(self) -> Optional[str]:
+        """The backing image of an overlay, None for a plain image."""
+        return _str(lib.uml_rootfs_get_backing(self._ptr))
+
+    def cow_check(self) -> None:
+        """Checks the overlay against its backing file as UML will at boot.
+        Raises ``OSError`` with errno ESTALE when the backing file changed,
+        ``FileNotFoundError`` when it is gone."""
+        self._check(lib.uml_rootfs_cow_check(self._ptr))
+
+    @property
+    def cow_written(self) -> int:
+        """Bytes of the device the overlay holds (written by guests)."""
+        ret = ffi.new('uint64_t *')
+        self._check(lib.uml_rootfs_cow_get_written(self._ptr, ret))
+        return ret[0]
+
+    def cow_merge(self, out_image: PathLike, *, overwrite: bool = False) -> 'Rootfs':
+        """Writes a standalone image: the backing file with the overlay's
+        writes applied (as ``uml_moo``); returns it.  Neither input is
+        changed."""
+        self._check(lib.uml_rootfs_cow_merge(self._ptr, _path(out_image), self._flags(overwrite)))
+        return Rootfs(out_image, context=self.context)
+
+
+# ---- Kernel builds ---------------------------------------------------------
+
+class KernelBuild(_Object):
+    """A build of a UML kernel from source.
+
+    ``KernelBuild(source=None, *, preset=None, build_dir=None,
+    cache_dir=None, jobs=None, fragments=(), options=(),
+    allow_dropped=False, fail_on_conflict=False, context=None)``
+
+    source
+        An unpacked Linux source tree or a tarball of one (Debian's
+        ``/usr/src/linux-source-6.12.tar.xz``), unpacked once into the cache.
+    preset
+        "fast" (default: tinyconfig plus what libuml uses), "tinyconfig" or
+        "defconfig"; see :meth:`preset_text`.
+    build_dir, cache_dir
+        Where the build goes (``make O=``) and where tarballs are unpacked
+        (``$XDG_CACHE_HOME/libuml``).
+    jobs
+        ``make -j`` (default: the number of CPUs).
+    fragments, options
+        Config fragment files and single options ("CONFIG_KUNIT=y") applied
+        in order after the preset.
+    allow_dropped
+        Build even when requested options end up not set.
+    fail_on_conflict
+        Fail when fragments or options set one symbol differently.
+
+    :meth:`run` builds (or finds the build up to date) and returns the
+    :class:`Kernel`, reporting progress through the context's progress
+    callback, which can cancel it.
+    """
+    _last_error_fn = lib.uml_kernel_build_last_error
+
+    def __init__(self, source: Optional[PathLike] = None, *, preset: Optional[str] = None,
+                 build_dir: Optional[PathLike] = None, cache_dir: Optional[PathLike] = None,
+                 jobs: Optional[int] = None, fragments: Iterable[PathLike] = (),
+                 options: Iterable[str] = (), allow_dropped: bool = False,
+                 fail_on_conflict: bool = False, context: Optional[Context] = None) -> None:
+        self.context = context if context is not None else Context()
+        ret = ffi.new('struct uml_kernel_build **')
+        self.context._check(lib.uml_kernel_build_new(self.context._ptr, ret))
+        self._ptr = ffi.gc(ret[0], lib.uml_kernel_build_unref)
+        if source is not None:
+            self.set_source(source)
+        if preset is not None:
+            self.set_preset(preset)
+        if build_dir is not None:
+            self.set_build_dir(build_dir)
+        if cache_dir is not None:
+            self.set_cache_dir(cache_dir)
+        if jobs is not None:
+            self.set_jobs(jobs)
+        for f in fragments:
+            self.add_fragment_file(f)
+        for o in options:
+            self.add_option(o)
+        if allow_dropped or fail_on_conflict:
+            self.set_flags(allow_dropped=allow_dropped, fail_on_conflict=fail_on_conflict)
+
+    def __repr__(self) -> str:
+        return '<uml.KernelBuild %r>' % (self.build_dir,)
+
+    def set_source(self, source: PathLike) -> None:
+        """A Linux source tree or a tarball of one."""
+        self._check(lib.uml_kernel_build_set_source(self._ptr, _path(source)))
+
+    def set_build_dir(self, path: PathLike) -> None:
+        """The out-of-tree build directory (created if missing)."""
+        self._check(lib.uml_kernel_build_set_build_dir(self._ptr, _path(path)))
+
+    def set_cache_dir(self, path: PathLike) -> None:
+        """Where tarballs are unpacked and default build dirs live."""
+        self._check(lib.uml_kernel_build_set_cache_dir(self._ptr, _path(path)))
+
+    def set_jobs(self, jobs: int) -> None:
+        """Parallel make jobs; 0 for the number of CPUs."""
+        self._check(lib.uml_kernel_build_set_jobs(self._ptr, jobs))
+
+    def set_preset(self, name: str) -> None:
+        """"fast", "tinyconfig" or "defconfig"; ``OSError`` (EINVAL) names
+        the known ones for another name."""
+        self._check(lib.uml_kernel_build_set_preset(self._ptr, name.encode()))
+
+    @staticmethod
+    def preset_text(name: str) -> Optional[str]:
+        """The config fragment of a shipped preset ("fast"); None for
+        "tinyconfig", "defconfig" (they come from the kernel source) and
+        unknown names."""
+        return _str(lib.uml_kernel_build_get_preset_text(name.encode()))
+
+    def add_fragment_file(self, path: PathLike) -> None:
+        """Reads a config fragment file now ("CONFIG_X=y" and "# CONFIG_X is
+        not set" lines).  Raises ``FileNotFoundError``, ``OSError`` (EINVAL)
+        naming the file and line of a malformed line."""
+        self._check(lib.uml_kernel_build_add_fragment_file(self._ptr, _path(path)))
+
+    def add_option(self, option: str) -> None:
+        """One fragment line, e.g. "CONFIG_KUNIT=y"."""
+        self._check(lib.uml_kernel_build_add_option(self._ptr, option.encode()))
+
+    def set_flags(self, *, allow_dropped: bool = False, fail_on_conflict: bool = False) -> None:
+        """See the class documentation."""
+        flags = ((lib.UML_KERNEL_BUILD_ALLOW_DROPPED if allow_dropped else 0) |
+                 (lib.UML_KERNEL_BUILD_FAIL_ON_CONFLICT if fail_on_conflict else 0))
+        self._check(lib.uml_kernel_build_set_flags(self._ptr, flags))
+
+    def run(self) -> Kernel:
+        """Configures and builds the kernel (nothing when it is up to date)
+        and returns it.  Raises ``FileNotFoundError`` for a missing source,
+        ``OSError`` with errno ENOPKG (missing host tools, named), ENOTSUP
+        (requested options dropped: see :attr:`dropped_options`), EIO (make
+        failed: the message quotes the log), ECANCELED (the progress
+        callback returned False), or the progress callback's exception."""
+        ret = ffi.new('struct uml_kernel **')
+        self._check(lib.uml_kernel_build_run(self._ptr, ret))
+        return Kernel._wrap(ret[0], self.context)
+
+    @property
+    def build_dir(self) -> Optional[str]:
+        """The build directory of the last run."""
+        return _str(lib.uml_kernel_build_get_build_dir(self._ptr))
+
+    @property
+    def kernel_path(self) -> Optional[str]:
+        """The kernel binary the last run built or would build."""
+        return _str(lib.uml_kernel_build_get_kernel_path(self._ptr))
+
+    @property
+    def log_path(self) -> Optional[str]:
+        """The build log of the last run."""
+        return _str(lib.uml_kernel_build_get_log_path(self._ptr))
+
+    @property
+    def dropped_options(self) -> list:
+        """Requested options the last run found not set as asked."""
+        return (_str(lib.uml_kernel_build_get_dropped_options(self._ptr)) or '').split()
+
+    @property
+    def conflicts(self) -> list:
+        """Conflicting settings of the last run, one description each."""
+        text = _str(lib.uml_kernel_build_get_conflicts(self._ptr))
+        return text.split('; ') if text else []
+
+    @property
+    def was_up_to_date(self) -> bool:
+        """True if the last run found the kernel up to date and ran no make."""
+        return bool(lib.uml_kernel_build_was_up_to_date(self._ptr))
 
 
 # ---- Instance --------------------------------------------------------------
@@ -898,6 +1202,101 @@ class Instance(_Object):
         n = ffi.new('size_t *')
         p = lib.uml_instance_get_console_log(self._ptr, n)
         return '' if p == ffi.NULL else ffi.unpack(p, n[0]).decode('utf-8', 'replace')
+
+    # -- mconsole
+
+    def _mconsole_text(self, fn: Any, *args: Any) -> str:
+        ret = ffi.new('char **')
+        self._check(fn(self._ptr, *args, ret))
+        return _text(_take(ret[0]))
+
+    def mconsole(self, command: str) -> str:
+        """Sends a management console command ("proc meminfo", "config
+        ubd1=/img" ...) to the running guest and returns the kernel's answer
+        (waiting up to :data:`MCONSOLE_TIMEOUT`).  Raises ``OSError`` with
+        errno EREMOTEIO and the kernel's message when it refused,
+        ``OSError`` (ENOTCONN) when the guest does not run,
+        ``TimeoutError``.  The typed methods below check their arguments."""
+        reply, n = ffi.new('char **'), ffi.new('size_t *')
+        self._check(lib.uml_instance_mconsole(self._ptr, command.encode(), reply, n))
+        return _text(_take(reply[0], n[0]))
+
+    def mconsole_version(self) -> str:
+        """The kernel's uname line."""
+        return self._mconsole_text(lib.uml_instance_mconsole_version)
+
+    def mconsole_help(self) -> str:
+        """The kernel's list of mconsole commands."""
+        return self._mconsole_text(lib.uml_instance_mconsole_help)
+
+    def mconsole_halt(self) -> None:
+        """Asks the kernel to halt at once, without waiting (see :meth:`halt`)."""
+        self._check(lib.uml_instance_mconsole_halt(self._ptr))
+
+    def mconsole_reboot(self) -> None:
+        """Asks the kernel to restart at once (same process, fresh boot)."""
+        self._check(lib.uml_instance_mconsole_reboot(self._ptr))
+
+    def mconsole_cad(self) -> None:
+        """Sends Ctrl-Alt-Del."""
+        self._check(lib.uml_instance_mconsole_cad(self._ptr))
+
+    def mconsole_stop(self) -> None:
+        """Freezes the guest until :meth:`mconsole_go`."""
+        self._check(lib.uml_instance_mconsole_stop(self._ptr))
+
+    def mconsole_go(self) -> None:
+        """Resumes a guest frozen by :meth:`mconsole_stop`."""
+        self._check(lib.uml_instance_mconsole_go(self._ptr))
+
+    def mconsole_sysrq(self, key: str) -> str:
+        """Sends SysRq *key* ("s", "m", "t", "c" ...); returns what the kernel
+        printed for it (may be empty)."""
+        if len(key) != 1:
+            raise ValueError('a SysRq key is one character, not %r' % key)
+        return self._mconsole_text(lib.uml_instance_mconsole_sysrq, key.encode())
+
+    def mconsole_log(self, text: str) -> None:
+        """Writes one line to the guest's kernel log."""
+        self._check(lib.uml_instance_mconsole_log(self._ptr, text.encode()))
+
+    def mconsole_proc(self, path: str) -> str:
+        """Reads a file below the guest's /proc ("meminfo") without guest
+        userspace."""
+        data, n = ffi.new('char **'), ffi.new('size_t *')
+        self._check(lib.uml_instance_mconsole_proc(self._ptr, path.encode(), data, n))
+        return _text(_take(data[0], n[0]))
+
+    def mconsole_stack(self, pid: int) -> str:
+        """Dumps the kernel stack of guest process *pid* to the kernel log;
+        returns what the kernel printed (may be empty)."""
+        return self._mconsole_text(lib.uml_instance_mconsole_stack, pid)
+
+    def mconsole_config(self, spec: str) -> None:
+        """Adds or changes a device of the running guest ("ubd1=/img")."""
+        self._check(lib.uml_instance_mconsole_config(self._ptr, spec.encode()))
+
+    def mconsole_config_get(self, dev: str) -> str:
+        """The current configuration of device *dev* ("ubd1", "con0")."""
+        return self._mconsole_text(lib.uml_instance_mconsole_config_get, dev.encode())
+
+    def mconsole_remove(self, dev: str) -> None:
+        """Removes a device from the running guest."""
+        self._check(lib.uml_instance_mconsole_remove(self._ptr, dev.encode()))
+
+    def add_disk_live(self, index: int, image: Union[Rootfs, PathLike], *,
+                      readonly: bool = False) -> None:
+        """Hot-adds a disk image as ubd unit *index* (1-15; the guest sees
+        /dev/ubdb for 1 ...).  Raises ``FileNotFoundError``, ``OSError``
+        (EBUSY) for a unit in use."""
+        path = image.path if isinstance(image, Rootfs) else image
+        self._check(lib.uml_instance_add_disk_live(
+            self._ptr, index, _path(path), lib.UML_DISK_LIVE_READONLY if readonly else 0))
+
+    def remove_disk_live(self, index: int) -> None:
+        """Removes ubd unit *index*; ``OSError`` (EBUSY) while the guest has
+        it open."""
+        self._check(lib.uml_instance_remove_disk_live(self._ptr, index))
 
     # -- state and outcome
 

@@ -46,6 +46,32 @@ int uml_kernel_get_version(struct uml_kernel *kernel, const char **ret);
 int uml_kernel_get_config(struct uml_kernel *kernel, const char *option, const char **ret);
 int uml_kernel_is_static(struct uml_kernel *kernel);
 const char *uml_kernel_last_error(struct uml_kernel *kernel);
+struct uml_kernel_build;
+
+enum uml_kernel_build_flags {
+	UML_KERNEL_BUILD_ALLOW_DROPPED = 1u << 0,
+	UML_KERNEL_BUILD_FAIL_ON_CONFLICT = 1u << 1,
+};
+int uml_kernel_build_new(struct uml_ctx *ctx, struct uml_kernel_build **ret);
+struct uml_kernel_build *uml_kernel_build_ref(struct uml_kernel_build *build);
+struct uml_kernel_build *uml_kernel_build_unref(struct uml_kernel_build *build);
+int uml_kernel_build_set_source(struct uml_kernel_build *build, const char *path);
+int uml_kernel_build_set_build_dir(struct uml_kernel_build *build, const char *dir);
+int uml_kernel_build_set_cache_dir(struct uml_kernel_build *build, const char *dir);
+int uml_kernel_build_set_jobs(struct uml_kernel_build *build, unsigned jobs);
+int uml_kernel_build_set_preset(struct uml_kernel_build *build, const char *name);
+const char *uml_kernel_build_get_preset_text(const char *name);
+int uml_kernel_build_add_fragment_file(struct uml_kernel_build *build, const char *path);
+int uml_kernel_build_add_option(struct uml_kernel_build *build, const char *option);
+int uml_kernel_build_set_flags(struct uml_kernel_build *build, unsigned flags);
+int uml_kernel_build_run(struct uml_kernel_build *build, struct uml_kernel **ret);
+const char *uml_kernel_build_get_build_dir(struct uml_kernel_build *build);
+const char *uml_kernel_build_get_kernel_path(struct uml_kernel_build *build);
+const char *uml_kernel_build_get_log_path(struct uml_kernel_build *build);
+const char *uml_kernel_build_get_dropped_options(struct uml_kernel_build *build);
+const char *uml_kernel_build_get_conflicts(struct uml_kernel_build *build);
+int uml_kernel_build_was_up_to_date(struct uml_kernel_build *build);
+const char *uml_kernel_build_last_error(struct uml_kernel_build *build);
 
 enum uml_fs_type {
 	UML_FS_EXT4 = 0,
@@ -66,6 +92,32 @@ int uml_rootfs_open(struct uml_rootfs *rootfs);
 int uml_rootfs_create_from_dir(struct uml_rootfs *rootfs, const char *dir, unsigned flags);
 int uml_rootfs_create_busybox(struct uml_rootfs *rootfs, const char *busybox, unsigned flags);
 const char *uml_rootfs_last_error(struct uml_rootfs *rootfs);
+
+enum uml_rootfs_copy_flags {
+	UML_ROOTFS_COPY_OVERWRITE = 1u << 0,
+};
+int uml_rootfs_copy_in(struct uml_rootfs *rootfs, const char *host_src, const char *guest_dst, unsigned flags);
+int uml_rootfs_read_file(struct uml_rootfs *rootfs, const char *guest_path, char **data, size_t *len);
+
+struct uml_rootfs_entry {
+	const char *name;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	uint64_t size;
+	int64_t mtime;
+	uint32_t mtime_nsec;
+	unsigned nlink;
+};
+int uml_rootfs_list_dir(struct uml_rootfs *rootfs, const char *guest_path, const struct uml_rootfs_entry **ret, size_t *n);
+int uml_rootfs_remove(struct uml_rootfs *rootfs, const char *guest_path);
+int uml_rootfs_resize(struct uml_rootfs *rootfs, uint64_t new_size);
+int uml_rootfs_new_cow(struct uml_rootfs *backing, const char *cow_path, unsigned flags, struct uml_rootfs **ret);
+int uml_rootfs_open_cow(struct uml_ctx *ctx, const char *cow_path, struct uml_rootfs **ret);
+const char *uml_rootfs_get_backing(struct uml_rootfs *rootfs);
+int uml_rootfs_cow_check(struct uml_rootfs *cow);
+int uml_rootfs_cow_get_written(struct uml_rootfs *cow, uint64_t *ret_bytes);
+int uml_rootfs_cow_merge(struct uml_rootfs *cow, const char *out_image, unsigned flags);
 
 enum uml_state {
 	UML_STATE_CONFIGURING = 0,
@@ -142,4 +194,27 @@ int uml_instance_get_run_status(struct uml_instance *inst, int *ret);
 const char *uml_instance_get_run_output(struct uml_instance *inst, size_t *len);
 int uml_instance_get_hostcompat_applied(struct uml_instance *inst);
 const char *uml_instance_last_error(struct uml_instance *inst);
+int uml_ctx_mconsole(struct uml_ctx *ctx, const char *umid, const char *command, int timeout_ms, char **reply, size_t *reply_len);
+int uml_instance_mconsole(struct uml_instance *inst, const char *command, char **reply, size_t *reply_len);
+int uml_instance_mconsole_version(struct uml_instance *inst, char **ret);
+int uml_instance_mconsole_help(struct uml_instance *inst, char **ret);
+int uml_instance_mconsole_halt(struct uml_instance *inst);
+int uml_instance_mconsole_reboot(struct uml_instance *inst);
+int uml_instance_mconsole_cad(struct uml_instance *inst);
+int uml_instance_mconsole_stop(struct uml_instance *inst);
+int uml_instance_mconsole_go(struct uml_instance *inst);
+int uml_instance_mconsole_sysrq(struct uml_instance *inst, char key, char **output);
+int uml_instance_mconsole_log(struct uml_instance *inst, const char *text);
+int uml_instance_mconsole_proc(struct uml_instance *inst, const char *path, char **data, size_t *len);
+int uml_instance_mconsole_stack(struct uml_instance *inst, pid_t pid, char **output);
+int uml_instance_mconsole_config(struct uml_instance *inst, const char *spec);
+int uml_instance_mconsole_config_get(struct uml_instance *inst, const char *dev, char **ret);
+int uml_instance_mconsole_remove(struct uml_instance *inst, const char *dev);
+
+enum uml_disk_live_flags {
+	UML_DISK_LIVE_READONLY = 1u << 0,
+};
+int uml_instance_add_disk_live(struct uml_instance *inst, unsigned index, const char *image, unsigned flags);
+int uml_instance_remove_disk_live(struct uml_instance *inst, unsigned index);
 static const char *const UML_BUSYBOX_READY_MARKER;
+static const int UML_MCONSOLE_TIMEOUT_MS;

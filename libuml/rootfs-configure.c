@@ -547,6 +547,14 @@ static int write_interfaces(struct cfg *c, const struct net *n)
 	r = ensure_dir(c, "/etc/network");
 	if (r == 0)
 		r = put_file(c, "/etc/network/interfaces", 0644, text);
+	/* busybox ifup runs the hook directories and fails without them */
+	if (c->init == UML_INIT_BUSYBOX) {
+		static const char *const hooks[] = { "/etc/network/if-pre-up.d",
+			"/etc/network/if-up.d", "/etc/network/if-down.d", "/etc/network/if-post-down.d" };
+
+		for (size_t i = 0; r == 0 && i < ARRAY_SIZE(hooks); i++)
+			r = ensure_dir(c, hooks[i]);
+	}
 	return r;
 }
 
@@ -716,8 +724,11 @@ static const char busybox_rcs[] =
 	"mount -o remount,rw /\n"
 	"mkdir -p /var/run /run\n"
 	"[ -r /etc/hostname ] && hostname -F /etc/hostname\n"
-	"ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up\n"
-	"[ -r /etc/network/interfaces ] && ifup -a -f\n"
+	"if [ -r /etc/network/interfaces ]; then\n"
+	"\tifup -a -f\n"
+	"else\n"
+	"\tip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up\n"
+	"fi\n"
 	"echo \"" UML_BUSYBOX_READY_MARKER "\"\n";
 
 static const char busybox_udhcpc[] =

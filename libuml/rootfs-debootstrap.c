@@ -21,9 +21,11 @@
 #include "config.h"
 
 #include <ftw.h>
+#include <signal.h>
 #include <glob.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 
 #include "rootfs-internal.h"
 

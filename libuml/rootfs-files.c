@@ -580,6 +580,12 @@ int rootfs_edit_open(struct build *b)
 
 	if (r < 0)
 		return r;
+	/*
+	 * File data and directory blocks go around libext2fs (the data
+	 * writer): its block cache could hand out what a freed and reused
+	 * block held before.
+	 */
+	io_channel_set_options(b->fs->io, "cache=off");
 	b->bs = b->fs->blocksize;
 	b->extents = ext2fs_has_feature_extents(b->fs->super);
 	b->csum = ext2fs_has_feature_metadata_csum(b->fs->super);
@@ -692,6 +698,9 @@ int rootfs_edit_put(struct build *b, const char *guest_path, mode_t mode, const 
 		/* lets messages name the guest path */
 		b->what = guest_path;
 		r = create_node(b, -1, parent, name, n);
+		/* later lookups read what was written */
+		if (r == 0)
+			r = rootfs_dw_flush(b);
 	}
 	rootfs_node_free(holder);	/* and n with it */
 	free(name);

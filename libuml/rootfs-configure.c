@@ -506,7 +506,7 @@ static int enable_unit(struct cfg *c, const char *target, const char *unit)
 	char dir[256], link[PATH_MAX], dest[PATH_MAX];
 	int r;
 
-	snprintf(dir, sizeof(dir), "/etc/systemd/system/%s.wants", target);
+	snprintf(dir, sizeof(dir), "/etc/systemd/system/%s.target.wants", target);
 	snprintf(link, sizeof(link), "%s/%s", dir, unit);
 	snprintf(dest, sizeof(dest), "%s/%s", unit_dir(c), unit);
 	if (!exists(c, dest))
@@ -643,6 +643,18 @@ static int getty_systemd(struct cfg *c)
 	} else {
 		r = enable_unit(c, "getty", "console-getty.service");
 	}
+	/*
+	 * The gettys on tty1-6 would sit on UML's other consoles, which are
+	 * not there or not terminals: getty@tty1 is enabled by default, and
+	 * getty-static starts tty2-6 where dbus is missing (minbase).
+	 */
+	if (r == 0 && rootfs_edit_mode(&c->b, "/etc/systemd/system/getty.target.wants/"
+				       "getty@tty1.service", false, &mode) == 0)
+		r = rootfs_edit_remove(&c->b, "/etc/systemd/system/getty.target.wants/"
+				       "getty@tty1.service");
+	snprintf(unit, sizeof(unit), "%s/getty-static.service", unit_dir(c));
+	if (r == 0 && exists(c, unit))
+		r = put_link(c, "/etc/systemd/system/getty-static.service", "/dev/null");
 	if (r < 0)
 		return r;
 	if (c->g->autologin) {

@@ -657,6 +657,8 @@ int main(void)
 	TCase *quick = tcase_create("settings"), *bb = tcase_create("busybox");
 	TCase *deb = tcase_create("debian"), *root = tcase_create("root");
 
+	/* made here, so the forked tests share it and th_run() removes it */
+	th_tmpdir();
 	tcase_add_test(quick, settings_are_checked);
 	tcase_add_test(quick, default_mirror_is_apts);
 	tcase_add_test(quick, image_without_init_is_refused);

@@ -4,8 +4,7 @@
  * and booted on Debian's UML kernel to their login prompt.
  *
  * debootstrap needs root and the mirror apt uses.  Its packages are cached
- * across runs ($UML_TEST_CACHE, else /var/cache/libuml-test, else
- * ~/.cache/libuml-test), so only the first run on a machine downloads.
+ * across runs (th_cache_dir()), so only the first run on a machine downloads.
  * Tests that need root or the mirror say SKIP and why when either is
  * missing.
  */
@@ -26,25 +25,6 @@
 #define SUITE		"bookworm"
 #define BOOT_MS		180000
 #define PROMPT_MS	60000
-
-static char cache[512];
-
-static const char *test_cache(void)
-{
-	const char *env = getenv("UML_TEST_CACHE");
-	const char *home = getenv("HOME");
-
-	if (cache[0])
-		return cache;
-	if (env && env[0] == '/')
-		snprintf(cache, sizeof(cache), "%s", env);
-	else if (th_system("mkdir -p /var/cache/libuml-test 2>/dev/null") == 0 &&
-		 access("/var/cache/libuml-test", W_OK) == 0)
-		snprintf(cache, sizeof(cache), "/var/cache/libuml-test");
-	else
-		snprintf(cache, sizeof(cache), "%s/.cache/libuml-test", home ? home : "/tmp");
-	return cache;
-}
 
 static bool need_root(const char *test)
 {
@@ -94,7 +74,7 @@ static bool mirror_reachable(const char *url)
 /* The recipe of the Debian tests: bookworm minbase with systemd as init. */
 static void debian_recipe(struct uml_rootfs *rootfs)
 {
-	ck_assert_int_eq(uml_rootfs_set_cache_dir(rootfs, test_cache()), 0);
+	ck_assert_int_eq(uml_rootfs_set_cache_dir(rootfs, th_cache_dir()), 0);
 	ck_assert_int_eq(uml_rootfs_set_variant(rootfs, "minbase"), 0);
 	ck_assert_int_eq(uml_rootfs_add_package(rootfs, "systemd-sysv"), 0);
 }
@@ -112,7 +92,7 @@ static bool need_debootstrap(const char *test, struct uml_rootfs *rootfs)
 		return false;
 	}
 	ck_assert_int_gt(asprintf(&cmd, "ls %s/debootstrap/" SUITE "-*-minbase-*.tgz >/dev/null "
-				  "2>&1", test_cache()), 0);
+				  "2>&1", th_cache_dir()), 0);
 	cached = th_system("%s", cmd) == 0;
 	free(cmd);
 	if (!cached && !mirror_reachable(uml_rootfs_get_mirror(rootfs))) {

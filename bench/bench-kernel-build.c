@@ -5,11 +5,13 @@
  * boot-to-ready of the same busybox guest on the fast kernel (with and
  * without lpj=) and on Debian's stock /usr/bin/linux.uml.  Prints one table.
  *
- *   bench-kernel-build [-n BOOTS] [-j JOBS] [-s SOURCE] [-D]
+ *   bench-kernel-build [-n BOOTS] [-j JOBS] [-s SOURCE] [-D] [-c CACHE]
  *     -D  skip the defconfig build (~3.5 min on 2 cores)
+ *     -c  reuse CACHE (its fast/ and defconfig/ build dirs) and report
+ *         only rebuilds and boots, e.g. the test cache /var/cache/libuml-test
  *
- * Everything is built in a fresh directory below $TMPDIR (default /var/tmp),
- * removed at the end.
+ * Without -c everything is built in a fresh directory below $TMPDIR
+ * (default /var/tmp), removed at the end.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,29 +37,27 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void row(const char *metric, const char *value, const char *note)
+/* One row of the table every benchmark of the project prints. */
+static void row(const char *metric, double value, double baseline, const char *unit,
+		const char *target)
 {
-	printf("| %-44s | %-26s | %-40s |\n", metric, value, note);
+	char v[32], bl[32], ratio[16] = "";
+	double scale = strcmp(unit, "s") == 0 ? 1000 : 1;
+
+	snprintf(v, sizeof(v), scale > 1 ? "%.2f %s" : "%.1f %s", value / scale, unit);
+	snprintf(bl, sizeof(bl), baseline > 0 ? "%.1f %s" : "-", baseline / scale, unit);
+	if (baseline > 0)
+		snprintf(ratio, sizeof(ratio), "%.3f", value / baseline);
+	printf("%-44s | %10s | %10s | %6s | %s\n", metric, v, bl, ratio, target);
 }
 
-static void row_ms(const char *metric, double ms, const char *note)
-{
-	char v[64];
-
-	if (ms >= 10000)
-		snprintf(v, sizeof(v), "%.1f s (%d:%02d)", ms / 1000, (int)(ms / 60000),
-			 (int)(ms / 1000) % 60);
-	else
-		snprintf(v, sizeof(v), "%.0f ms", ms);
-	row(metric, v, note);
-}
-
-static int unpacked;
+/* when the last build left the "unpack" phase, to time the unpack alone */
+static double unpack_end;
 
 static int on_progress(void *userdata, const struct uml_progress *p)
 {
-	if (strcmp(p->phase, "unpack") == 0)
-		unpacked = 1;
+	if (strcmp(p->phase, "unpack") != 0 && unpack_end == 0)
+		unpack_end = now_ms();
 	return 0;
 }
 
@@ -73,12 +73,14 @@ static double build(struct uml_ctx *ctx, const char *source, const char *cache, 
 	    uml_kernel_build_set_build_dir(kb, dir) < 0 ||
 	    uml_kernel_build_set_preset(kb, preset) < 0 || uml_kernel_build_set_jobs(kb, jobs) < 0)
 		exit(1);
+	unpack_end = 0;
 	t0 = now_ms();
 	if (uml_kernel_build_run(kb, ret) < 0) {
 		fprintf(stderr, "%s build failed: %s\n", preset, uml_kernel_build_last_error(kb));
 		exit(1);
 	}
 	t = now_ms() - t0;
+	unpack_end = unpack_end ? unpack_end - t0 : 0;
 	*up_to_date = uml_kernel_build_was_up_to_date(kb);
 	uml_kernel_build_unref(kb);
 	return t;
@@ -118,25 +120,29 @@ int main(int argc, char **argv)
 {
 	const char *source = "/usr/src/linux-source-6.12.tar.xz";
 	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-	char work[512], cache[600], fastdir[600], defdir[600], image[600], run[600], lpj[64] = "";
+	char work[512], cache[600], fastdir[700], defdir[700], image[600], run[600], lpj[64] = "";
+	const char *reuse = NULL;
 	int boots = 20, skip_defconfig = 0, utd, opt;
 	unsigned jobs = 2;
 	struct uml_ctx *ctx;
-	struct uml_kernel *fast = NULL, *def = NULL, *stock = NULL;
+	struct uml_kernel *fast = NULL, *stock = NULL, *k;
+	double fast_cold, fast_noop, def_cold = 0, def_noop = 0, unpack;
+	int fast_noop_ok, def_noop_ok = 0;
 	struct uml_rootfs *img;
 	struct series s[4];
 	size_t n_series = 0;
 	char *log = NULL, *p, note[128];
-	double t;
 
-	while ((opt = getopt(argc, argv, "n:j:s:D")) != -1) {
+	while ((opt = getopt(argc, argv, "n:j:s:Dc:")) != -1) {
 		switch (opt) {
 		case 'n': boots = atoi(optarg); break;
 		case 'j': jobs = (unsigned)atoi(optarg); break;
 		case 's': source = optarg; break;
 		case 'D': skip_defconfig = 1; break;
+		case 'c': reuse = optarg; break;
 		default:
-			fprintf(stderr, "usage: %s [-n BOOTS] [-j JOBS] [-s SOURCE] [-D]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-n BOOTS] [-j JOBS] [-s SOURCE] [-D] [-c CACHE]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -145,40 +151,31 @@ int main(int argc, char **argv)
 	snprintf(work, sizeof(work), "%s/bench-kernel-build-XXXXXX", tmp);
 	if (!mkdtemp(work))
 		return 1;
-	snprintf(cache, sizeof(cache), "%s/cache", work);
-	snprintf(fastdir, sizeof(fastdir), "%s/fast", work);
-	snprintf(defdir, sizeof(defdir), "%s/defconfig", work);
+	snprintf(cache, sizeof(cache), "%s", reuse ? reuse : work);
+	snprintf(fastdir, sizeof(fastdir), "%s/fast", cache);
+	snprintf(defdir, sizeof(defdir), "%s/defconfig", cache);
 	snprintf(image, sizeof(image), "%s/busybox.img", work);
 	snprintf(run, sizeof(run), "%s/run", work);
 	if (uml_ctx_new(&ctx) < 0 || uml_ctx_set_runtime_dir(ctx, run) < 0)
 		return 1;
 	uml_ctx_set_progress_fn(ctx, on_progress, NULL);
 
-	printf("| %-44s | %-26s | %-40s |\n", "metric", "value", "notes");
-	printf("|%.46s|%.28s|%.42s|\n", "----------------------------------------------",
-	       "----------------------------", "------------------------------------------");
-	fflush(stdout);
-
-	t = build(ctx, source, cache, fastdir, "fast", jobs, &utd, &fast);
-	snprintf(note, sizeof(note), "-j%u, includes unpacking the tarball", jobs);
-	row_ms("cold build, fast preset", t, note);
-	fflush(stdout);
-	t = build(ctx, source, cache, fastdir, "fast", jobs, &utd, &fast);
-	row_ms("no-op rebuild, fast preset", t, utd ? "no make run" : "make ran (unexpected)");
-	fflush(stdout);
+	fprintf(stderr, "building the fast preset%s...\n", reuse ? "" : " (cold)");
+	fast_cold = build(ctx, source, cache, fastdir, "fast", jobs, &utd, &fast);
+	unpack = unpack_end;
+	fast_noop = build(ctx, source, cache, fastdir, "fast", jobs, &utd, &k);
+	fast_noop_ok = utd;
+	uml_kernel_unref(k);
 	if (!skip_defconfig) {
-		struct uml_kernel *k;
-
-		t = build(ctx, source, cache, defdir, "defconfig", jobs, &utd, &def);
-		snprintf(note, sizeof(note), "-j%u, tarball already unpacked", jobs);
-		row_ms("cold build, defconfig", t, note);
-		fflush(stdout);
-		t = build(ctx, source, cache, defdir, "defconfig", jobs, &utd, &k);
-		row_ms("no-op rebuild, defconfig", t, utd ? "no make run" : "make ran (unexpected)");
+		fprintf(stderr, "building defconfig (cold)...\n");
+		def_cold = build(ctx, source, cache, defdir, "defconfig", jobs, &utd, &k);
 		uml_kernel_unref(k);
-		fflush(stdout);
+		def_noop = build(ctx, source, cache, defdir, "defconfig", jobs, &utd, &k);
+		def_noop_ok = utd;
+		uml_kernel_unref(k);
 	}
 
+	fprintf(stderr, "booting...\n");
 	if (uml_rootfs_new(ctx, image, &img) < 0 || uml_rootfs_create_busybox(img, NULL, 0) < 0) {
 		fprintf(stderr, "busybox image: %s\n", uml_ctx_last_error(ctx));
 		return 1;
@@ -189,14 +186,12 @@ int main(int argc, char **argv)
 	if (p)
 		snprintf(lpj, sizeof(lpj), "lpj=%lu", strtoul(p + 5, NULL, 10));
 	free(log);
-	s[n_series++] = (struct series){ .name = "boot-to-ready, fast kernel", .k = fast };
-	if (lpj[0])
-		s[n_series++] = (struct series){ .name = "boot-to-ready, fast kernel + lpj=", .k = fast, .arg = lpj };
+	s[n_series++] = (struct series){ .name = "fast", .k = fast, .arg = lpj[0] ? lpj : NULL };
+	s[n_series++] = (struct series){ .name = "fast, no lpj", .k = fast };
 	if (uml_kernel_new_from_path(ctx, "/usr/bin/linux.uml", &stock) == 0) {
-		s[n_series++] = (struct series){ .name = "boot-to-ready, Debian linux.uml", .k = stock };
+		s[n_series++] = (struct series){ .name = "stock", .k = stock };
 		if (lpj[0])
-			s[n_series++] = (struct series){
-				.name = "boot-to-ready, Debian linux.uml + lpj=", .k = stock, .arg = lpj };
+			s[n_series++] = (struct series){ .name = "stock + lpj", .k = stock, .arg = lpj };
 	}
 	for (size_t i = 0; i < n_series; i++)
 		s[i].t = calloc((size_t)boots, sizeof(double));
@@ -204,22 +199,43 @@ int main(int argc, char **argv)
 	for (int r = 0; r < boots; r++)
 		for (size_t i = 0; i < n_series; i++)
 			s[i].t[r] = boot(s[i].k, img, s[i].arg, NULL);
-	for (size_t i = 0; i < n_series; i++) {
-		char v[64];
-
+	for (size_t i = 0; i < n_series; i++)
 		qsort(s[i].t, (size_t)boots, sizeof(double), cmp_double);
-		snprintf(v, sizeof(v), "%.1f ms median", s[i].t[boots / 2]);
-		snprintf(note, sizeof(note), "min %.1f, max %.1f, n=%d%s%s", s[i].t[0],
-			 s[i].t[boots - 1], boots, s[i].arg ? ", " : "", s[i].arg ? s[i].arg : "");
-		row(s[i].name, v, note);
-		free(s[i].t);
+#define MEDIAN(i) (s[i].t[boots / 2])
+
+	printf("%-44s | %10s | %10s | %6s | %s\n", "metric", "libuml", "baseline", "ratio", "target");
+	snprintf(note, sizeof(note), "baseline: defconfig, -j%u", jobs);
+	if (!reuse) {
+		row("cold build, fast preset (incl. unpack)", fast_cold, def_cold, "s", note);
+		row("  of which: unpack the tarball", unpack, 0, "s", "once per tarball");
 	}
+	row("no-op rebuild, fast preset", fast_noop, reuse ? 0 : fast_cold, "s",
+	    fast_noop_ok ? "<= 2 s; no make run" : "<= 2 s; MAKE RAN");
+	if (!skip_defconfig) {
+		if (!reuse)
+			row("cold build, defconfig", def_cold, 0, "s", "tarball already unpacked");
+		row("no-op rebuild, defconfig", def_noop, reuse ? 0 : def_cold, "s",
+		    def_noop_ok ? "<= 2 s; no make run" : "<= 2 s; MAKE RAN");
+	}
+	snprintf(note, sizeof(note), "<= 20 ms; baseline: Debian linux.uml%s", stock ? "" : " (missing)");
+	row("boot-to-ready, fast kernel + lpj= (median)", MEDIAN(0), stock ? MEDIAN(2) : 0, "ms",
+	    note);
+	row("  min", s[0].t[0], stock ? s[2].t[0] : 0, "ms", "");
+	row("boot-to-ready, fast kernel, no lpj= (median)", MEDIAN(1), MEDIAN(0), "ms",
+	    "baseline: the same with lpj=");
+	if (stock && lpj[0])
+		row("boot-to-ready, Debian linux.uml + lpj=", MEDIAN(3), MEDIAN(2), "ms",
+		    "baseline: without lpj=");
+	printf("(busybox guest from uml_rootfs_create_busybox(), %d boots each, interleaved; %s; "
+	       "kernel %s)\n", boots, lpj[0] ? lpj : "no lpj found", uml_kernel_get_path(fast));
+	for (size_t i = 0; i < n_series; i++)
+		free(s[i].t);
 
 	uml_rootfs_unref(img);
 	uml_kernel_unref(fast);
-	uml_kernel_unref(def);
 	uml_kernel_unref(stock);
 	uml_ctx_unref(ctx);
+	/* the busybox image and the runtime dir live in work, builds maybe too */
 	snprintf(run, sizeof(run), "rm -rf '%s'", work);
 	return system(run) == 0 ? 0 : 1;
 }

@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <uml/libuml.h>
 
+#include "stats.h"
 #include "busybox-image.h"
 
 #define KERNEL "/usr/bin/linux.uml"
@@ -31,27 +31,6 @@ static const char init_script[] =
 	"mount -t proc proc /proc\n"
 	"echo \"bench: up $((6*7))\"\n"
 	"while :; do sleep 1; done\n";
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* One uml_mconsole run: fork, exec, its own socket and request, exit. */
 static int run_baseline(const char *sock, const char *command, int null_fd)
@@ -102,27 +81,27 @@ static int measure(struct uml_ctx *ctx, const char *umid, const char *sock, stru
 			return -EIO;
 	}
 	for (int i = 0; i < n; i++) {
-		double t0 = now_ms();
+		double t0 = bench_now_ms();
 
 		r = uml_ctx_mconsole(ctx, umid, row->command, 5000, &reply, NULL);
-		samples[i] = now_ms() - t0;
+		samples[i] = bench_now_ms() - t0;
 		if (r < 0)
 			return r;
 		free(reply);
 	}
-	row->lib_ms = median(samples, n);
+	row->lib_ms = bench_median(samples, n);
 	for (int i = 0; i < n; i++) {
-		double t0 = now_ms();
+		double t0 = bench_now_ms();
 
 		r = run_baseline(sock, row->command, null_fd);
-		samples[i] = now_ms() - t0;
+		samples[i] = bench_now_ms() - t0;
 		if (r < 0) {
 			fprintf(stderr, "bench-mconsole: %s %s %s failed\n", BASELINE, sock,
 				row->command);
 			return r;
 		}
 	}
-	row->base_ms = median(samples, n);
+	row->base_ms = bench_median(samples, n);
 	return 0;
 }
 

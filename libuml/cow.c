@@ -104,40 +104,6 @@ static uint64_t round_up(uint64_t v, uint64_t align)
 	return (v + align - 1) / align * align;
 }
 
-static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done, off + (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
-static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, len - done, off + (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* Bitmap and data placement, as cow_sizes() computes them. */
 static void cow_layout(struct cow_header *h, uint64_t header_len)
 {
@@ -177,7 +143,7 @@ static int cow_read_header(struct uml_ctx *ctx, char **slot, const char *path, i
 
 	/* fields are decoded before the length check; never from stale stack */
 	memset(buf, 0, sizeof(buf));
-	n = pread_full(fd, buf, sizeof(buf), 0);
+	n = uml_pread_all(fd, buf, sizeof(buf), 0);
 	if (n < 0)
 		return uml_fail(ctx, slot, (int)n, "cannot read COW file '%s': %s", path,
 				strerror((int)-n));
@@ -462,6 +428,12 @@ static int install_tmp(struct uml_ctx *ctx, char **slot, char **tmp, const char 
 	return 0;
 }
 
+/* Whether ubd0=COW,BACKING can carry path intact. */
+static bool ubd_path_ok(const char *path)
+{
+	return !strpbrk(path, ",:") && !uml_has_space_or_ctrl(path);
+}
+
 static bool same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
@@ -569,6 +541,13 @@ UML_EXPORT int uml_rootfs_new_cow(struct uml_rootfs *backing, const char *cow_pa
 		r = uml_fail(ctx, slot, r, "COW file '%s': %s", cow_path, strerror(-r));
 		goto out;
 	}
+	/* the overlay exists to be booted: both paths go into one ubd0= option */
+	if (!ubd_path_ok(cow_abs) || !ubd_path_ok(backing_abs)) {
+		r = uml_fail(ctx, slot, -EINVAL, "UML cannot boot an overlay '%s' over '%s': "
+			     "its ubd= option splits paths at ',' and ':' and the command line at "
+			     "white space", cow_abs, backing_abs);
+		goto out;
+	}
 
 	r = open_backing(ctx, slot, backing_abs, NULL, &bfd);
 	if (r < 0)
@@ -606,7 +585,7 @@ UML_EXPORT int uml_rootfs_new_cow(struct uml_rootfs *backing, const char *cow_pa
 	}
 	h.mtime = (uint32_t)st.st_mtime;
 	/* the kernel opens the backing file raw, never as an overlay */
-	if (pread_full(bfd, magic, sizeof(magic), 0) == sizeof(magic) &&
+	if (uml_pread_all(bfd, magic, sizeof(magic), 0) == sizeof(magic) &&
 	    get_be32(magic) == COW_MAGIC) {
 		r = uml_fail(ctx, slot, -EMEDIUMTYPE, "backing file '%s' is itself a COW file; "
 			     "UML cannot stack overlays (merge it first)", backing_abs);
@@ -629,7 +608,7 @@ UML_EXPORT int uml_rootfs_new_cow(struct uml_rootfs *backing, const char *cow_pa
 	 * boot from them by the hundred, and one lost in a host crash reads as
 	 * damaged (and is refused), never as a wrong disk.
 	 */
-	r = pwrite_full(fd, header, sizeof(header), 0);
+	r = uml_pwrite_all(fd, header, sizeof(header), 0);
 	if (r == 0 && ftruncate(fd, (off_t)(h.data_offset + h.size)) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -745,7 +724,7 @@ static int cow_for_each_run(int fd, const struct cow_header *h, cow_run_fn fn, v
 	for (uint64_t off = 0; off < h->bitmap_len && r == 0; off += COW_BITMAP_CHUNK) {
 		size_t len = h->bitmap_len - off < COW_BITMAP_CHUNK ?
 			     (size_t)(h->bitmap_len - off) : COW_BITMAP_CHUNK;
-		ssize_t n = pread_full(fd, chunk, len, (off_t)(h->bitmap_offset + off));
+		ssize_t n = uml_pread_all(fd, chunk, len, (off_t)(h->bitmap_offset + off));
 
 		if (n < 0) {
 			r = (int)n;
@@ -856,11 +835,11 @@ static int copy_bytes(int in, uint64_t in_off, int out, uint64_t out_off, uint64
 		} else {
 			int r;
 
-			n = pread_full(in, buf, step, (off_t)in_off);
+			n = uml_pread_all(in, buf, step, (off_t)in_off);
 			if (n < 0)
 				return (int)n;
 			if (n > 0) {
-				r = pwrite_full(out, buf, (size_t)n, (off_t)out_off);
+				r = uml_pwrite_all(out, buf, (size_t)n, (off_t)out_off);
 				if (r < 0)
 					return r;
 			}

@@ -23,6 +23,7 @@ struct uml_ctx {
 	void *progress_data;
 	char *runtime_dir;
 	enum uml_hostcompat hostcompat;
+	unsigned long lpj;		/* measured once, see uml_ctx_get_lpj() */
 	/* objects of one context may fail in several threads at once */
 	pthread_mutex_t error_lock;
 	char *last_error;
@@ -187,6 +188,14 @@ UML_EXPORT int uml_ctx_host_needs_compat(struct uml_ctx *ctx)
 UML_EXPORT const char *uml_ctx_last_error(struct uml_ctx *ctx)
 {
 	return ctx ? ctx->last_error : NULL;
+}
+
+/* The host's delay-loop speed for lpj=, measured at the first boot. */
+unsigned long uml_ctx_get_lpj(struct uml_ctx *ctx)
+{
+	if (!ctx->lpj)
+		ctx->lpj = uml_host_lpj();
+	return ctx->lpj;
 }
 
 int uml_ctx_ensure_runtime_dir(struct uml_ctx *ctx)
@@ -414,6 +423,38 @@ int uml_write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int uml_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	for (size_t done = 0; done < len; ) {
+		ssize_t n = pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+ssize_t uml_pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
 }
 
 int uml_path_absolute(const char *path, char **ret)

@@ -28,13 +28,39 @@
 
 typedef long (*ptrace_fn)(int, pid_t, void *, void *);
 
+/*
+ * CPUID exits to the hypervisor in a VM, and UML sets the registers of its
+ * user processes on every switch to them: ask once, the answers do not
+ * change.  Two threads filling the cache at once store the same values.
+ */
+static unsigned int comp_end[64];	/* offset + size of XSAVE component i */
+static size_t xsize;
+static int cached;
+
+static void cache_cpuid(void)
+{
+	unsigned int eax = 0, ebx = 0, ecx, edx = 0;
+	uint64_t supported;
+
+	if (__get_cpuid_count(0xd, 0, &eax, &ebx, &ecx, &edx))
+		xsize = ebx;
+	supported = eax | (uint64_t)edx << 32;
+	for (unsigned int i = 2; i < 64; i++) {
+		unsigned int size, offset;
+
+		/* state of a component the CPU lacks cannot be in the buffer */
+		comp_end[i] = (supported & (UINT64_C(1) << i)) &&
+			      __get_cpuid_count(0xd, i, &size, &offset, &ecx, &edx) ?
+			      offset + size : ~0u;
+	}
+	__atomic_store_n(&cached, 1, __ATOMIC_RELEASE);
+}
+
 static size_t host_xstate_size(void)
 {
-	unsigned int eax, ebx, ecx, edx;
-
-	if (!__get_cpuid_count(0xd, 0, &eax, &ebx, &ecx, &edx))
-		return 0;
-	return ebx;	/* size for the features enabled in XCR0 */
+	if (!__atomic_load_n(&cached, __ATOMIC_ACQUIRE))
+		cache_cpuid();
+	return xsize;	/* size for the features enabled in XCR0 */
 }
 
 static long widened_setregset(ptrace_fn real, pid_t pid, void *addr, struct iovec *iov)
@@ -59,12 +85,9 @@ static long widened_setregset(ptrace_fn real, pid_t pid, void *addr, struct iove
 	memset(buf + iov->iov_len, 0, full - iov->iov_len);
 	memcpy(&bv, buf + XSAVE_HEADER_OFFSET, sizeof(bv));
 	for (unsigned int i = 2; i < 64; i++) {
-		unsigned int size, offset, ecx, edx;
-
 		if (!(bv & (UINT64_C(1) << i)))
 			continue;
-		if (!__get_cpuid_count(0xd, i, &size, &offset, &ecx, &edx) ||
-		    (size_t)offset + size > iov->iov_len)
+		if ((size_t)comp_end[i] > iov->iov_len)
 			bv &= ~(UINT64_C(1) << i);
 	}
 	memcpy(buf + XSAVE_HEADER_OFFSET, &bv, sizeof(bv));

@@ -439,6 +439,14 @@ UML_EXPORT void uml_instance_set_event_fn(struct uml_instance *inst, uml_event_f
 
 /* ---- argv --------------------------------------------------------------- */
 
+static bool has_arg(struct uml_instance *inst, const char *prefix)
+{
+	for (size_t i = 0; i < inst->n_args; i++)
+		if (strncmp(inst->args[i], prefix, strlen(prefix)) == 0)
+			return true;
+	return false;
+}
+
 static int build_argv(struct uml_instance *inst, int console_fd, char ***ret)
 {
 	const char *dir = uml_ctx_get_runtime_dir(inst->ctx);
@@ -473,6 +481,9 @@ static int build_argv(struct uml_instance *inst, int console_fd, char ***ret)
 		ADD("init=/bin/sh");
 	else if (inst->init)
 		ADD("init=%s", inst->init);
+	/* skip the ~90 ms delay-loop calibration unless the caller chose a value */
+	if (!has_arg(inst, "lpj=") && uml_ctx_get_lpj(inst->ctx))
+		ADD("lpj=%lu", uml_ctx_get_lpj(inst->ctx));
 	for (size_t i = 0; i < inst->n_args; i++)
 		ADD("%s", inst->args[i]);
 #undef ADD
@@ -539,6 +550,8 @@ static int send_run_script(struct uml_instance *inst)
 {
 	const char *parts[] = {
 		"stty -echo 2>&-\n",
+		/* a fresh Linux has /proc and /sys; errors mean the guest has no such dirs */
+		"mount -t proc proc /proc 2>&-; mount -t sysfs sysfs /sys 2>&-\n",
 		"echo ", inst->run_nonce, "\"B\"; ( [ -c /dev/null ] && exec </dev/null; eval '\n",
 	};
 	const char *tail[] = {
@@ -744,6 +757,15 @@ static void handle_notify(struct uml_instance *inst)
 		}
 		switch (type) {
 		case UML_MCONSOLE_NOTIFY_SOCKET:
+			if (inst->kernel_up && !inst->reboot_killed) {
+				/*
+				 * A second "kernel up": UML rebooted by exec'ing
+				 * itself (mconsole reboot prints no reboot line).
+				 */
+				note_end_line(inst, UML_CONSOLE_REBOOT, "reboot", 6);
+				inst->reboot_killed = true;
+				kill(-inst->proc.pid, SIGKILL);
+			}
 			if (!inst->kernel_up) {
 				inst->kernel_up = true;
 				emit(inst, UML_EVENT_KERNEL_UP, data, len);
@@ -991,6 +1013,10 @@ static int check_disk(struct uml_instance *inst, const char *path, bool writable
 	char *target = NULL;
 	pid_t holder;
 
+	/* ubdN= splits at ',' (COW,BACKING) and ':' (options); the command line at blanks */
+	if (strpbrk(path, ",:") || uml_has_space_or_ctrl(path))
+		return ifail(inst, -EINVAL, "disk image path '%s' has a ',', ':', blank or control "
+			     "character, which the kernel's ubd= option cannot carry", path);
 	if (stat(path, &st) < 0)
 		return ifail(inst, -errno, "disk image '%s': %m", path);
 	if (S_ISDIR(st.st_mode))

@@ -799,7 +799,7 @@ static bool is_kernel_tree(const char *dir)
  * means it is complete.
  */
 static int unpack_tarball(struct uml_kernel_build *b, const char *cache, const struct stat *st,
-			  char **ret_tree, char **ret_ident)
+			  char **ret_tree, char **ret_ident, bool *tools_checked)
 {
 	_cleanup_(freep) char *srcdir = NULL, *tree = NULL, *tmp = NULL, *lock = NULL, *stem = NULL;
 	const char *base = strrchr(b->source, '/') + 1;
@@ -839,6 +839,11 @@ static int unpack_tarball(struct uml_kernel_build *b, const char *cache, const s
 		char *argv[] = { (char *)"tar", (char *)"-xf", b->source, (char *)"-C", tmp, NULL };
 		_cleanup_(freep) char *top = NULL;
 
+		/* a build follows: name everything missing for both at once */
+		r = check_host_tools(b, b->source);
+		if (r < 0)
+			goto out;
+		*tools_checked = true;
 		uml_info(b->ctx, "unpacking %s into %s", b->source, tree);
 		uml_rm_rf(tree);
 		uml_rm_rf(tmp);
@@ -1328,7 +1333,7 @@ static int make_step(struct run_state *s, const char *phase, const char *target,
 		return fail(b, r, "kernel build: cannot run make: %s", strerror(-r));
 	if (r != 0)
 		return fail(b, -EIO, "kernel build: make %s failed (exit %d), see %s:\n%s",
-			    target ? target : "", r, b->log_path, tail_lines(&rn, 8));
+			    target ? target : "ARCH=um", r, b->log_path, tail_lines(&rn, 8));
 	return 0;
 }
 
@@ -1538,11 +1543,7 @@ UML_EXPORT int uml_kernel_build_run(struct uml_kernel_build *b, struct uml_kerne
 	}
 
 	if (S_ISREG(st.st_mode)) {
-		r = check_host_tools(b, b->source);
-		if (r < 0)
-			goto out;
-		s.tools_checked = true;
-		r = unpack_tarball(b, cache, &st, &tree, &ident);
+		r = unpack_tarball(b, cache, &st, &tree, &ident, &s.tools_checked);
 		if (r < 0)
 			goto out;
 	} else {

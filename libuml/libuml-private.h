@@ -44,6 +44,9 @@ int uml_progress(struct uml_ctx *ctx, const char *phase, uint64_t done, uint64_t
 
 enum uml_hostcompat uml_ctx_get_hostcompat(struct uml_ctx *ctx);
 
+/* uml_host_lpj(), measured once per context (0 where unknown). */
+unsigned long uml_ctx_get_lpj(struct uml_ctx *ctx);
+
 /* Creates the runtime directory if needed (mode 0700). */
 int uml_ctx_ensure_runtime_dir(struct uml_ctx *ctx);
 
@@ -54,6 +57,9 @@ int uml_mkdir_p(const char *path, mode_t mode);
 int uml_rm_rf(const char *path);		/* files and dirs below path, then path */
 int uml_read_file(const char *path, char **ret, size_t *len);	/* NUL-terminated */
 int uml_write_all(int fd, const void *buf, size_t len);
+int uml_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+/* Reads up to len bytes at off (fewer only at the end of the file); bytes read. */
+ssize_t uml_pread_all(int fd, void *buf, size_t len, uint64_t off);
 int uml_path_absolute(const char *path, char **ret);	/* relative -> cwd-based */
 bool uml_has_space_or_ctrl(const char *s);
 /* Finds an executable on $PATH (or takes a name with a '/'); -ENOENT if none. */
@@ -164,7 +170,7 @@ int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
 	      struct uml_spawn *ret);
 /* After the process was reaped: stops the watchdog, closes the fds. */
 void uml_spawn_release(struct uml_spawn *sp);
-/* Runs argv to completion capturing stdout (stderr discarded); exit status in *status. */
+/* Runs argv to completion capturing stdout and stderr together; exit status in *status. */
 int uml_spawn_capture(struct uml_ctx *ctx, char *const argv[], char **out, size_t *out_len,
 		      int *status, int timeout_ms);
 

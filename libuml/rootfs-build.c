@@ -75,9 +75,8 @@ char *rootfs_node_path(const struct node *n)
 
 		len -= l;
 		memcpy(p + len, m->name, l);
-		if (len) {
+		if (len)
 			p[--len] = '/';
-		}
 	}
 	return p;
 }
@@ -225,7 +224,7 @@ void rootfs_estimate(struct build *b, struct node *n)
 		if (n->host_bytes < bytes)
 			bytes = n->host_bytes;
 		b->est_blocks += blocks_for(b, bytes);
-	} else if (S_ISLNK(n->mode) && n->data && strlen(n->data) >= sizeof(((struct ext2_inode *)0)->i_block)) {
+	} else if (S_ISLNK(n->mode) && n->data && strlen(n->data) >= FAST_SYMLINK_LEN) {
 		b->est_blocks += 1;
 	} else if (S_ISDIR(n->mode)) {
 		uint64_t bytes = 24;
@@ -248,7 +247,6 @@ void rootfs_set_stat(struct node *n, const struct stat *st)
 	n->mtime = st->st_mtim;
 	n->ctime = st->st_ctim;
 }
-
 
 int rootfs_scan_entry(struct build *b, int dfd, struct node *dir, const char *name)
 {
@@ -292,11 +290,6 @@ int rootfs_scan_entry(struct build *b, int dfd, struct node *dir, const char *na
 		}
 		if (strlen(n->data) > 4095 || !n->data[0])
 			return rootfs_node_fail(b, -EINVAL, n, "unusable target in symlink");
-	} else if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
-		n->hl = hl_get(&b->hl, st.st_dev, st.st_ino);
-		if (!n->hl)
-			return -ENOMEM;
-		n->hl->count++;
 	} else if (S_ISDIR(st.st_mode)) {
 		int sub = rootfs_open_subdir(b, dfd, n);
 
@@ -305,6 +298,13 @@ int rootfs_scan_entry(struct build *b, int dfd, struct node *dir, const char *na
 		r = rootfs_scan_dir(b, sub, n);
 		if (r < 0)
 			return r;
+	}
+	/* any non-directory may have several names, symlinks and devices too */
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+		n->hl = hl_get(&b->hl, st.st_dev, st.st_ino);
+		if (!n->hl)
+			return -ENOMEM;
+		n->hl->count++;
 	}
 	rootfs_estimate(b, n);
 	return 0;
@@ -370,19 +370,10 @@ static int add_lost_found(struct build *b)
 
 int rootfs_dw_flush(struct build *b)
 {
-	ssize_t n;
-	size_t done = 0;
+	int r = uml_pwrite_all(b->imgfd, b->wbuf, b->wlen, b->woff);
 
-	while (done < b->wlen) {
-		n = pwrite(b->imgfd, b->wbuf + done, b->wlen - done, (off_t)(b->woff + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
-	}
 	b->wlen = 0;
-	return 0;
+	return r;
 }
 
 /* Makes room for len bytes at image offset off in the buffer. */
@@ -423,18 +414,12 @@ static int copy_direct(struct build *b, int fd, uint64_t src, uint64_t dst, uint
 	}
 	while (len > 0) {
 		size_t chunk = len > WBUF_SIZE ? WBUF_SIZE : (size_t)len;
-		ssize_t n = pread(fd, b->wbuf, chunk, (off_t)src);
+		ssize_t n = uml_pread_all(fd, b->wbuf, chunk, src);
 		int r;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		b->woff = dst;
-		b->wlen = (size_t)n;
-		r = rootfs_dw_flush(b);
+		if (n <= 0)
+			return (int)n;
+		r = uml_pwrite_all(b->imgfd, b->wbuf, (size_t)n, dst);
 		if (r < 0)
 			return r;
 		src += (uint64_t)n;
@@ -455,11 +440,17 @@ static int dw_copy(struct build *b, int fd, const char *mem, uint64_t src, uint6
 	size_t got = 0;
 	int r;
 
-	if (fd >= 0 && len >= COPY_DIRECT_MIN) {
+	if (len >= COPY_DIRECT_MIN) {
+		static const char zeros[4096];
+
 		r = rootfs_dw_flush(b);
-		if (r < 0)
-			return r;
-		return copy_direct(b, fd, src, dst, len);
+		if (r == 0)
+			r = fd >= 0 ? copy_direct(b, fd, src, dst, len) :
+				      uml_pwrite_all(b->imgfd, mem + src, (size_t)len, dst);
+		/* a reused block must not show old data past the end */
+		if (r == 0 && padded > len)
+			r = uml_pwrite_all(b->imgfd, zeros, padded - (size_t)len, dst + len);
+		return r;
 	}
 	r = dw_reserve(b, dst, padded);
 	if (r < 0)
@@ -468,18 +459,11 @@ static int dw_copy(struct build *b, int fd, const char *mem, uint64_t src, uint6
 		memcpy(b->wbuf + b->wlen, mem + src, (size_t)len);
 		got = (size_t)len;
 	} else {
-		while (got < len) {
-			ssize_t n = pread(fd, b->wbuf + b->wlen + got, (size_t)len - got,
-					  (off_t)(src + got));
+		ssize_t n = uml_pread_all(fd, b->wbuf + b->wlen, (size_t)len, src);
 
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return -errno;
-			if (n == 0)
-				break;
-			got += (size_t)n;
-		}
+		if (n < 0)
+			return (int)n;
+		got = (size_t)n;	/* the file shrank: the rest stays zero */
 	}
 	memset(b->wbuf + b->wlen + got, 0, padded - got);
 	b->wlen += padded;
@@ -606,6 +590,8 @@ static int map_runs(struct build *b, ext2_ino_t ino, struct ext2_inode_large *in
 
 			memset(in->i_block, 0, sizeof(in->i_block));
 			e = ext2fs_extent_open2(b->fs, ino, inode, &h);
+			if (e)
+				return rootfs_bfail_ext2(b, e, "mapping data blocks", n);
 			for (size_t i = 0; !e && i < b->n_runs; i++) {
 				for (blk64_t o = 0; !e && o < b->runs[i].len; o += EXT_MAX_LEN) {
 					struct ext2fs_extent x = {
@@ -619,8 +605,7 @@ static int map_runs(struct build *b, ext2_ino_t ino, struct ext2_inode_large *in
 					flags = EXT2_EXTENT_INSERT_AFTER;
 				}
 			}
-			if (!e)
-				ext2fs_extent_free(h);
+			ext2fs_extent_free(h);
 		}
 	} else {
 		for (size_t i = 0; !e && i < b->n_runs; i++) {
@@ -674,8 +659,10 @@ static int alloc_file(struct build *b, int fd, const struct node *n)
 
 		if (data < 0 && errno == ENXIO)
 			break;
-		if (data < 0)	/* no SEEK_DATA here: all of it */
+		if (data < 0 && pos == 0)	/* no SEEK_DATA here: all of it */
 			return alloc_blocks(b, 0, blocks_for(b, size), n);
+		if (data < 0)
+			return rootfs_node_fail(b, -errno, n, "cannot find the data of");
 		hole = lseek(fd, data, SEEK_HOLE);
 		if (hole < 0 || (uint64_t)hole > size)
 			hole = (off_t)size;
@@ -736,7 +723,7 @@ int rootfs_write_leaf(struct build *b, int dfd, struct node *n, ext2_ino_t ino)
 	} else if (S_ISLNK(n->mode)) {
 		size_t len = strlen(n->data);
 
-		if (len < sizeof(in.i_block)) {
+		if (len < FAST_SYMLINK_LEN) {
 			memcpy(in.i_block, n->data, len);	/* fast symlink */
 		} else if (len >= b->bs) {
 			/* the kernel reads slow symlinks from one block */
@@ -755,11 +742,11 @@ int rootfs_write_leaf(struct build *b, int dfd, struct node *n, ext2_ino_t ino)
 	} else if (S_ISCHR(n->mode) || S_ISBLK(n->mode)) {
 		unsigned maj = major(n->rdev), min = minor(n->rdev);
 
-		if (maj < 256 && min < 256) {
+		/* the kernel's old (16-bit) and new device number encodings */
+		if (maj < 256 && min < 256)
 			in.i_block[0] = maj * 256 + min;
-		} else {
+		else
 			in.i_block[1] = (min & 0xff) | (maj << 8) | ((min & ~0xffu) << 12);
-		}
 	}
 	return write_inode(b, ino, &in, n);
 }
@@ -1024,7 +1011,6 @@ static int fs_create(struct build *b)
 	fs->super->s_flags |= ((char)-1 < 0) ? EXT2_FLAGS_SIGNED_HASH : EXT2_FLAGS_UNSIGNED_HASH;
 	fs->super->s_max_mnt_count = -1;
 	fs->super->s_mkfs_time = fs->super->s_lastcheck = (__u32)b->now.tv_sec;
-	snprintf((char *)fs->super->s_volume_name, sizeof(fs->super->s_volume_name), "rootfs");
 
 	e = ext2fs_allocate_tables(fs);
 	if (e)

@@ -603,13 +603,12 @@ int rootfs_edit_close(struct build *b, int r)
 {
 	struct uml_rootfs *rootfs = b->rootfs;
 	errcode_t e;
+	int w;
 
-	if (r == 0) {
-		r = rootfs_dw_flush(b);
-		if (r < 0)
-			r = rfail(rootfs, r, "cannot write image '%s': %s", rootfs->path, strerror(-r));
-	}
-	/* even after a failure: the bitmaps must match what is linked */
+	/* even after a failure: what is linked gets its data and bitmaps */
+	w = rootfs_dw_flush(b);
+	if (w < 0 && r == 0)
+		r = rfail(rootfs, w, "cannot write image '%s': %s", rootfs->path, strerror(-w));
 	e = ext2fs_close_free(&b->fs);
 	if (e && r == 0)
 		r = rootfs_bfail_ext2(b, e, "writing the filesystem metadata", NULL);

@@ -38,6 +38,7 @@
 #define WBUF_SIZE		(4u << 20)	/* data writer buffer */
 #define COPY_DIRECT_MIN		(1u << 20)	/* runs this long bypass the buffer */
 #define EXT_MAX_LEN		32768u		/* blocks in one initialised extent */
+#define FAST_SYMLINK_LEN	(EXT2_N_BLOCKS * sizeof(__u32))	/* shorter targets sit in i_block */
 
 
 #define rfail(rootfs, err, ...) uml_fail((rootfs)->ctx, &(rootfs)->last_error, err, __VA_ARGS__)

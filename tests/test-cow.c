@@ -567,6 +567,17 @@ START_TEST(test_new_cow_refusals)
 	assert_error(uml_rootfs_last_error(other), "5000000000", NULL);
 	uml_rootfs_unref(other);
 
+	/* paths UML's ubd0=COW,BACKING cannot carry */
+	ck_assert_int_eq(uml_rootfs_new_cow(b, path_in("a,b.cow"), 0, &cow2), -EINVAL);
+	assert_error(uml_rootfs_last_error(b), "ubd", path_in("a,b.cow"));
+	ck_assert_int_eq(uml_rootfs_new_cow(b, path_in("a:b.cow"), 0, &cow2), -EINVAL);
+	ck_assert_int_eq(uml_rootfs_new_cow(b, path_in("a b.cow"), 0, &cow2), -EINVAL);
+	ck_assert_int_eq(symlink(backing_path, path_in("x:y.img")), 0);
+	ck_assert_int_eq(uml_rootfs_new(ctx, path_in("x:y.img"), &other), 0);
+	ck_assert_int_eq(uml_rootfs_new_cow(other, path_in("y.cow"), 0, &cow2), -EINVAL);
+	uml_rootfs_unref(other);
+	ck_assert_int_ne(access(path_in("a,b.cow"), F_OK), 0);
+
 	/* a missing directory for the overlay */
 	ck_assert_int_eq(uml_rootfs_new_cow(b, path_in("nodir/y.cow"), 0, &cow2), -ENOENT);
 	ck_assert_ptr_null(cow2);
@@ -793,6 +804,23 @@ START_TEST(test_changed_backing_detected)
 	assert_error(msg, backing_path, "mtime");
 	ck_assert_int_eq(uml_rootfs_cow_merge(cow, path_in("m.img"), 0), -ESTALE);
 	ck_assert_int_ne(access(path_in("m.img"), F_OK), 0);
+	/* an instance refuses to boot it, saying why */
+	{
+		struct uml_kernel *kernel = NULL;
+		struct uml_instance *inst = NULL;
+		char run_dir[PATH_MAX + 16];
+
+		snprintf(run_dir, sizeof(run_dir), "%s/run", dir);
+		ck_assert_int_eq(uml_ctx_set_runtime_dir(ctx, run_dir), 0);
+		ck_assert_int_eq(uml_kernel_new_from_path(ctx, KERNEL, &kernel), 0);
+		ck_assert_int_eq(uml_instance_new(kernel, &inst), 0);
+		ck_assert_int_eq(uml_instance_set_rootfs(inst, cow), 0);
+		ck_assert_int_eq(uml_instance_boot(inst), -ESTALE);
+		assert_error(uml_instance_last_error(inst), "mtime", backing_path);
+		ck_assert_int_eq(uml_instance_get_state(inst), UML_STATE_CONFIGURING);
+		uml_instance_unref(inst);
+		uml_kernel_unref(kernel);
+	}
 	console = boot_guest(cow_spec(path_in("stale.cow")), "st");
 	ck_assert_ptr_nonnull(strstr(console, "mtime mismatch"));
 	ck_assert_ptr_null(strstr(console, "COW-GUEST-DONE"));

@@ -116,16 +116,16 @@ START_TEST(fast_preset_builds_and_boots)
 	ck_assert_int_eq(uml_rootfs_new(ctx, th_busybox_image(), &rootfs), 0);
 	ck_assert_int_eq(uml_instance_new(k, &inst), 0);
 	ck_assert_int_eq(uml_instance_set_rootfs(inst, rootfs), 0);
-	ck_assert_int_eq(uml_instance_set_run_command(inst, "uname -r; cat /proc/version"), 0);
+	ck_assert_int_eq(uml_instance_set_run_command(inst, "uname -r; uname -v"), 0);
 	ck_assert_int_eq(uml_instance_boot(inst), 0);
 	ck_assert_int_eq(uml_instance_wait(inst, BOOT_MS), 0);
 	ck_assert_msg(uml_instance_get_run_status(inst, &status) == 0,
 		      "no run status; exit %s: %s",
 		      uml_exit_reason_to_string(uml_instance_get_exit_reason(inst)),
 		      uml_instance_get_console_log(inst, NULL));
-	ck_assert_int_eq(status, 0);
 	out = uml_instance_get_run_output(inst, NULL);
-	snprintf(expect, sizeof(expect), "%s\nLinux version %s ", version, version);
+	ck_assert_msg(status == 0, "status %d, output '%s'", status, out);
+	snprintf(expect, sizeof(expect), "%s\n#1 ", version);
 	ck_assert_msg(strncmp(out, expect, strlen(expect)) == 0, "guest said '%s'", out);
 
 	uml_instance_unref(inst);

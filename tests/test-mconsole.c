@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,10 +28,17 @@
 #define BOOT_TIMEOUT_MS 60000
 #define WAIT_MS 30000
 
-static char *tmp_root;			/* removed at exit, also after a failed assertion */
-static pid_t guest_pgid;		/* killed at exit */
+/*
+ * Every test works below suite_root, made by main() before the tests are
+ * forked.  A failed assertion ends a forked test with _exit(), past any
+ * cleanup of its own, so main() also kills whatever still runs from there
+ * and removes it all.
+ */
+static char suite_root[64];
+static char *tmp_root;			/* this test's directory below suite_root */
+static pid_t guest_pgid;		/* this test's hand-booted guest, if any */
 
-static void cleanup_at_exit(void)
+static void cleanup_test(void)
 {
 	if (guest_pgid > 0) {
 		kill(-guest_pgid, SIGKILL);
@@ -47,16 +55,39 @@ static void cleanup_at_exit(void)
 
 static void make_tmp_root(void)
 {
-	const char *base = getenv("TMPDIR");
 	char *t;
 
-	/* socket paths below it must fit 108 bytes */
-	if (!base || base[0] != '/' || strlen(base) > 40)
-		base = "/tmp";
-	ck_assert_int_ge(asprintf(&t, "%s/test-mconsole-XXXXXX", base), 0);
+	ck_assert_int_ge(asprintf(&t, "%s/t-XXXXXX", suite_root), 0);
 	ck_assert_ptr_nonnull(mkdtemp(t));
 	tmp_root = t;
-	atexit(cleanup_at_exit);
+}
+
+/* Kills every process whose command line names suite_root (our guests). */
+static void kill_leftovers(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char path[300], *cmdline;
+		size_t len;
+		pid_t pid = (pid_t)atoi(de->d_name);
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		if (uml_read_file(path, &cmdline, &len) < 0)
+			continue;
+		for (size_t i = 0; i < len; i++)
+			if (cmdline[i] == '\0')
+				cmdline[i] = ' ';
+		if (strstr(cmdline, suite_root))
+			kill(pid, SIGKILL);
+		free(cmdline);
+	}
+	closedir(d);
 }
 
 /* computed by the guest, so the text of the script never matches it */
@@ -313,7 +344,7 @@ static void teardown(void)
 {
 	free(img_path);
 	img_path = NULL;
-	cleanup_at_exit();
+	cleanup_test();
 }
 
 /* ---- real guest: one boot for the read-only commands ------------------ */
@@ -850,7 +881,7 @@ START_TEST(test_ctx_errors)
 
 	ck_assert_str_eq(r, "untouched");
 	uml_ctx_unref(ctx);
-	cleanup_at_exit();
+	cleanup_test();
 }
 END_TEST
 
@@ -1120,7 +1151,7 @@ START_TEST(test_fake_peer_faults)
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fake peer status 0x%x",
 		      status);
 	uml_ctx_unref(ctx);
-	cleanup_at_exit();
+	cleanup_test();
 }
 END_TEST
 
@@ -1225,11 +1256,25 @@ static Suite *mconsole_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(mconsole_suite());
+	const char *base = getenv("TMPDIR");
+	SRunner *sr;
 	int failed;
 
+	/* socket paths below it must fit 108 bytes */
+	if (!base || base[0] != '/' || strlen(base) > 32)
+		base = "/tmp";
+	snprintf(suite_root, sizeof(suite_root), "%s/test-mconsole-XXXXXX", base);
+	if (!mkdtemp(suite_root)) {
+		perror("mkdtemp");
+		return EXIT_FAILURE;
+	}
+	sr = srunner_create(mconsole_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	kill_leftovers();
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	uml_rm_rf(suite_root);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -197,6 +197,20 @@ static int make_tree(const char *src)
 		free(r);
 	}
 	free(p);
+	/* a symlink and a FIFO with two names each */
+	{
+		char *a = path_join(src, "links/sym"), *b = path_join(src, "links/sym2");
+		char *c = path_join(src, "links/pipe"), *d = path_join(src, "links/pipe2");
+
+		ck_assert_int_eq(symlink("a", a), 0); n++;
+		ck_assert_int_eq(link(a, b), 0); n++;
+		ck_assert_int_eq(mkfifo(c, 0600), 0); n++;
+		ck_assert_int_eq(link(c, d), 0); n++;
+		free(a);
+		free(b);
+		free(c);
+		free(d);
+	}
 
 	/* symlinks: fast (in the inode), slow (a block), dangling */
 	p = path_join(src, "short-link"); ck_assert_int_eq(symlink("hello", p), 0); free(p); n++;
@@ -1052,13 +1066,14 @@ START_TEST(test_read_list_remove)
 	ck_assert_str_eq(e[0].name, "file-with-a-longish-name-0000");
 	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/hello", &e, &n), -ENOTDIR);
 	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/links", &e, &n), 0);
-	ck_assert_uint_eq(n, 3);
-	ck_assert_uint_eq(e[0].nlink, 3);	/* "a" */
+	ck_assert_uint_eq(n, 7);
+	ck_assert_str_eq(e[0].name, "a");
+	ck_assert_uint_eq(e[0].nlink, 3);
 
 	/* a hard link goes, the others stay */
 	ck_assert_int_eq(uml_rootfs_remove(f.rootfs, "/links/b"), 0);
 	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/links", &e, &n), 0);
-	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(n, 6);
 	ck_assert_str_eq(e[0].name, "a");
 	ck_assert_uint_eq(e[0].nlink, 2);
 	ck_assert_int_eq(uml_rootfs_read_file(f.rootfs, "/links/sub/c", &data, NULL), 0);
@@ -1137,6 +1152,135 @@ START_TEST(test_unclean_refused)
 }
 END_TEST
 
+/* A 6 GiB file with one block of data near its end: > 4 GiB sizes, holes. */
+static void check_large_sparse(enum uml_fs_type type, const char *name)
+{
+	struct fx f = fx_make(name);
+	char *p = path_join(f.src, "huge"), tail[4096], back[4096];
+	const off_t at = (off_t)5 << 30;
+	struct ext2_inode_large in;
+	ext2_file_t file;
+	ext2_filsys fs;
+	ext2_ino_t ino;
+	unsigned got;
+	int fd;
+
+	fill_pattern((unsigned char *)tail, sizeof(tail), 9);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, tail, sizeof(tail), at), (ssize_t)sizeof(tail));
+	ck_assert_int_eq(ftruncate(fd, (off_t)6 << 30), 0);
+	close(fd);
+	ck_assert_int_eq(uml_rootfs_set_fs_type(f.rootfs, type), 0);
+	ck_assert_int_eq(uml_rootfs_set_size(f.rootfs, 16u << 20), 0);
+	ck_assert_msg(uml_rootfs_create_from_dir(f.rootfs, f.src, 0) == 0, "%s",
+		      uml_rootfs_last_error(f.rootfs));
+	ck_assert_int_eq(e2fsck(f.img), 0);
+	ck_assert_int_eq(ext2fs_open(f.img, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs), 0);
+	ck_assert_int_eq(ext2fs_namei(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, "huge", &ino), 0);
+	ck_assert_int_eq(ext2fs_read_inode_full(fs, ino, (struct ext2_inode *)&in, sizeof(in)), 0);
+	ck_assert_uint_eq(EXT2_I_SIZE(&in), (uint64_t)6 << 30);
+	ck_assert_int_eq(ext2fs_file_open(fs, ino, 0, &file), 0);
+	ck_assert_int_eq(ext2fs_file_llseek(file, (__u64)at - 4096, EXT2_SEEK_SET, NULL), 0);
+	ck_assert_int_eq(ext2fs_file_read(file, back, sizeof(back), &got), 0);
+	ck_assert_uint_eq(got, sizeof(back));
+	for (size_t i = 0; i < sizeof(back); i++)
+		ck_assert_int_eq(back[i], 0);
+	ck_assert_int_eq(ext2fs_file_read(file, back, sizeof(back), &got), 0);
+	ck_assert(got == sizeof(back) && memcmp(back, tail, sizeof(tail)) == 0);
+	ext2fs_file_close(file);
+	ext2fs_close_free(&fs);
+	free(p);
+	fx_done(&f);
+}
+
+START_TEST(test_large_sparse_ext4)
+{
+	check_large_sparse(UML_FS_EXT4, "huge-ext4");
+}
+END_TEST
+
+START_TEST(test_large_sparse_ext2)
+{
+	check_large_sparse(UML_FS_EXT2, "huge-ext2");
+}
+END_TEST
+
+/* An empty tree, and a tree that brings its own lost+found. */
+START_TEST(test_lost_found)
+{
+	struct fx f = fx_make("lost-found");
+	char *lpf = path_join(f.src, "lost+found"), *p = path_join(lpf, "kept");
+	const struct uml_rootfs_entry *e;
+	size_t n;
+
+	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, 0), 0);
+	ck_assert_int_eq(e2fsck(f.img), 0);
+	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/", &e, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(e[0].name, "lost+found");
+	ck_assert_uint_eq(e[0].mode, S_IFDIR | 0700);
+	ck_assert_uint_ge(e[0].size, 16384);
+
+	ck_assert_int_eq(mkdir(lpf, 0755), 0);
+	write_file(p, "kept\n", 5, 0644);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, UML_ROOTFS_CREATE_OVERWRITE),
+			 0);
+	ck_assert_int_eq(e2fsck(f.img), 0);
+	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/lost+found", &e, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(e[0].name, "kept");
+	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/", &e, &n), 0);
+	ck_assert_uint_eq(e[0].mode, S_IFDIR | 0755);
+	ck_assert_uint_ge(e[0].size, 16384);
+
+	/* a file by that name cannot be lost+found */
+	ck_assert_int_eq(unlink(p), 0);
+	ck_assert_int_eq(rmdir(lpf), 0);
+	write_file(lpf, "", 0, 0644);
+	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, UML_ROOTFS_CREATE_OVERWRITE),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "lost+found"));
+	ck_assert_int_eq(e2fsck(f.img), 0);	/* the previous image stays */
+	free(p);
+	free(lpf);
+	fx_done(&f);
+}
+END_TEST
+
+/* A directory of 100000 entries: about 5 MB of directory blocks. */
+START_TEST(test_huge_dir)
+{
+	struct fx f = fx_make("huge-dir");
+	char *dir = path_join(f.src, "d");
+	const struct uml_rootfs_entry *e;
+	size_t n;
+
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	for (int i = 0; i < 100000; i++) {
+		char name[96], *p;
+
+		snprintf(name, sizeof(name), "entry-with-a-name-of-forty-bytes-%06d", i);
+		p = path_join(dir, name);
+		ck_assert_int_eq(mkfifo(p, 0644), 0);
+		free(p);
+	}
+	/* 64 MiB of 1 KiB blocks hold at most 65536 inodes */
+	ck_assert_int_eq(uml_rootfs_create_from_dir(f.rootfs, f.src, 0), -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(uml_rootfs_last_error(f.rootfs), "100001 entries"));
+	ck_assert_int_eq(uml_rootfs_set_size(f.rootfs, 128u << 20), 0);
+	ck_assert_msg(uml_rootfs_create_from_dir(f.rootfs, f.src, 0) == 0, "%s",
+		      uml_rootfs_last_error(f.rootfs));
+	ck_assert_int_eq(e2fsck(f.img), 0);
+	ck_assert_int_eq(uml_rootfs_list_dir(f.rootfs, "/d", &e, &n), 0);
+	ck_assert_uint_eq(n, 100000);
+	ck_assert_str_eq(e[99999].name, "entry-with-a-name-of-forty-bytes-099999");
+	ck_assert(S_ISFIFO(e[0].mode));
+	free(dir);
+	fx_done(&f);
+}
+END_TEST
+
 static Suite *rootfs_suite(void)
 {
 	Suite *s = suite_create("rootfs");
@@ -1148,6 +1292,10 @@ static Suite *rootfs_suite(void)
 	tcase_add_test(tc, test_ext3);
 	tcase_add_test(tc, test_ext2);
 	tcase_add_test(tc, test_ext4_4k_blocks);
+	tcase_add_test(tc, test_large_sparse_ext4);
+	tcase_add_test(tc, test_large_sparse_ext2);
+	tcase_add_test(tc, test_lost_found);
+	tcase_add_test(tc, test_huge_dir);
 	tcase_add_test(tc, test_exists);
 	tcase_add_test(tc, test_no_space);
 	tcase_add_test(tc, test_progress);

@@ -154,6 +154,8 @@ int th_run(Suite *s)
 	SRunner *sr = srunner_create(s);
 	int failed;
 
+	/* made here, before the tests fork, so that every test shares one */
+	th_tmpdir();
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -612,15 +612,24 @@ UML_EXPORT int uml_rootfs_open(struct uml_rootfs *rootfs);
  * @flags: enum uml_rootfs_create_flags
  *
  * Creates the image with libext2fs, no mount, no root, no mkfs process:
- * regular files, directories, symlinks, hard links, device nodes, FIFOs
- * and sockets with their modes, owners and timestamps.  The image is built
- * in a temporary file next to @image and renamed over it only when
- * complete, so a failure leaves no half-made image behind.  Reports
- * progress ("populate", files done/total) through the context.
+ * regular files (holes kept), directories, symlinks, hard links, device
+ * nodes, FIFOs and sockets with their modes, owners and timestamps (with
+ * nanoseconds).  The features and geometry are mke2fs's defaults for the
+ * size (1 KiB blocks below 512 MiB, 4 KiB from there; ext4 with extents,
+ * flex_bg, 64bit and metadata_csum), with more inodes when the tree needs
+ * them, and a lost+found (the tree's own, if it has one).  The image is
+ * built in a temporary file next to @image and renamed over it only when
+ * complete, so a failure leaves no half-made image behind and an existing
+ * image untouched.  Reports progress ("populate", entries done/total)
+ * through the context.
  *
  * Returns: 0; -EEXIST if the image exists and no OVERWRITE flag was given;
- * -ENOENT/-ENOTDIR for a bad @dir; -ENOSPC if the tree does not fit in the
- * image size; -ECANCELED when the progress callback cancelled.
+ * -EISDIR if @image is a directory; -ENOENT/-ENOTDIR for a bad @dir;
+ * -ENOSPC if the tree does not fit in the image size (blocks or inodes);
+ * -ECANCELED when the progress callback cancelled; -EINVAL for unknown
+ * @flags or a lost+found in the tree that is not a directory; -EMLINK for
+ * more links than ext2/3 can count; -ENAMETOOLONG for a symlink target
+ * longer than a block; the errno of reading the tree (-EACCES ...).
  * Since: 0.1
  */
 UML_EXPORT int uml_rootfs_create_from_dir(struct uml_rootfs *rootfs, const char *dir,
@@ -632,11 +641,14 @@ UML_EXPORT int uml_rootfs_create_from_dir(struct uml_rootfs *rootfs, const char 
  *           Debian's busybox-static package (/bin/busybox)
  * @flags: enum uml_rootfs_create_flags
  *
- * Creates a minimal guest: busybox with its applet links, an /init that
- * mounts /proc, /sys and /dev, remounts / read-write, prints
- * UML_BUSYBOX_READY_MARKER on the console and starts a shell there,
- * device nodes for the console and /dev/ubda, and an fstab with /dev/ubda
- * as root.
+ * Creates a minimal guest: busybox with its applet links, an /init (also
+ * reached as /sbin/init, where the kernel looks) that mounts /proc, /sys
+ * and /dev, remounts / read-write, sets the hostname, prints
+ * UML_BUSYBOX_READY_MARKER on the console and keeps a shell there,
+ * device nodes for the consoles, serial lines and /dev/ubda../dev/ubdd,
+ * an fstab with /dev/ubda as root, passwd and group with root.  Everything
+ * is owned by root whoever runs this.  Instances booting this rootfs wait
+ * for the marker unless given another one.
  *
  * Returns: as uml_rootfs_create_from_dir(); -ENOENT if busybox is missing,
  * -ENOEXEC if it is not a static binary.
@@ -826,8 +838,9 @@ UML_EXPORT int uml_rootfs_resize(struct uml_rootfs *rootfs, uint64_t new_size);
  * Returns: 0; -EEXIST if @cow_path exists and no OVERWRITE flag was
  * given; -ENOENT if the backing file (or the directory of @cow_path) does
  * not exist; -EISDIR if one is a directory; -EINVAL for bad arguments, when
- * @backing is an overlay or @cow_path names the backing file itself;
- * -EMEDIUMTYPE if the backing file is a COW file or neither a regular file
+ * @backing is an overlay, @cow_path names the backing file itself, or
+ * either absolute path holds ',' or ':' (UML's ubd= option splits paths
+ * there) or white space; -EMEDIUMTYPE if the backing file is a COW file or neither a regular file
  * nor a block device; -ENODATA if it is empty; -EFBIG if it is larger than
  * an overlay can cover (about 8 TiB); -EOVERFLOW if its modification time
  * does not fit the header's 32 bits (UML would refuse the overlay);
@@ -1389,6 +1402,8 @@ UML_EXPORT const char *uml_instance_get_umid(struct uml_instance *inst);
  *
  * Arguments that libuml sets itself (mem=, ubd0=, umid=, uml_dir=, con0=,
  * con=, ssl=, mconsole=, root=, init=) are refused; use their setters.
+ * libuml also passes lpj= (the host's delay-loop speed, which skips the
+ * kernel's ~90 ms calibration) unless an "lpj=" argument is given here.
  *
  * Returns: 0; -EINVAL for an empty argument, one with white space, a
  * control character or a reserved name; -E2BIG past 4 KiB in all;
@@ -1433,8 +1448,9 @@ UML_EXPORT int uml_instance_set_timeout(struct uml_instance *inst, int64_t timeo
  * uml_instance_set_run_command:
  * @command: a shell command, or NULL to boot normally
  *
- * One-shot mode: the guest boots with /bin/sh as init, runs @command,
- * and is halted when it finishes; uml_instance_get_run_status() and
+ * One-shot mode: the guest boots with /bin/sh as init, mounts /proc and
+ * /sys where the guest has those directories, runs @command, and is halted
+ * when it finishes; uml_instance_get_run_status() and
  * uml_instance_get_run_output() then give its exit status and its output
  * (stdout and stderr together, line ends as LF).  Works on any rootfs
  * with /bin/sh.  The command travels through the console's line

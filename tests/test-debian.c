@@ -339,7 +339,10 @@ START_TEST(busybox_configured_boots_to_login)
 	type(inst, "root\n");
 	ck_assert_msg(wait_console(inst, "assword", from, PROMPT_MS), "no password prompt: %s",
 		      tail(inst));
+	from = console_len(inst);
 	type(inst, "s3cret\n");
+	ck_assert_msg(wait_console(inst, "bbguest:", from, PROMPT_MS), "no shell after login: %s",
+		      tail(inst));
 	from = console_len(inst);
 	type(inst, "echo H=$(hostname); cat /root/injected.txt; cat /etc/resolv.conf\n");
 	ck_assert_msg(wait_console(inst, "injected by the host", from, PROMPT_MS),
@@ -428,8 +431,11 @@ START_TEST(debian_builds_configures_and_boots)
 		      tail(inst));
 	from = console_len(inst);
 	type(inst, "libuml\n");
-	type(inst, "echo S=$(systemctl is-system-running)\n");
-	ck_assert_msg(wait_console(inst, "S=", from, PROMPT_MS), "no shell after login: %s",
+	ck_assert_msg(wait_console(inst, "root@debian-uml:~#", from, PROMPT_MS),
+		      "no shell after login: %s", tail(inst));
+	from = console_len(inst);
+	type(inst, "echo S=$(hostname)-$(systemctl is-system-running)\n");
+	ck_assert_msg(wait_console(inst, "S=debian-uml-", from, PROMPT_MS), "no answer: %s",
 		      tail(inst));
 	ck_assert_int_eq(uml_instance_halt(inst, 10000), 0);
 	uml_instance_unref(inst);

@@ -25,6 +25,7 @@
 #include <glob.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 
 #include "rootfs-internal.h"
@@ -523,6 +524,7 @@ struct dbs_run {
 	struct uml_rootfs *rootfs;
 	enum run_kind kind;
 	const char *target;		/* debootstrap's target dir */
+	const char *staging;		/* the staging dir it lives in */
 	uint64_t n_required, n_all;	/* from the tarball's lists, once known */
 	uint64_t downloaded, extracted, unpacked, configured;
 	char *error;			/* the first "E:" line */
@@ -715,11 +717,17 @@ static int run_debootstrap(struct dbs_run *rn, char *const argv[])
 		char *tail = log_tail(rn->target, 4);
 		bool nospc = (tail && strstr(tail, "No space left")) ||
 			     (rn->error && strstr(rn->error, "No space left"));
+		struct statvfs sv;
 
+		/* a full disk may not even leave room for the log that would say so */
+		if (!nospc && statvfs(rn->staging, &sv) == 0 &&
+		    (uint64_t)sv.f_bavail * sv.f_frsize < (4u << 20))
+			nospc = true;
 		r = rfail(rootfs, nospc ? -ENOSPC : -EIO, "debootstrap %s for '%s' failed (exit "
-			  "status %d): %s%s%s", rn->kind == RUN_DOWNLOAD ? "download" : "install",
+			  "status %d): %s%s%s%s", rn->kind == RUN_DOWNLOAD ? "download" : "install",
 			  rootfs->path, status, rn->error ? rn->error : "no error message",
-			  tail && tail[0] ? "; log: " : "", tail ? tail : "");
+			  tail && tail[0] ? "; log: " : "", tail ? tail : "",
+			  nospc ? "; No space left on the disk of the staging directory" : "");
 		free(tail);
 	}
 out:
@@ -887,7 +895,7 @@ static void recipe_argv(const struct recipe *rc, const char *tarball_opt, const 
 /* Makes the recipe's tarball (under the lock); the cache entry appears only when complete. */
 static int download(struct uml_rootfs *rootfs, const struct recipe *rc, const char *staging)
 {
-	struct dbs_run rn = { .rootfs = rootfs, .kind = RUN_DOWNLOAD };
+	struct dbs_run rn = { .rootfs = rootfs, .kind = RUN_DOWNLOAD, .staging = staging };
 	char *tmp = NULL, *opt = NULL, *target = NULL, *argv[10];
 	int r;
 
@@ -1001,6 +1009,7 @@ UML_EXPORT int uml_rootfs_create_debootstrap(struct uml_rootfs *rootfs, const ch
 	rn.rootfs = rootfs;
 	rn.kind = RUN_INSTALL;
 	rn.target = root;
+	rn.staging = staging;
 	recipe_argv(&rc, rc.tarball_opt, root, argv);
 	r = run_debootstrap(&rn, argv);
 	close(lfd);

@@ -558,6 +558,15 @@ START_TEST(unreachable_mirror_is_reported)
 }
 END_TEST
 
+static char small_dir[256];
+
+/* Also runs when an assertion ends the forked test early. */
+static void unmount_small(void)
+{
+	if (small_dir[0])
+		umount2(small_dir, MNT_DETACH);
+}
+
 /* A full disk while building: a clear error and no image that looks good. */
 START_TEST(full_disk_is_reported)
 {
@@ -572,6 +581,8 @@ START_TEST(full_disk_is_reported)
 	snprintf(img, sizeof(img), "%s/guest.img", dir);
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
 	ck_assert_int_eq(mount("tmpfs", dir, "tmpfs", 0, "size=24m"), 0);
+	snprintf(small_dir, sizeof(small_dir), "%s", dir);
+	atexit(unmount_small);
 
 	/* the busybox guest: image bigger than the disk */
 	ck_assert_int_eq(uml_rootfs_new(ctx, img, &rootfs), 0);
@@ -598,6 +609,7 @@ START_TEST(full_disk_is_reported)
 	}
 	uml_rootfs_unref(rootfs);
 	ck_assert_int_eq(umount(dir), 0);
+	small_dir[0] = '\0';
 	uml_ctx_unref(ctx);
 }
 END_TEST

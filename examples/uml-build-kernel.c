@@ -15,18 +15,7 @@
 
 #include <uml/libuml.h>
 
-#include "progress.h"
-
-enum {
-	EXIT_FAIL = 1,
-	EXIT_USAGE = 2,
-};
-
-static void usage_error(poptContext pc, const char *msg)
-{
-	fprintf(stderr, "uml-build-kernel: %s\n", msg);
-	poptPrintUsage(pc, stderr, 0);
-}
+#include "tool.h"
 
 int main(int argc, const char **argv)
 {

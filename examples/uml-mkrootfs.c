@@ -16,18 +16,7 @@
 
 #include <uml/libuml.h>
 
-#include "progress.h"
-
-enum {
-	EXIT_FAIL = 1,
-	EXIT_USAGE = 2,
-};
-
-static void usage_error(poptContext pc, const char *msg)
-{
-	fprintf(stderr, "uml-mkrootfs: %s\n", msg);
-	poptPrintUsage(pc, stderr, 0);
-}
+#include "tool.h"
 
 /* "512M", "2G", "1048576": bytes, or 0 when malformed. */
 static uint64_t parse_size(const char *s)

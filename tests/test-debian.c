@@ -165,6 +165,21 @@ static void type(struct uml_instance *inst, const char *line)
 	ck_assert_int_eq(uml_instance_write_console(inst, line, strlen(line)), (int)strlen(line));
 }
 
+/*
+ * Shuts the logged-in guest down from inside (an mconsole halt would not
+ * unmount); UML ends that as a halt or a power-down, depending on the init.
+ */
+static void power_off(struct uml_instance *inst, int timeout_ms)
+{
+	enum uml_exit_reason why;
+
+	type(inst, "poweroff\n");
+	ck_assert_int_eq(uml_instance_wait(inst, timeout_ms), 0);
+	why = uml_instance_get_exit_reason(inst);
+	ck_assert_msg(why == UML_EXIT_POWEROFF || why == UML_EXIT_HALT, "ended: %s: %s",
+		      uml_exit_reason_to_string(why), tail(inst));
+}
+
 static struct uml_instance *boot(struct uml_ctx *ctx, struct uml_rootfs *rootfs, uint64_t mem,
 				 const char *marker)
 {
@@ -350,12 +365,7 @@ START_TEST(busybox_configured_boots_to_login)
 	ck_assert(wait_console(inst, "H=bbguest", from, PROMPT_MS));
 	ck_assert(wait_console(inst, "nameserver 10.0.2.3", from, PROMPT_MS));
 	/* busybox init's shutdown unmounts: the filesystem stays clean */
-	type(inst, "poweroff\n");
-	ck_assert_int_eq(uml_instance_wait(inst, PROMPT_MS), 0);
-	/* UML ends a power-off as a halt or a power-down, depending on the init */
-	ck_assert_msg(uml_instance_get_exit_reason(inst) == UML_EXIT_POWEROFF ||
-		      uml_instance_get_exit_reason(inst) == UML_EXIT_HALT, "ended: %s: %s",
-		      uml_exit_reason_to_string(uml_instance_get_exit_reason(inst)), tail(inst));
+	power_off(inst, PROMPT_MS);
 	uml_instance_unref(inst);
 	ck_assert_int_eq(e2fsck_clean(img), 0);
 	uml_rootfs_unref(rootfs);
@@ -444,12 +454,7 @@ START_TEST(debian_builds_configures_and_boots)
 	ck_assert_msg(wait_console(inst, "S=debian-uml-", from, PROMPT_MS), "no answer: %s",
 		      tail(inst));
 	/* a clean shutdown from inside leaves a clean filesystem */
-	type(inst, "poweroff\n");
-	ck_assert_int_eq(uml_instance_wait(inst, BOOT_MS), 0);
-	/* UML ends a power-off as a halt or a power-down, depending on the init */
-	ck_assert_msg(uml_instance_get_exit_reason(inst) == UML_EXIT_POWEROFF ||
-		      uml_instance_get_exit_reason(inst) == UML_EXIT_HALT, "ended: %s: %s",
-		      uml_exit_reason_to_string(uml_instance_get_exit_reason(inst)), tail(inst));
+	power_off(inst, BOOT_MS);
 	uml_instance_unref(inst);
 	ck_assert_int_eq(e2fsck_clean(img), 0);
 out:

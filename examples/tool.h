@@ -1,18 +1,33 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The progress bar of the example tools: one line on a terminal, nothing
- * otherwise; SIGINT/SIGTERM make the callback cancel the operation.
+ * What the example tools share: exit codes, usage errors, and the progress
+ * bar (one line on a terminal, nothing otherwise; SIGINT/SIGTERM make the
+ * callback cancel the operation).
  */
-#ifndef UML_EXAMPLES_PROGRESS_H
-#define UML_EXAMPLES_PROGRESS_H
+#ifndef UML_EXAMPLES_TOOL_H
+#define UML_EXAMPLES_TOOL_H
 
+#include <errno.h>
 #include <inttypes.h>
+#include <popt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <uml/libuml.h>
+
+enum {
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+};
+
+/* "PROG: MSG" and the usage summary, on stderr. */
+static void usage_error(poptContext pc, const char *msg)
+{
+	fprintf(stderr, "%s: %s\n", program_invocation_short_name, msg);
+	poptPrintUsage(pc, stderr, 0);
+}
 
 struct bar {
 	int tty;

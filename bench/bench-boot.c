@@ -19,26 +19,7 @@
 
 #include <uml/libuml.h>
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+#include "stats.h"
 
 static double boot_libuml(struct uml_kernel *k, struct uml_rootfs *img)
 {
@@ -47,12 +28,12 @@ static double boot_libuml(struct uml_kernel *k, struct uml_rootfs *img)
 
 	if (uml_instance_new(k, &vm) < 0 || uml_instance_set_rootfs(vm, img) < 0)
 		exit(1);
-	t0 = now_ms();
+	t0 = bench_now_ms();
 	if (uml_instance_boot(vm) < 0 || uml_instance_wait_ready(vm, 60000) < 0) {
 		fprintf(stderr, "libuml boot failed: %s\n", uml_instance_last_error(vm));
 		exit(1);
 	}
-	t = now_ms() - t0;
+	t = bench_now_ms() - t0;
 	uml_instance_kill(vm);
 	uml_instance_unref(vm);
 	return t;
@@ -78,7 +59,7 @@ static double boot_raw(const char *kernel, const char *image, const char *rundir
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		exit(1);
 	snprintf(a_con, sizeof(a_con), "con0=fd:%d,fd:%d", sv[1], sv[1]);
-	t0 = now_ms();
+	t0 = bench_now_ms();
 	pid = fork();
 	if (pid == 0) {
 		close(sv[0]);
@@ -99,7 +80,7 @@ static double boot_raw(const char *kernel, const char *image, const char *rundir
 		buf->len += (size_t)n;
 		buf->data[buf->len] = '\0';
 		if (strstr(buf->data, UML_BUSYBOX_READY_MARKER)) {
-			t = now_ms() - t0;
+			t = bench_now_ms() - t0;
 			break;
 		}
 	}
@@ -153,8 +134,8 @@ int main(int argc, char **argv)
 				  uml_ctx_host_needs_compat(ctx) ? preload : NULL, i);
 		lib[i] = boot_libuml(k, img);
 	}
-	ml = median(lib, runs);
-	mr = median(raw, runs);
+	ml = bench_median(lib, runs);
+	mr = bench_median(raw, runs);
 	printf("%-44s | %10s | %10s | %6s | %s\n", "metric", "libuml", "baseline", "ratio", "target");
 	printf("%-44s | %8.1f ms | %8.1f ms | %6.3f | %s\n",
 	       "busybox boot-to-ready, median", ml, mr, ml / mr, "<= 1.03");

@@ -60,8 +60,11 @@ int main(int argc, const char **argv)
 		char *val = rc == OPT_FRAGMENT ? fragment : set;
 		char **grown = realloc(*list, (*n + 1) * sizeof(**list));
 
-		if (!grown)
-			return EXIT_FAIL;
+		if (!grown) {
+			free(val);
+			rc = EXIT_FAIL;
+			goto out;
+		}
 		*list = grown;
 		(*list)[(*n)++] = val;
 	}
@@ -71,15 +74,18 @@ int main(int argc, const char **argv)
 		snprintf(msg, sizeof(msg), "%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
 			 poptStrerror(rc));
 		usage_error(pc, msg);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if (poptPeekArg(pc)) {
 		usage_error(pc, "unexpected argument");
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if (jobs < 0) {
 		usage_error(pc, "--jobs must not be negative");
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if (show_preset) {
 		const char *text = uml_kernel_build_get_preset_text(preset ? preset : "fast");
@@ -87,10 +93,12 @@ int main(int argc, const char **argv)
 		if (!text) {
 			fprintf(stderr, "uml-build-kernel: '%s' is not a shipped preset fragment\n",
 				preset ? preset : "fast");
-			return EXIT_USAGE;
+			rc = EXIT_USAGE;
+			goto out;
 		}
 		fputs(text, stdout);
-		return 0;
+		rc = 0;
+		goto out;
 	}
 
 	rc = EXIT_FAIL;
@@ -135,8 +143,17 @@ int main(int argc, const char **argv)
 out:
 	uml_kernel_build_unref(kb);
 	uml_ctx_unref(ctx);
+	/* popt hands out copies; the last --fragment and --set are in the lists */
+	for (size_t i = 0; i < n_fragments; i++)
+		free(fragments[i]);
+	for (size_t i = 0; i < n_sets; i++)
+		free(sets[i]);
 	free(fragments);
 	free(sets);
+	free(source);
+	free(build_dir);
+	free(cache_dir);
+	free(preset);
 	poptFreeContext(pc);
 	return rc;
 }

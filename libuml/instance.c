@@ -849,18 +849,6 @@ static void close_channels(struct uml_instance *inst)
 	uml_spawn_release(&inst->proc);
 }
 
-/*
- * UML's helpers share the kernel's file table, so its disk locks live until
- * the last of them is gone: the image is free again only then.  Called after
- * the kernel was reaped (a zombie leader would keep the group "alive"); the
- * group's id stays reserved while any member exists.
- */
-static void wait_group_gone(pid_t pgid)
-{
-	for (int i = 0; i < 2000 && kill(-pgid, 0) == 0; i++)
-		usleep(1000);
-}
-
 /* The kernel process ended (pidfd readable): read what is left, reap, name. */
 static void finish(struct uml_instance *inst)
 {
@@ -875,7 +863,11 @@ static void finish(struct uml_instance *inst)
 		handle_notify(inst);
 	while (waitid(P_PIDFD, (id_t)inst->proc.pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
-	wait_group_gone(inst->proc.pid);
+	/*
+	 * UML's helpers share the kernel's file table, so its disk locks live
+	 * until the last of them is gone: the image is free again only then.
+	 */
+	uml_spawn_wait_group_gone(inst->proc.pid, 2000);
 	inst->reason = decide_reason(inst, &si);
 	if (si.si_code == CLD_EXITED)
 		inst->exit_code = si.si_status;

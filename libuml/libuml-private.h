@@ -17,6 +17,11 @@
 
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _cleanup_(f) __attribute__((cleanup(f)))
+/* For _cleanup_(uml_freep) char *s = NULL; */
+static inline void uml_freep(void *p)
+{
+	free(*(void **)p);
+}
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- ctx.c: logging and errors ---------------------------------------- */
@@ -79,7 +84,75 @@ void uml_buf_free(struct uml_buf *b);
 
 struct uml_ctx *uml_kernel_get_ctx(struct uml_kernel *kernel);
 
-/* ---- kernel-build.c ---------------------------------------------------- */
+/* ---- kernel-build.c, kernel-config.c ------------------------------------- */
+
+/* One requested option: CONFIG_SYM set to val ("n" for "is not set"). */
+struct uml_kopt {
+	char *sym;		/* without the CONFIG_ prefix */
+	char *val;
+	char *origin;		/* "FILE:LINE", "option", "preset fast", "libuml default" */
+};
+
+struct uml_kernel_build {
+	int refcount;
+	struct uml_ctx *ctx;
+	char *source;
+	char *build_dir;	/* as set, or NULL for the default */
+	char *cache_dir;	/* as set, or NULL for the default */
+	unsigned jobs;
+	unsigned flags;
+	char *preset;		/* "defconfig", "tinyconfig" or a shipped preset */
+	struct uml_kopt *opts;	/* user fragments and options, in order */
+	size_t n_opts;
+
+	/* results of the last run */
+	char *out_dir;		/* resolved build dir */
+	char *kernel_path;	/* out_dir/linux */
+	char *log_path;
+	char *dropped;
+	char *conflicts;
+	bool up_to_date;
+	char *last_error;
+};
+
+/* One entry of the merged request: the last word on a symbol wins. */
+struct uml_kplan_entry {
+	const char *sym;
+	const char *val;
+	const char *origin;
+};
+
+/* What a build asks of the kernel config, merged from all sources. */
+struct uml_kplan {
+	struct uml_kopt *base;	/* library defaults and preset lines (owned) */
+	size_t n_base;
+	struct uml_kplan_entry *m;	/* merged view, in first-mention order */
+	size_t n;
+	struct uml_buf text;	/* the merged fragment as written to the build dir */
+};
+
+/*
+ * Parses one .config-style line.  Returns 1 and sets sym and val (malloced)
+ * for "CONFIG_X=v" or "# CONFIG_X is not set" (val "n"), 0 for blank lines
+ * and other comments, -EINVAL for anything else.
+ */
+int uml_kconfig_parse_line(const char *line, size_t len, char **sym, char **val);
+void uml_kopt_free(struct uml_kopt *o);
+/* The text of a shipped preset, or NULL. */
+const char *uml_preset_text(const char *name);
+/*
+ * Library defaults, the preset's lines, then the build's fragments and
+ * options in order; records conflicts in b->conflicts.
+ */
+int uml_kplan_make(struct uml_kernel_build *b, struct uml_kplan *p);
+void uml_kplan_free(struct uml_kplan *p);
+/* Replaces the lines of every planned symbol in the .config with the plan's. */
+int uml_kconfig_merge(const char *config_path, const struct uml_kplan *p);
+/* Checks the final .config against the plan; sets b->dropped. */
+int uml_kconfig_verify(struct uml_kernel_build *b, const char *config_path,
+		       const struct uml_kplan *p);
+/* Writes a file through a temporary and rename(), so readers never see half. */
+int uml_write_file(const char *path, const char *data, size_t len);
 
 /* $XDG_CACHE_HOME/libuml, else ~/.cache/libuml (allocated). */
 char *uml_default_cache_dir(void);
@@ -168,6 +241,8 @@ struct uml_spawn {
 int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
 	      const int *keep_fds, size_t n_keep, int out_fd, char *const *cleanup,
 	      struct uml_spawn *ret);
+/* Waits (bounded) until a process group has no members left but zombies. */
+void uml_spawn_wait_group_gone(pid_t pgid, int timeout_ms);
 /* After the process was reaped: stops the watchdog, closes the fds. */
 void uml_spawn_release(struct uml_spawn *sp);
 /* Runs argv to completion capturing stdout and stderr together; exit status in *status. */

@@ -464,7 +464,9 @@ UML_EXPORT int uml_kernel_build_set_flags(struct uml_kernel_build *build, unsign
  * exist or is not a Linux source tree (the message names the path);
  * -EMEDIUMTYPE if a tarball holds no Linux source tree; -EBUSY if the source
  * tree is configured in place; -ENOPKG if host tools are missing (the
- * message names them and their Debian packages); -ENOTSUP if requested
+ * message names them and their Debian packages: make, gcc, binutils, flex,
+ * bison, bc; tar and the decompressor for a tarball; libelf-dev and
+ * dwarves for BTF debug info, libssl-dev for signed modules); -ENOTSUP if requested
  * options were dropped by the kernel's config (unknown symbols or unmet
  * dependencies; see uml_kernel_build_get_dropped_options()) and
  * UML_KERNEL_BUILD_ALLOW_DROPPED is not set; -EIO if make or tar failed

@@ -106,6 +106,8 @@ class EventType(enum.IntEnum):
     NOTIFY = lib.UML_EVENT_NOTIFY              #: the guest wrote to /proc/mconsole
     PANIC = lib.UML_EVENT_PANIC                #: the kernel panicked (text: the message)
     EXITED = lib.UML_EVENT_EXITED              #: the process ended (text: the reason)
+    #: raw console bytes as they arrive, before line splitting (``Event.data``)
+    CONSOLE_OUTPUT = lib.UML_EVENT_CONSOLE_OUTPUT
 
 
 class FsType(enum.IntEnum):
@@ -229,11 +231,15 @@ class _Callbacks:
     """What the C side calls back into through a handle.  It holds the
     Python callables and the first exception they raised, and no reference
     to the object it serves (so no cycle keeps that object alive)."""
-    __slots__ = ('log', 'progress', 'event', 'console', 'pending', '__weakref__')
+    __slots__ = ('log', 'progress', 'event', 'console', 'pending', 'error', '__weakref__')
 
     def __init__(self) -> None:
         self.log = self.progress = self.event = self.console = None
         self.pending: Optional[BaseException] = None
+        # the last error message logged since the last checked call: the
+        # exact message of a failure, where the objects' last_error getters
+        # may still hold an older one
+        self.error: Optional[str] = None
 
     def keep(self, exc: BaseException) -> None:
         if self.pending is None:
@@ -248,9 +254,12 @@ class _Callbacks:
 @ffi.def_extern()
 def _uml_py_log(userdata, priority, msg):  # pragma: no cover - called from C
     cb = ffi.from_handle(userdata)
+    text = ffi.string(msg).decode('utf-8', 'replace')
+    if priority <= syslog.LOG_ERR:
+        cb.error = text
     if cb.log is not None and cb.pending is None:
         try:
-            cb.log(priority, ffi.string(msg).decode('utf-8', 'replace'))
+            cb.log(priority, text)
         except BaseException as e:
             cb.keep(e)
 
@@ -370,11 +379,15 @@ class Context:
     def __repr__(self) -> str:
         return '<uml.Context runtime_dir=%r>' % self.runtime_dir
 
-    def _check(self, rc: int, message: Optional[str] = None) -> int:
-        """Re-raises a callback's exception, then raises for rc < 0."""
-        self._cb.reraise()
+    def _check(self, rc: int, last_error: Optional[Callable[[], Optional[str]]] = None) -> int:
+        """After a C call: re-raises a callback's exception, then raises
+        for rc < 0 with the message libuml logged for the failure (else the
+        object's last error, else the context's)."""
+        cb = self._cb
+        logged, cb.error = cb.error, None
+        cb.reraise()
         if rc < 0:
-            raise _oserror(rc, message or self.last_error)
+            raise _oserror(rc, logged or (last_error and last_error()) or self.last_error)
         return rc
 
     def set_log(self, fn: Optional[Callable[[int, str], Any]]) -> None:
@@ -450,10 +463,7 @@ class _Object:
     context: Context
 
     def _check(self, rc: int) -> int:
-        self.context._cb.reraise()
-        if rc < 0:
-            raise _oserror(rc, _str(self._last_error_fn(self._ptr)) or self.context.last_error)
-        return rc
+        return self.context._check(rc, lambda: _str(self._last_error_fn(self._ptr)))
 
     @property
     def last_error(self) -> Optional[str]:
@@ -489,7 +499,7 @@ class Kernel(_Object):
         self._ptr = ffi.gc(ret[0], lib.uml_kernel_unref)
 
     @classmethod
-    def find(cls, *, context: Optional[Context] = None) -> 'Kernel':
+    def find(cls, *, context: Optional[Context] = None) -> Kernel:
         """The default kernel ($UML_KERNEL, /usr/bin/linux.uml, ``linux``
         on $PATH).  Raises ``FileNotFoundError`` (listing where it looked)
         when there is none."""
@@ -520,20 +530,20 @@ class Kernel(_Object):
         ret = ffi.new('const char **')
         rc = lib.uml_kernel_get_config(self._ptr, option.encode(), ret)
         if rc == -_errno.ENOENT:
-            self.context._cb.reraise()
+            self._check(0)
             return None
         self._check(rc)
         return _str(ret[0])
 
     @classmethod
-    def build(cls, source: PathLike, **settings: Any) -> 'Kernel':
+    def build(cls, source: PathLike, **settings: Any) -> Kernel:
         """Builds a kernel from source and returns it:
         ``Kernel.build("/usr/src/linux-source-6.12.tar.xz", preset="fast")``.
         Takes the keyword arguments of :class:`KernelBuild`."""
         return KernelBuild(source, **settings).run()
 
     @classmethod
-    def _wrap(cls, ptr: Any, context: Context) -> 'Kernel':
+    def _wrap(cls, ptr: Any, context: Context) -> Kernel:
         self = cls.__new__(cls)
         self.context = context
         self._ptr = ffi.gc(ptr, lib.uml_kernel_unref)
@@ -597,7 +607,7 @@ class Rootfs(_Object):
         """Filesystem of images created afterwards."""
         self._check(lib.uml_rootfs_set_fs_type(self._ptr, int(fs_type)))
 
-    def open(self) -> 'Rootfs':
+    def open(self) -> Rootfs:
         """Checks that the image exists and holds an ext2/3/4 filesystem.
         Raises ``FileNotFoundError``, ``IsADirectoryError``, or ``OSError``
         (EMEDIUMTYPE) when no such filesystem is in it."""
@@ -608,7 +618,7 @@ class Rootfs(_Object):
     def _flags(overwrite: bool) -> int:
         return lib.UML_ROOTFS_CREATE_OVERWRITE if overwrite else 0
 
-    def create_from_dir(self, directory: PathLike, *, overwrite: bool = False) -> 'Rootfs':
+    def create_from_dir(self, directory: PathLike, *, overwrite: bool = False) -> Rootfs:
         """Creates the image from the contents of a host directory (files,
         links, devices with their modes, owners and times), without mounting
         and without root.  A failure leaves no half-made image.  Raises
@@ -620,7 +630,7 @@ class Rootfs(_Object):
         return self
 
     def create_busybox(self, busybox: Optional[PathLike] = None, *,
-                       overwrite: bool = False) -> 'Rootfs':
+                       overwrite: bool = False) -> Rootfs:
         """Creates a minimal busybox guest: busybox and its applet links, an
         /init that mounts /proc, /sys and /dev and prints
         :data:`BUSYBOX_READY_MARKER`, then a shell on the console.  *busybox*
@@ -779,13 +789,13 @@ class Rootfs(_Object):
     # -- COW overlays
 
     @classmethod
-    def _wrap(cls, ptr: Any, context: Context) -> 'Rootfs':
+    def _wrap(cls, ptr: Any, context: Context) -> Rootfs:
         self = cls.__new__(cls)
         self.context = context
         self._ptr = ffi.gc(ptr, lib.uml_rootfs_unref)
         return self
 
-    def create_cow(self, cow_path: PathLike, *, overwrite: bool = False) -> 'Rootfs':
+    def create_cow(self, cow_path: PathLike, *, overwrite: bool = False) -> Rootfs:
         """Creates a copy-on-write overlay over this image, in UML's own
         format (as ``uml_mkcow`` makes them), and returns it as a
         :class:`Rootfs` to boot from.  Guests write only to their overlay, so
@@ -797,7 +807,7 @@ class Rootfs(_Object):
         return Rootfs._wrap(ret[0], self.context)
 
     @classmethod
-    def open_cow(cls, cow_path: PathLike, *, context: Optional[Context] = None) -> 'Rootfs':
+    def open_cow(cls, cow_path: PathLike, *, context: Optional[Context] = None) -> Rootfs:
         """Opens an existing overlay (made by libuml, ``uml_mkcow`` or the
         kernel); its header is checked, the backing path read from it."""
         context = context if context is not None else Context()
@@ -823,7 +833,7 @@ class Rootfs(_Object):
         self._check(lib.uml_rootfs_cow_get_written(self._ptr, ret))
         return ret[0]
 
-    def cow_merge(self, out_image: PathLike, *, overwrite: bool = False) -> 'Rootfs':
+    def cow_merge(self, out_image: PathLike, *, overwrite: bool = False) -> Rootfs:
         """Writes a standalone image: the backing file with the overlay's
         writes applied (as ``uml_moo``); returns it.  Neither input is
         changed."""
@@ -1025,9 +1035,8 @@ class Instance(_Object):
 
         with uml.Instance(rootfs="guest.img") as vm:
             vm.wait_ready(timeout=30)
-            vm.write_console("poweroff -f\\n")
-            vm.wait()
-        print(vm.exit_reason)        # ExitReason.POWEROFF
+            vm.write_console("echo hello\\n")
+        print(vm.exit_reason)        # ExitReason.HALT
 
     Event loops: :meth:`fileno` polls readable when :meth:`process` has
     work, and :meth:`deadline` says when it must be called anyway;
@@ -1090,7 +1099,10 @@ class Instance(_Object):
         return '<uml.Instance %s %s>' % (self.umid, self.state.name.lower())
 
     def _check(self, rc: int) -> int:
-        self._cb.reraise()
+        pending, self._cb.pending = self._cb.pending, None
+        if pending is not None:
+            self.context._check(0)   # forgets the call's messages; a log callback's exception first
+            raise pending
         return super()._check(rc)
 
     # -- configuration
@@ -1159,7 +1171,7 @@ class Instance(_Object):
 
     # -- life cycle
 
-    def boot(self) -> 'Instance':
+    def boot(self) -> Instance:
         """Starts the guest and returns once its process runs.  Raises
         ``FileNotFoundError`` for a missing image, ``FileExistsError`` when
         a guest with this umid runs, ``OSError`` when already booted
@@ -1174,13 +1186,13 @@ class Instance(_Object):
         counts as ready."""
         self._check(lib.uml_instance_wait_ready(self._ptr, _ms(timeout)))
 
-    def wait(self, timeout: Optional[float] = None) -> 'ExitReason':
+    def wait(self, timeout: Optional[float] = None) -> ExitReason:
         """Blocks until the guest has ended; returns :attr:`exit_reason`.
         Raises ``TimeoutError`` (the guest keeps running)."""
         self._check(lib.uml_instance_wait(self._ptr, _ms(timeout)))
         return self.exit_reason
 
-    def halt(self, timeout: Optional[float] = None) -> 'ExitReason':
+    def halt(self, timeout: Optional[float] = None) -> ExitReason:
         """Asks the kernel to halt (mconsole), then SIGTERM, then SIGKILL,
         allowing *timeout* seconds (default 5) per step; returns once the
         guest was reaped.  A guest that has ended already, or was never
@@ -1194,7 +1206,7 @@ class Instance(_Object):
         if self.state != State.CONFIGURING:
             self._check(lib.uml_instance_kill(self._ptr))
 
-    def __enter__(self) -> 'Instance':
+    def __enter__(self) -> Instance:
         if self.state == State.CONFIGURING:
             self.boot()
         return self
@@ -1202,7 +1214,7 @@ class Instance(_Object):
     def __exit__(self, *exc: Any) -> None:
         self.halt()
 
-    async def __aenter__(self) -> 'Instance':
+    async def __aenter__(self) -> Instance:
         return self.__enter__()
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -1297,7 +1309,7 @@ class Instance(_Object):
         await self._until(lambda: self.state != State.BOOTING, timeout)
         self.wait_ready(0)   # the outcome and its error, without blocking
 
-    async def wait_async(self, timeout: Optional[float] = None) -> 'ExitReason':
+    async def wait_async(self, timeout: Optional[float] = None) -> ExitReason:
         """``await vm.wait_async()``: :meth:`wait` on the running asyncio
         loop; returns :attr:`exit_reason`."""
         await self._until(lambda: self.state == State.EXITED, timeout)

@@ -813,6 +813,7 @@ struct recipe {
 	char *include_opt;
 	char *tarball;
 	char *tarball_opt;
+	char *image;			/* the installed, unconfigured image of the recipe */
 	char *lock;
 };
 
@@ -825,6 +826,7 @@ static void recipe_free(struct recipe *rc)
 	free(rc->include_opt);
 	free(rc->tarball);
 	free(rc->tarball_opt);
+	free(rc->image);
 	free(rc->lock);
 }
 
@@ -863,6 +865,9 @@ static int recipe_init(struct uml_rootfs *rootfs, const char *suite, struct reci
 	if (asprintf(&rc->tarball, "%s/%s-%s-%s-%016llx.tgz", dir, suite, rc->arch, variant,
 		     (unsigned long long)key) < 0 ||
 	    asprintf(&rc->lock, "%s.lock", rc->tarball) < 0 ||
+	    asprintf(&rc->image, "%s/%s-%s-%s-%016llx.ext%d", dir, suite, rc->arch, variant,
+		     (unsigned long long)key, rootfs->fs_type == UML_FS_EXT4 ? 4 :
+		     rootfs->fs_type == UML_FS_EXT3 ? 3 : 2) < 0 ||
 	    asprintf(&rc->arch_opt, "--arch=%s", rc->arch) < 0 ||
 	    (g->variant && asprintf(&rc->variant_opt, "--variant=%s", g->variant) < 0) ||
 	    (rc->packages && asprintf(&rc->include_opt, "--include=%s", rc->packages) < 0))
@@ -923,6 +928,104 @@ out:
 	free(opt);
 	free(target);
 	return r;
+}
+
+/* Copies the data extents of in to out (size bytes); holes stay holes. */
+static int copy_sparse(int in, int out, uint64_t size)
+{
+	uint64_t pos = 0;
+
+	if (ftruncate(out, (off_t)size) < 0)
+		return -errno;
+	while (pos < size) {
+		off_t data = lseek(in, (off_t)pos, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			break;
+		if (data < 0)
+			return -errno;
+		hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole > size)
+			hole = (off_t)size;
+		for (loff_t io = data, oo = data; io < hole; ) {
+			ssize_t n = copy_file_range(in, &io, out, &oo, (size_t)(hole - io), 0);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return n < 0 ? -errno : -ENODATA;
+		}
+		pos = (uint64_t)hole;
+	}
+	return fsync(out) < 0 ? -errno : 0;
+}
+
+/*
+ * Copies the file src to dst through a temporary file next to dst, renamed
+ * into place when complete (replacing dst only with overwrite).
+ */
+static int copy_image(const char *src, const char *dst, bool overwrite)
+{
+	const char *slash = strrchr(dst, '/');
+	struct stat st;
+	char *tmp;
+	int in, out, r;
+
+	if (asprintf(&tmp, "%.*s/.%s.XXXXXX", (int)(slash - dst), dst, slash + 1) < 0)
+		return -ENOMEM;
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	out = in < 0 ? -1 : mkostemp(tmp, O_CLOEXEC);
+	if (in < 0 || out < 0) {
+		r = -errno;
+		if (in >= 0)
+			close(in);
+		free(tmp);
+		return r;
+	}
+	r = fstat(in, &st) < 0 ? -errno : copy_sparse(in, out, (uint64_t)st.st_size);
+	if (r == 0 && fchmod(out, 0644) < 0)
+		r = -errno;
+	if (r == 0 && (overwrite ? rename(tmp, dst) :
+		       renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE)) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	close(in);
+	close(out);
+	free(tmp);
+	return r;
+}
+
+/*
+ * The warm path: the recipe's installed image from the cache, grown to the
+ * size asked for.  1 when taken, 0 when the cache cannot serve this build.
+ */
+static int image_from_cache(struct uml_rootfs *rootfs, const struct recipe *rc, unsigned flags)
+{
+	struct stat st;
+	int r;
+
+	if ((flags & UML_ROOTFS_DEBOOTSTRAP_REFRESH) || stat(rc->image, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || (rootfs->size_set && rootfs->size < (uint64_t)st.st_size))
+		return 0;
+	r = uml_progress(rootfs->ctx, "copy", 0, 0);
+	if (r < 0)
+		return rfail(rootfs, r, "building '%s' was cancelled", rootfs->path);
+	r = copy_image(rc->image, rootfs->path, flags & UML_ROOTFS_CREATE_OVERWRITE);
+	if (r < 0)
+		return rfail(rootfs, r, "cannot copy the cached image '%s' to '%s': %s", rc->image,
+			     rootfs->path, strerror(-r));
+	uml_info(rootfs->ctx, "using the cached installed image '%s'", rc->image);
+	if (rootfs->size_set && rootfs->size > (uint64_t)st.st_size) {
+		r = uml_rootfs_resize(rootfs, rootfs->size);
+		if (r < 0) {
+			unlink(rootfs->path);
+			return r;
+		}
+	}
+	rootfs->size = rootfs->size_set ? rootfs->size : (uint64_t)st.st_size;
+	rootfs->ready_marker = NULL;
+	return 1;
 }
 
 UML_EXPORT int uml_rootfs_create_debootstrap(struct uml_rootfs *rootfs, const char *suite,
@@ -992,6 +1095,13 @@ UML_EXPORT int uml_rootfs_create_debootstrap(struct uml_rootfs *rootfs, const ch
 		r = rfail(rootfs, lfd, "cannot lock '%s': %s", rc.lock, strerror(-lfd));
 		goto out;
 	}
+	r = image_from_cache(rootfs, &rc, flags);
+	if (r < 0)
+		goto out;
+	if (r > 0) {
+		cached = created = true;
+		goto configure;
+	}
 	cached = !(flags & UML_ROOTFS_DEBOOTSTRAP_REFRESH) && stat(rc.tarball, &st) == 0 &&
 		 S_ISREG(st.st_mode) && st.st_size > 0;
 	if (!cached) {
@@ -1012,8 +1122,6 @@ UML_EXPORT int uml_rootfs_create_debootstrap(struct uml_rootfs *rootfs, const ch
 	rn.staging = staging;
 	recipe_argv(&rc, rc.tarball_opt, root, argv);
 	r = run_debootstrap(&rn, argv);
-	close(lfd);
-	lfd = -1;
 	if (r < 0)
 		goto out;
 
@@ -1034,6 +1142,15 @@ UML_EXPORT int uml_rootfs_create_debootstrap(struct uml_rootfs *rootfs, const ch
 	staging_remove(rootfs->ctx, staging);
 	free(staging);
 	staging = NULL;
+	/* the next build of this recipe starts from here */
+	r = copy_image(rootfs->path, rc.image, true);
+	if (r < 0)
+		uml_log(rootfs->ctx, LOG_WARNING, "cannot keep '%s' in the cache as '%s': %s",
+			rootfs->path, rc.image, strerror(-r));
+	r = 0;
+configure:
+	close(lfd);
+	lfd = -1;
 	if (!(flags & UML_ROOTFS_DEBOOTSTRAP_NO_CONFIGURE)) {
 		r = uml_rootfs_configure(rootfs, 0);
 		if (r < 0)

@@ -956,17 +956,18 @@ UML_EXPORT int uml_rootfs_cow_merge(struct uml_rootfs *cow, const char *out_imag
 /*
  * uml_rootfs_create_debootstrap() runs Debian's debootstrap into a
  * staging directory next to the image and turns the tree into the image
- * with libext2fs.  The packages debootstrap downloads are kept in a cache,
- * one tarball per recipe (suite, architecture, variant, extra packages and
- * mirror), so a second build of the same recipe needs no network and
- * skips the download.  debootstrap needs root.
+ * with libext2fs.  Per recipe (suite, architecture, variant, extra packages,
+ * mirror and filesystem type) the cache keeps the packages debootstrap
+ * downloaded (its tarball) and the installed image before configuration,
+ * so a second build of the same recipe is a copy of that image plus the
+ * configuration: no network, no debootstrap.  debootstrap needs root.
  */
 
 /**
  * enum uml_rootfs_debootstrap_flags - flags for
  * uml_rootfs_create_debootstrap(), besides enum uml_rootfs_create_flags.
- * @UML_ROOTFS_DEBOOTSTRAP_REFRESH: download the packages again even when
- *     the cache has them (the cache entry is replaced)
+ * @UML_ROOTFS_DEBOOTSTRAP_REFRESH: download and install the packages again
+ *     even when the cache has them (the cache entries are replaced)
  * @UML_ROOTFS_DEBOOTSTRAP_NO_CONFIGURE: leave the image as debootstrap
  *     made it; by default uml_rootfs_configure() runs on it
  */
@@ -1041,20 +1042,24 @@ UML_EXPORT int uml_rootfs_set_cache_dir(struct uml_rootfs *rootfs, const char *d
  * @suite: a Debian suite or code name ("bookworm", "stable", "sid")
  * @flags: enum uml_rootfs_create_flags and enum uml_rootfs_debootstrap_flags
  *
- * Builds a Debian guest: takes the packages of this recipe from the cache
- * or downloads them into it (debootstrap --make-tarball), installs them
- * into a staging directory next to the image (debootstrap
+ * Builds a Debian guest.  When the cache holds the installed image of this
+ * recipe (and no size smaller than it was set), the image is a sparse copy
+ * of it, grown to the size set.  Otherwise: takes the packages from the
+ * cache or downloads them into it (debootstrap --make-tarball), installs
+ * them into a staging directory next to the image (debootstrap
  * --unpack-tarball), creates the image from it as
- * uml_rootfs_create_from_dir() does, removes the staging directory and,
- * unless UML_ROOTFS_DEBOOTSTRAP_NO_CONFIGURE is given, runs
- * uml_rootfs_configure().  The image gets the size set with
+ * uml_rootfs_create_from_dir() does, keeps a copy in the cache and removes
+ * the staging directory.  Then, unless UML_ROOTFS_DEBOOTSTRAP_NO_CONFIGURE
+ * is given, runs uml_rootfs_configure().  The image gets the size set with
  * uml_rootfs_set_size(); without one, the tree's size plus 512 MiB of free
- * space, at least 1 GiB (the file is sparse).  Reports progress through
- * the context: "download" (packages retrieved, total unknown), then
- * "extract", "unpack" and "configure" (packages done of all), then
- * "populate" (image entries).  A progress callback returning non-zero
- * stops debootstrap (its whole process group is killed).  Concurrent
- * builds of one recipe share one download (a lock in the cache).
+ * space, at least 1 GiB (the file is sparse).  Images copied from the
+ * cache share their filesystem UUID.  Reports progress through the
+ * context: "copy" (a pulse) for a cached image; else "download" (packages
+ * retrieved, total unknown), then "extract", "unpack" and "configure"
+ * (packages done of all), then "populate" (image entries).  A progress
+ * callback returning non-zero stops debootstrap (its whole process group
+ * is killed).  Concurrent builds of one recipe wait for each other (a
+ * lock in the cache), so they share one download.
  *
  * Nothing is left behind on failure: no image, no staging directory, no
  * mounts; a failed download leaves no cache entry.
@@ -1075,7 +1080,8 @@ UML_EXPORT int uml_rootfs_create_debootstrap(struct uml_rootfs *rootfs, const ch
 /**
  * uml_rootfs_debootstrap_was_cached:
  * Returns: 1 if the last successful uml_rootfs_create_debootstrap() took
- * its packages from the cache (no download), 0 otherwise.
+ * its packages or its installed image from the cache (no download), 0
+ * otherwise.
  * Since: 0.1
  */
 UML_EXPORT int uml_rootfs_debootstrap_was_cached(struct uml_rootfs *rootfs);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * bench-debootstrap: a Debian guest (bookworm minbase + systemd-sysv)
- * built through libuml with a cold package cache (download + install),
- * then with the warm cache (install only), against a plain
+ * built through libuml with a cold cache (download, install, image), then
+ * with the warm cache (a copy of the recipe's installed image and the
+ * configuration), against a plain
  * `debootstrap --variant=minbase --include=systemd-sysv bookworm DIR`
  * run by hand (the baseline: no image, no cache).
  *
@@ -133,12 +134,12 @@ int main(int argc, char **argv)
 	if (base > 0) {
 		printf("%-32s | %8.1fs | %8.1fs | %5.2f | ~1 (baseline: plain debootstrap, no image)\n",
 		       "cold: download+install+image", cold, base, cold / base);
-		printf("%-32s | %8.1fs | %8.1fs | %5.2f | < 1 (the cache skips the download)\n",
-		       "warm: install+image (cached)", warm, base, warm / base);
+		printf("%-32s | %8.1fs | %8.1fs | %5.2f | << 1 (no download, no dpkg)\n",
+		       "warm: cached image+configure", warm, base, warm / base);
 	} else {
 		printf("%-32s | %8.1fs | %9s | %5s | -\n", "cold: download+install+image", cold, "-",
 		       "-");
-		printf("%-32s | %8.1fs | %9s | %5s | -\n", "warm: install+image (cached)", warm, "-",
+		printf("%-32s | %8.1fs | %9s | %5s | -\n", "warm: cached image+configure", warm, "-",
 		       "-");
 	}
 	printf("%-32s | %9.2f | %9s | %5s | < 1\n", "warm / cold", warm / cold, "-", "-");

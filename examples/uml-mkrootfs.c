@@ -95,7 +95,7 @@ int main(int argc, const char **argv)
 		{ "cache-dir", 0, POPT_ARG_STRING, &cache_dir, 0,
 		  "package cache (default ~/.cache/libuml)", "DIR" },
 		{ "refresh", 0, POPT_ARG_NONE, &refresh, 0,
-		  "download the packages again even if cached", NULL },
+		  "download and install the packages again even if cached", NULL },
 		{ "from", 0, POPT_ARG_STRING, &from, 0, "the image's contents from a directory", "DIR" },
 		{ "size", 0, POPT_ARG_STRING, &size, 0,
 		  "image size, e.g. 512M or 2G (default 64M; Debian: fitted)", "SIZE" },

@@ -1100,6 +1100,7 @@ UML_EXPORT int uml_rootfs_create_debootstrap(struct uml_rootfs *rootfs, const ch
 		goto out;
 	if (r > 0) {
 		cached = created = true;
+		r = 0;
 		goto configure;
 	}
 	cached = !(flags & UML_ROOTFS_DEBOOTSTRAP_REFRESH) && stat(rc.tarball, &st) == 0 &&

@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 	if (base > 0) {
 		printf("%-32s | %8.1fs | %8.1fs | %5.2f | ~1 (baseline: plain debootstrap, no image)\n",
 		       "cold: download+install+image", cold, base, cold / base);
-		printf("%-32s | %8.1fs | %8.1fs | %5.2f | << 1 (no download, no dpkg)\n",
+		printf("%-32s | %8.1fs | %8.1fs | %5.3f | << 1 (no download, no dpkg)\n",
 		       "warm: cached image+configure", warm, base, warm / base);
 	} else {
 		printf("%-32s | %8.1fs | %9s | %5s | -\n", "cold: download+install+image", cold, "-",
@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 		printf("%-32s | %8.1fs | %9s | %5s | -\n", "warm: cached image+configure", warm, "-",
 		       "-");
 	}
-	printf("%-32s | %9.2f | %9s | %5s | < 1\n", "warm / cold", warm / cold, "-", "-");
+	printf("%-32s | %9.3f | %9s | %5s | < 1\n", "warm / cold", warm / cold, "-", "-");
 	printf("%-32s | %9s | %9s | %5s | no, yes\n", "cache used (cold, warm)",
 	       cold_cached ? "yes" : "no", warm_cached ? "yes" : "no", "-");
 	return 0;

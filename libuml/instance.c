@@ -728,6 +728,10 @@ static void feed_lines(struct uml_instance *inst, struct line_splitter *ls, cons
 		start = i + 1;
 	}
 	uml_buf_drop_front(p, start);
+	/* prompts ("login: ") end without a newline but may be the ready marker */
+	if (console && !inst->run_command && inst->ready_marker && p->len &&
+	    memmem(p->data, p->len, inst->ready_marker, strlen(inst->ready_marker)))
+		set_ready(inst);
 	/* a guest printing without newlines must not grow us without bound */
 	if ((flush && p->len > 0) || p->len > 65536) {
 		log_append(inst, p->data, p->len);

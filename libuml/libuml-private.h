@@ -154,6 +154,15 @@ int uml_kconfig_verify(struct uml_kernel_build *b, const char *config_path,
 /* Writes a file through a temporary and rename(), so readers never see half. */
 int uml_write_file(const char *path, const char *data, size_t len);
 
+/* $XDG_CACHE_HOME/libuml, else ~/.cache/libuml (allocated). */
+char *uml_default_cache_dir(void);
+/* Opens (creating) path and takes an exclusive flock; the fd, or -errno. */
+int uml_lock_file(const char *path);
+/* FNV-1a: identifies inputs of stamps and cache entries, not a security hash. */
+#define UML_HASH_INIT 0xcbf29ce484222325ULL
+uint64_t uml_hash_bytes(uint64_t h, const void *data, size_t len);
+uint64_t uml_hash_str(uint64_t h, const char *s);	/* with its NUL */
+
 /* The shipped config presets, generated from libuml/presets/NAME.config. */
 struct uml_preset_text {
 	const char *name;
@@ -182,6 +191,8 @@ struct uml_rootfs {
 	char *last_error;
 	struct uml_rootfs_entry *listing;	/* of uml_rootfs_list_dir(), with its names */
 	size_t n_listing;
+	bool size_set;			/* uml_rootfs_set_size() was called */
+	struct rootfs_guest *guest;	/* debootstrap/configure/mount settings, or NULL */
 };
 
 struct uml_ctx *uml_rootfs_get_ctx(struct uml_rootfs *rootfs);

@@ -950,6 +950,320 @@ UML_EXPORT int uml_rootfs_cow_merge(struct uml_rootfs *cow, const char *out_imag
 				    unsigned flags);
 
 /* ------------------------------------------------------------------ */
+/* Root filesystems: Debian guests (debootstrap)                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * uml_rootfs_create_debootstrap() runs Debian's debootstrap into a
+ * staging directory next to the image and turns the tree into the image
+ * with libext2fs.  Per recipe (suite, architecture, variant, extra packages,
+ * mirror and filesystem type) the cache keeps the packages debootstrap
+ * downloaded (its tarball) and the installed image before configuration,
+ * so a second build of the same recipe is a copy of that image plus the
+ * configuration: no network, no debootstrap.  debootstrap needs root.
+ */
+
+/**
+ * enum uml_rootfs_debootstrap_flags - flags for
+ * uml_rootfs_create_debootstrap(), besides enum uml_rootfs_create_flags.
+ * @UML_ROOTFS_DEBOOTSTRAP_REFRESH: download and install the packages again
+ *     even when the cache has them (the cache entries are replaced)
+ * @UML_ROOTFS_DEBOOTSTRAP_NO_CONFIGURE: leave the image as debootstrap
+ *     made it; by default uml_rootfs_configure() runs on it
+ */
+enum uml_rootfs_debootstrap_flags {
+	UML_ROOTFS_DEBOOTSTRAP_REFRESH = 1u << 8,
+	UML_ROOTFS_DEBOOTSTRAP_NO_CONFIGURE = 1u << 9,
+};
+
+/**
+ * uml_rootfs_set_mirror:
+ * @url: an http:// or https:// Debian mirror, e.g.
+ *       "http://deb.debian.org/debian", or NULL for the default: the first
+ *       mirror apt on this machine uses for Debian (from
+ *       /etc/apt/sources.list.d/\*.sources and /etc/apt/sources.list), else
+ *       http://deb.debian.org/debian
+ * Returns: 0; -EINVAL for another scheme, white space, control characters
+ * or a leading '-'.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_mirror(struct uml_rootfs *rootfs, const char *url);
+
+/**
+ * uml_rootfs_get_mirror:
+ * Returns: the mirror uml_rootfs_create_debootstrap() uses: the one set,
+ * else the default found as uml_rootfs_set_mirror() describes; owned by
+ * @rootfs.  NULL only for a NULL @rootfs or without memory.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_rootfs_get_mirror(struct uml_rootfs *rootfs);
+
+/**
+ * uml_rootfs_set_arch:
+ * @arch: a Debian architecture ("amd64", "i386"), or NULL for the host's
+ *        (dpkg --print-architecture)
+ * Returns: 0, -EINVAL for a name other than [a-z0-9-]+.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_arch(struct uml_rootfs *rootfs, const char *arch);
+
+/**
+ * uml_rootfs_set_variant:
+ * @variant: "minbase" (essential packages and apt), "buildd", or NULL for
+ *           debootstrap's default (priority required and important)
+ * Returns: 0, -EINVAL for another variant.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_variant(struct uml_rootfs *rootfs, const char *variant);
+
+/**
+ * uml_rootfs_add_package:
+ * @name: a Debian package name to install as well (debootstrap
+ *        --include), e.g. "systemd-sysv"; adding a name twice adds it once
+ * Returns: 0; -EINVAL for a name that is not a valid Debian package name
+ * (lower case letters, digits, '+', '-', '.'; at least two characters,
+ * starting with a letter or digit); -E2BIG past 1024 packages.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_add_package(struct uml_rootfs *rootfs, const char *name);
+
+/**
+ * uml_rootfs_set_cache_dir:
+ * @dir: where downloaded packages are kept, or NULL for the default:
+ *       $XDG_CACHE_HOME/libuml, else ~/.cache/libuml (the tarballs go to
+ *       DIR/debootstrap/)
+ * Returns: 0, -EINVAL for an empty @dir.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_cache_dir(struct uml_rootfs *rootfs, const char *dir);
+
+/**
+ * uml_rootfs_create_debootstrap:
+ * @suite: a Debian suite or code name ("bookworm", "stable", "sid")
+ * @flags: enum uml_rootfs_create_flags and enum uml_rootfs_debootstrap_flags
+ *
+ * Builds a Debian guest.  When the cache holds the installed image of this
+ * recipe (and no size smaller than it was set), the image is a sparse copy
+ * of it, grown to the size set.  Otherwise: takes the packages from the
+ * cache or downloads them into it (debootstrap --make-tarball), installs
+ * them into a staging directory next to the image (debootstrap
+ * --unpack-tarball), creates the image from it as
+ * uml_rootfs_create_from_dir() does, keeps a copy in the cache and removes
+ * the staging directory.  Then, unless UML_ROOTFS_DEBOOTSTRAP_NO_CONFIGURE
+ * is given, runs uml_rootfs_configure().  The image gets the size set with
+ * uml_rootfs_set_size(); without one, the tree's size plus 512 MiB of free
+ * space, at least 1 GiB (the file is sparse).  Images copied from the
+ * cache share their filesystem UUID.  Reports progress through the
+ * context: "copy" (a pulse) for a cached image; else "download" (packages
+ * retrieved, total unknown), then "extract", "unpack" and "configure"
+ * (packages done of all), then "populate" (image entries).  A progress
+ * callback returning non-zero stops debootstrap (its whole process group
+ * is killed).  Concurrent builds of one recipe wait for each other (a
+ * lock in the cache), so they share one download.
+ *
+ * Nothing is left behind on failure: no image, no staging directory, no
+ * mounts; a failed download leaves no cache entry.
+ *
+ * Returns: 0; -EINVAL for a bad @suite or unknown @flags; -EEXIST, -EISDIR
+ * as uml_rootfs_create_from_dir(); -EPERM when not running as root (the
+ * message says why debootstrap needs it); -ENOPKG if debootstrap is not
+ * installed; -EIO if debootstrap failed (the message holds its error and
+ * the end of its log: an unknown suite or package, an unreachable mirror);
+ * -ENOSPC if the disk of the staging directory or the image filled up;
+ * -ECANCELED if the progress callback cancelled; the errors of
+ * uml_rootfs_configure().
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_create_debootstrap(struct uml_rootfs *rootfs, const char *suite,
+					     unsigned flags);
+
+/**
+ * uml_rootfs_debootstrap_was_cached:
+ * Returns: 1 if the last successful uml_rootfs_create_debootstrap() took
+ * its packages or its installed image from the cache (no download), 0
+ * otherwise.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_debootstrap_was_cached(struct uml_rootfs *rootfs);
+
+/* ------------------------------------------------------------------ */
+/* Root filesystems: guest configuration                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * uml_rootfs_configure() applies what a guest needs to boot under UML to
+ * an existing ext2/3/4 image (made by libuml or anywhere else, e.g. an old
+ * root_fs), through libext2fs without mounting it: an fstab with
+ * /dev/ubda as root and /proc, the device nodes the kernel and init need
+ * before devtmpfs (/dev/console, /dev/null, /dev/tty0, /dev/ubda ...), a
+ * getty on the UML console, and whatever the setters below asked for.
+ * Each fixup is written in the guest's own style, after detecting its init
+ * system.  Settings not set leave the image's own files alone.
+ */
+
+/**
+ * enum uml_init_system - the init system of a guest.
+ * @UML_INIT_UNKNOWN: none found, or not recognised; as a setting: detect
+ * @UML_INIT_SYSTEMD: systemd (getty: console-getty.service; network:
+ *     systemd-networkd)
+ * @UML_INIT_SYSVINIT: sysvinit (getty: /etc/inittab; network: ifupdown)
+ * @UML_INIT_UPSTART: upstart (getty: /etc/init/; network: ifupdown)
+ * @UML_INIT_BUSYBOX: busybox init, or the /init of
+ *     uml_rootfs_create_busybox() guests (getty: /etc/inittab; network:
+ *     busybox ifup with /etc/network/interfaces)
+ */
+enum uml_init_system {
+	UML_INIT_UNKNOWN = 0,
+	UML_INIT_SYSTEMD = 1,
+	UML_INIT_SYSVINIT = 2,
+	UML_INIT_UPSTART = 3,
+	UML_INIT_BUSYBOX = 4,
+};
+
+/**
+ * uml_init_system_to_string:
+ * Returns: a static lower-case name ("systemd", "sysvinit", "upstart",
+ * "busybox", "unknown"), or NULL for a value out of range.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_init_system_to_string(enum uml_init_system init);
+
+/**
+ * uml_rootfs_set_hostname:
+ * @name: the guest's host name: dot-separated labels of letters, digits
+ *        and '-' (not at either end of a label), at most 63 characters
+ *        each and 253 in all; NULL leaves the image's name alone
+ * Written to /etc/hostname and /etc/hosts by uml_rootfs_configure().
+ * Returns: 0, -EINVAL for an invalid name.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_hostname(struct uml_rootfs *rootfs, const char *name);
+
+/**
+ * uml_rootfs_set_network:
+ * @spec: "none" (loopback only), "dhcp" (eth0 by DHCP), or
+ *        "static:ADDR/PREFIX[,GATEWAY[,DNS]]" with IPv4 addresses, e.g.
+ *        "static:10.0.2.15/24,10.0.2.2,10.0.2.3"; NULL leaves the image's
+ *        network configuration alone
+ * uml_rootfs_configure() writes it in the guest's style: a .network file
+ * for systemd-networkd (and enables it), /etc/network/interfaces for
+ * ifupdown and busybox; a DNS server goes to /etc/resolv.conf.
+ * Returns: 0, -EINVAL for a malformed @spec (the message says which part).
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_network(struct uml_rootfs *rootfs, const char *spec);
+
+/**
+ * uml_rootfs_set_root_password:
+ * @password: the root password, or NULL for none (root logs in without
+ *            one); it is stored hashed (yescrypt, or SHA-512 crypt for
+ *            busybox guests, whose login knows no yescrypt)
+ * Without this call the image's /etc/shadow is left alone.
+ * Returns: 0; -EINVAL for a password with control characters.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_root_password(struct uml_rootfs *rootfs, const char *password);
+
+/**
+ * uml_rootfs_set_autologin:
+ * @enable: non-zero: the console getty logs root in without asking
+ * Returns: 0.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_autologin(struct uml_rootfs *rootfs, int enable);
+
+/**
+ * uml_rootfs_set_init:
+ * @init: the init system the guest should boot with, or UML_INIT_UNKNOWN
+ *        (the default) to keep the one the image has.  A chosen init must
+ *        be installed in the image; uml_rootfs_configure() points /sbin/init
+ *        at it.
+ * Returns: 0, -EINVAL for an unknown value.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_init(struct uml_rootfs *rootfs, enum uml_init_system init);
+
+/**
+ * uml_rootfs_configure:
+ * @flags: 0 (reserved)
+ *
+ * Applies the fixups described above to the image and logs (LOG_INFO)
+ * which init system it found and configured.  Afterwards the ready marker
+ * of guests booted from @rootfs is "login:" for systemd, sysvinit and
+ * upstart guests and UML_BUSYBOX_READY_MARKER for busybox guests.
+ *
+ * Returns: 0; -EINVAL for unknown @flags; -ENOENT if the image has no
+ * init at all (/sbin/init missing: the kernel would stop with "No working
+ * init found"; the message names packages that provide one) or lacks the
+ * one chosen with uml_rootfs_set_init(); -EMEDIUMTYPE, -EBUSY,
+ * -EOPNOTSUPP as uml_rootfs_copy_in(); -ENOSPC if the image is full;
+ * -ENOTSUP if a password cannot be hashed (libcrypt lacks the method).
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_configure(struct uml_rootfs *rootfs, unsigned flags);
+
+/**
+ * uml_rootfs_get_init_system:
+ * @ret: the init system of the image
+ *
+ * Looks at the image's /sbin/init (and the files around it) without
+ * changing anything.
+ *
+ * Returns: 0 (*@ret is UML_INIT_UNKNOWN if none was recognised);
+ * -EMEDIUMTYPE; -EOPNOTSUPP for a COW overlay; -EINVAL.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_get_init_system(struct uml_rootfs *rootfs, enum uml_init_system *ret);
+
+/* ------------------------------------------------------------------ */
+/* Root filesystems: loop mounts (root only)                           */
+/* ------------------------------------------------------------------ */
+
+/**
+ * enum uml_rootfs_mount_flags - flags for uml_rootfs_mount().
+ * @UML_ROOTFS_MOUNT_READONLY: mount read-only
+ */
+enum uml_rootfs_mount_flags {
+	UML_ROOTFS_MOUNT_READONLY = 1u << 0,
+};
+
+/**
+ * uml_rootfs_mount:
+ * @mountpoint: an existing empty directory
+ * @flags: enum uml_rootfs_mount_flags
+ *
+ * Mounts the image on a loop device through libmount, for filesystems
+ * libext2fs cannot write and for steps that need a live tree (chroot
+ * hooks).  The loop device is set up to detach itself when unmounted.
+ * The image must not be in use by a running guest.  An image still mounted
+ * when @rootfs is freed is unmounted then.
+ *
+ * Returns: 0; -EPERM when not running as root; -EBUSY if @rootfs is
+ * already mounted; -ENOENT, -ENOTDIR for a bad @mountpoint; -EOPNOTSUPP
+ * for a COW overlay; -EIO (with libmount's message) if the mount failed.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_mount(struct uml_rootfs *rootfs, const char *mountpoint,
+				unsigned flags);
+
+/**
+ * uml_rootfs_get_mountpoint:
+ * Returns: where uml_rootfs_mount() mounted @rootfs, owned by @rootfs, or
+ * NULL when not mounted.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_rootfs_get_mountpoint(struct uml_rootfs *rootfs);
+
+/**
+ * uml_rootfs_umount:
+ * Unmounts what uml_rootfs_mount() mounted and detaches its loop device;
+ * when a process still uses the tree, the mount is detached lazily.
+ * Returns: 0; -ENOTCONN if not mounted; -EIO with libmount's message.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_umount(struct uml_rootfs *rootfs);
+
+/* ------------------------------------------------------------------ */
 /* Instances                                                           */
 /* ------------------------------------------------------------------ */
 

@@ -6,9 +6,11 @@
  * Transports (all in Debian's 6.1 UML kernel; see uml_net_kernel_check()):
  *   NAT     ethN=slirp,MAC,SLIRP[,redir_...]  UML forks the slirp helper
  *           itself, in the guest's process group: it dies with the guest.
- *   link    vecN:transport=fd,fd=FD,...  one end of a SOCK_DGRAM socketpair
- *           per guest; the other guest holds the other end.  The fd must
- *           exist when the kernel starts, so links are added before boot.
+ *   link    vecN:transport=fd,fd=FD,...  one end of a socketpair per guest;
+ *           the other guest holds the other end.  The fd must exist when
+ *           the kernel starts, so links are added before boot, and the
+ *           kernel closes it when the interface goes down: a link cannot
+ *           be taken down and up again.
  *   switch  ethN=vde,DIR,MAC  a port on a vde_switch (vde2) that libuml
  *           starts and stops; the kernel links libvdeplug in statically.
  *   tap     ethN=tuntap,DEV,MAC  an existing tap device, or one libuml
@@ -136,7 +138,13 @@ UML_EXPORT int uml_link_new(struct uml_ctx *ctx, struct uml_link **ret)
 	link = calloc(1, sizeof(*link));
 	if (!link)
 		return -ENOMEM;
-	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, link->fd) < 0) {
+	/*
+	 * SEQPACKET, not DGRAM: a unix datagram socket lets only
+	 * net.unix.max_dgram_qlen (10) frames wait at the receiver, which
+	 * throttles TCP between guests; seqpacket is limited by buffer bytes.
+	 * Frame boundaries are kept either way.
+	 */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, link->fd) < 0) {
 		int r = -errno;
 
 		free(link);

@@ -1622,6 +1622,11 @@ UML_EXPORT int uml_instance_remove_disk_live(struct uml_instance *inst, unsigned
  * libuml.dns=ADDR and configure themselves (Debian guests: see the rootfs
  * configuration).  Interfaces added to a running guest come up unconfigured.
  *
+ * Guests exchange frames directly, kernel to kernel, but each instance
+ * still needs its event loop driven: with several guests, poll all their
+ * fds and call uml_instance_process() on each (a one-shot guest, for one,
+ * gets its command only when its instance is processed).
+ *
  * Everything libuml starts for a guest's network ends with the guest: UML
  * runs the slirp helper in the guest's process group; created taps are
  * deleted and switch and link references dropped when the guest ends.
@@ -1723,7 +1728,8 @@ UML_EXPORT struct uml_link *uml_link_unref(struct uml_link *link);
  *
  * Plugs @inst into @link.  Both instances may be configured and booted in
  * any order.  Links exist only from boot: the kernel must hold its socket
- * when it starts.
+ * when it starts; for the same reason the guest cannot take the interface
+ * down and up again (UML closes the socket when it goes down).
  *
  * Returns: 0; -EBUSY if both ends are taken, or the guest was booted
  * (use a switch port to hot-add); -ENOSPC past 16 interfaces.

@@ -4,7 +4,7 @@
  * processes behind each network interface of an instance.
  *
  * Transports (all in Debian's 6.1 UML kernel; see uml_net_kernel_check()):
- *   NAT     ethN=slirp,MAC,SLIRP[,redir_...]  UML forks the slirp helper
+ *   NAT     ethN=slirp,MAC,SLIRP  UML forks the slirp helper
  *           itself, in the guest's process group: it dies with the guest.
  *   link    vecN:transport=fd,fd=FD,...  one end of a socketpair per guest;
  *           the other guest holds the other end.  The fd must exist when
@@ -39,7 +39,6 @@
 #include "libuml-private.h"
 
 #define MAX_IFACES 16
-#define MAX_FORWARDS 8
 #define MAX_SWITCH_NAME 32
 #define SWITCH_START_TIMEOUT_MS 5000
 #define SWITCH_STOP_TIMEOUT_MS 2000
@@ -83,8 +82,6 @@ struct iface {
 	struct uml_switch *sw;
 	char *tap;
 	bool tap_create, tap_created;
-	char *forwards[MAX_FORWARDS];	/* slirp "redir" arguments, '_' for spaces */
-	size_t n_forwards;
 	bool removed;
 };
 
@@ -447,25 +444,12 @@ static const char *iface_mac(struct uml_instance *inst, struct iface *ifc)
 static char *iface_arg(struct uml_instance *inst, struct iface *ifc, const char *slirp)
 {
 	const char *mac = iface_mac(inst, ifc);
-	struct uml_buf b = { 0 };
 	char *s = NULL;
 	int r = -1;
 
 	switch (ifc->kind) {
 	case IFACE_NAT:
 		r = asprintf(&s, "eth%u=slirp,%s,%s", ifc->unit, mac, slirp);
-		if (r < 0 || ifc->n_forwards == 0)
-			break;
-		r = uml_buf_append(&b, s, strlen(s));
-		for (size_t i = 0; r == 0 && i < ifc->n_forwards; i++)
-			r = uml_buf_append(&b, ",", 1) |
-			    uml_buf_append(&b, ifc->forwards[i], strlen(ifc->forwards[i]));
-		free(s);
-		s = b.data;
-		if (r < 0) {
-			uml_buf_free(&b);
-			s = NULL;
-		}
 		break;
 	case IFACE_LINK:
 		r = asprintf(&s, "vec%u:transport=fd,fd=%d,vec=0,mac=%s", ifc->unit,
@@ -609,39 +593,6 @@ UML_EXPORT int uml_instance_add_nat(struct uml_instance *inst, unsigned *ret_ind
 	net = get_net(inst, false);
 	if (!net->dns && !(net->dns = strdup(NAT_DNS)))
 		return -ENOMEM;
-	return 0;
-}
-
-UML_EXPORT int uml_instance_add_nat_forward(struct uml_instance *inst, unsigned index,
-					    enum uml_net_proto proto, uint16_t host_port,
-					    uint16_t guest_port)
-{
-	struct iface *ifc;
-	char *fw, addr[INET_ADDRSTRLEN];
-
-	if (!inst)
-		return -EINVAL;
-	ifc = get_iface(inst, index);
-	if (!ifc)
-		return -ENOENT;
-	if (ifc->kind != IFACE_NAT)
-		return ifail(inst, -EINVAL, "interface %s is not a NAT interface", ifc->name);
-	if (proto != UML_NET_TCP && proto != UML_NET_UDP)
-		return ifail(inst, -EINVAL, "unknown protocol %d", (int)proto);
-	if (host_port == 0 || guest_port == 0)
-		return ifail(inst, -EINVAL, "port 0 cannot be forwarded");
-	if (guest_running(inst) || uml_instance_get_state(inst) == UML_STATE_EXITED)
-		return ifail(inst, -EBUSY, "forwards of %s must be set before boot", ifc->name);
-	if (ifc->n_forwards >= MAX_FORWARDS)
-		return ifail(inst, -ENOSPC, "%s has %d forwards already", ifc->name, MAX_FORWARDS);
-	/* slirp forwards to the address the guest has: 10.0.2.15 unless changed */
-	snprintf(addr, sizeof(addr), "%.*s", (int)strcspn(ifc->addr ? ifc->addr : NAT_GUEST_ADDR,
-							   "/"), ifc->addr ? ifc->addr : NAT_GUEST_ADDR);
-	/* slirp's command "redir [udp] HOSTPORT ADDR:PORT"; UML turns '_' into ' ' */
-	if (asprintf(&fw, "redir_%s%u_%s:%u", proto == UML_NET_UDP ? "udp_" : "",
-		     (unsigned)host_port, addr, (unsigned)guest_port) < 0)
-		return -ENOMEM;
-	ifc->forwards[ifc->n_forwards++] = fw;
 	return 0;
 }
 
@@ -1008,8 +959,6 @@ void uml_net_free(struct uml_instance *inst)
 		free(ifc->addr);
 		free(ifc->gateway);
 		free(ifc->tap);
-		for (size_t j = 0; j < ifc->n_forwards; j++)
-			free(ifc->forwards[j]);
 	}
 	free(net->dns);
 	free(net);

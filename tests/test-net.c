@@ -23,8 +23,9 @@
 #define RUN_MS 120000
 #define MAX_GUESTS 3
 /* The peer may boot later: retry until it answers (bounded), then ping. */
-#define PING(addr) "n=0; until ping -c 1 -W 1 " addr " >/dev/null; do n=$((n+1)); " \
-	"[ $n -lt 60 ] || exit 1; done; ping -c 2 " addr
+/* (a subshell: on a console, "exit" would end the guest's shell) */
+#define PING(addr) "(n=0; until ping -c 1 -W 1 " addr " >/dev/null; do n=$((n+1)); " \
+	"[ $n -lt 120 ] || exit 1; done; ping -c 2 " addr ")"
 
 static struct uml_ctx *ctx;
 static struct uml_kernel *kernel;
@@ -139,7 +140,7 @@ static char *console_run(int i, const char *cmd)
 	snprintf(line, sizeof(line), "%s; echo done-$((6*7))\n", cmd);
 	ck_assert_int_eq(uml_instance_write_console(g[i], line, strlen(line)),
 			 (ssize_t)strlen(line));
-	for (int tries = 0; tries < 300; tries++) {
+	for (int tries = 0; tries < 1800; tries++) {
 		log = uml_instance_get_console_log(g[i], &len);
 		if (len > start && strstr(log + start, "done-42"))
 			return strndup(log + start, len - start);
@@ -208,8 +209,6 @@ START_TEST(args_and_names)
 	ck_assert_int_eq(uml_instance_set_iface_address(a, 2, "10.2.0.1/33", NULL), -EINVAL);
 	ck_assert_int_eq(uml_instance_set_iface_address(a, 2, "10.2.0/24", NULL), -EINVAL);
 	ck_assert_int_eq(uml_instance_set_iface_address(a, 2, NULL, "10.2.0.9"), -EINVAL);
-	ck_assert_int_eq(uml_instance_add_nat_forward(a, 0, UML_NET_TCP, 8080, 80), 0);
-	ck_assert_int_eq(uml_instance_add_nat_forward(a, 1, UML_NET_TCP, 8080, 80), -EINVAL);
 	ck_assert_int_eq(uml_instance_add_nat(a, NULL), -EEXIST);
 
 	argv = uml_instance_get_argv(a);
@@ -222,9 +221,6 @@ START_TEST(args_and_names)
 	ck_assert(argv_has(argv, "libuml.ip=eth0,10.0.2.15/24,10.0.2.2"));
 	ck_assert(argv_has(argv, "libuml.ip=vec0,10.1.0.1/24"));
 	ck_assert(argv_has(argv, "libuml.dns=10.0.2.3"));
-	for (const char *const *p = argv; *p; p++)
-		if (strncmp(*p, "eth0=", 5) == 0)
-			ck_assert_ptr_nonnull(strstr(*p, ",redir_8080_10.0.2.15:80"));
 
 	/* a link has two ends */
 	ck_assert_int_eq(uml_instance_add_link(b, link, NULL), 0);

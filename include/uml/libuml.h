@@ -1636,14 +1636,6 @@ struct uml_link;
 struct uml_switch;
 
 /**
- * enum uml_net_proto - protocols for uml_instance_add_nat_forward().
- */
-enum uml_net_proto {
-	UML_NET_TCP = 0,
-	UML_NET_UDP = 1,
-};
-
-/**
  * enum uml_tap_flags - flags for uml_instance_add_tap().
  * @UML_TAP_CREATE: create the tap device at boot (needs root or
  *     CAP_NET_ADMIN) and delete it when the guest ends; without it the
@@ -1663,7 +1655,10 @@ enum uml_tap_flags {
  * guest gets slirp's fixed addresses: 10.0.2.15/24, gateway 10.0.2.2 (which
  * reaches the host's own 127.0.0.1), DNS 10.0.2.3; change the guest side
  * with uml_instance_set_iface_address().  One per guest.  On a running
- * guest the interface is hot-added (mconsole "config").
+ * guest the interface is hot-added (mconsole "config").  There is no host
+ * port forwarding: Debian's slirp 1.0.17 takes "redir" commands and
+ * listens on the host port, but under UML's slirp transport the forwarded
+ * connections never reach the guest; use a tap for inbound connections.
  *
  * Returns: 0; -EEXIST if the guest has a NAT interface; -ENOPKG without a
  * slirp helper (for a running guest; else at boot); -ENOSPC past 16
@@ -1672,27 +1667,6 @@ enum uml_tap_flags {
  * Since: 0.1
  */
 UML_EXPORT int uml_instance_add_nat(struct uml_instance *inst, unsigned *ret_index);
-
-/**
- * uml_instance_add_nat_forward:
- * @index: a NAT interface of @inst
- * @proto: enum uml_net_proto
- * @host_port: the port slirp listens on, on all host addresses
- * @guest_port: the port it connects to on the guest's NAT address
- *
- * Forwards a host port into the guest (slirp's "redir" command).  slirp
- * cannot bind a forward to one host address (e.g. 127.0.0.1 only): the
- * port is open on every interface of the host.  Set the guest's address
- * first if it is not slirp's default.
- *
- * Returns: 0; -ENOENT for an unknown @index; -EINVAL if it is not a NAT
- * interface, for an unknown @proto or a port 0; -EBUSY once booted;
- * -ENOSPC past 8 forwards.
- * Since: 0.1
- */
-UML_EXPORT int uml_instance_add_nat_forward(struct uml_instance *inst, unsigned index,
-					    enum uml_net_proto proto, uint16_t host_port,
-					    uint16_t guest_port);
 
 /**
  * uml_link_new:

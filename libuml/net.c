@@ -506,7 +506,19 @@ static void iface_release(struct iface *ifc)
 	ifc->sw = uml_switch_unref(ifc->sw);
 }
 
-/* Adds a new interface: at boot time, or now on a running guest (mconsole). */
+/* Frees what an interface holds, not the interface itself. */
+static void iface_free(struct iface *ifc)
+{
+	iface_release(ifc);
+	free(ifc->addr);
+	free(ifc->gateway);
+	free(ifc->tap);
+}
+
+/*
+ * Adds a new interface: at boot time, or now on a running guest (mconsole).
+ * Takes over what tmpl holds, also on failure.
+ */
 static int iface_add(struct uml_instance *inst, struct iface *tmpl, unsigned *ret_index)
 {
 	struct uml_net *net;
@@ -515,17 +527,22 @@ static int iface_add(struct uml_instance *inst, struct iface *tmpl, unsigned *re
 	bool live = guest_running(inst);
 	int r;
 
-	if (uml_instance_get_state(inst) == UML_STATE_EXITED)
+	if (uml_instance_get_state(inst) == UML_STATE_EXITED) {
+		iface_free(tmpl);
 		return ifail(inst, -EBUSY, "guest '%s' has ended", uml_instance_get_umid(inst));
+	}
 	net = get_net(inst, true);
-	if (!net)
+	if (!net) {
+		iface_free(tmpl);
 		return -ENOMEM;
-	if (net->n >= MAX_IFACES)
+	}
+	if (net->n >= MAX_IFACES) {
+		iface_free(tmpl);
 		return ifail(inst, -ENOSPC, "guest '%s' has %d network interfaces already",
 			     uml_instance_get_umid(inst), MAX_IFACES);
+	}
 	ifc = &net->ifaces[net->n];
 	*ifc = *tmpl;
-	ifc->end = tmpl->end;
 	if (ifc->kind == IFACE_LINK) {
 		ifc->unit = net->next_vec;
 		snprintf(ifc->name, sizeof(ifc->name), "vec%u", ifc->unit);
@@ -535,7 +552,7 @@ static int iface_add(struct uml_instance *inst, struct iface *tmpl, unsigned *re
 	}
 	if (live) {
 		if (ifc->kind == IFACE_NAT && (r = find_slirp(inst, &slirp)) < 0)
-			return r;
+			goto fail;
 		r = iface_prepare(inst, ifc);
 		if (r < 0)
 			goto fail;
@@ -561,7 +578,7 @@ static int iface_add(struct uml_instance *inst, struct iface *tmpl, unsigned *re
 		*ret_index = (unsigned)(net->n - 1);
 	return 0;
 fail:
-	tap_delete(ifc);
+	iface_free(ifc);	/* the slot stays free: net->n did not grow */
 	free(arg);
 	free(slirp);
 	return r;
@@ -585,11 +602,8 @@ UML_EXPORT int uml_instance_add_nat(struct uml_instance *inst, unsigned *ret_ind
 		return -ENOMEM;
 	}
 	r = iface_add(inst, &t, ret_index);
-	if (r < 0) {
-		free(t.addr);
-		free(t.gateway);
+	if (r < 0)
 		return r;
-	}
 	net = get_net(inst, false);
 	if (!net->dns && !(net->dns = strdup(NAT_DNS)))
 		return -ENOMEM;
@@ -613,34 +627,26 @@ UML_EXPORT int uml_instance_add_link(struct uml_instance *inst, struct uml_link 
 	t.end = link->taken[0] ? 1 : 0;
 	t.link = uml_link_ref(link);
 	r = iface_add(inst, &t, ret_index);
-	if (r < 0) {
-		uml_link_unref(link);
-		return r;
-	}
-	link->taken[t.end] = true;
-	return 0;
+	if (r == 0)
+		link->taken[t.end] = true;
+	return r;
 }
 
 UML_EXPORT int uml_instance_add_switch_port(struct uml_instance *inst, struct uml_switch *sw,
 					    unsigned *ret_index)
 {
 	struct iface t = { .kind = IFACE_SWITCH };
-	int r;
 
 	if (!inst || !sw)
 		return -EINVAL;
 	t.sw = uml_switch_ref(sw);
-	r = iface_add(inst, &t, ret_index);
-	if (r < 0)
-		uml_switch_unref(sw);
-	return r;
+	return iface_add(inst, &t, ret_index);
 }
 
 UML_EXPORT int uml_instance_add_tap(struct uml_instance *inst, const char *dev, unsigned flags,
 				    unsigned *ret_index)
 {
 	struct iface t = { .kind = IFACE_TAP, .tap_create = flags & UML_TAP_CREATE };
-	int r;
 
 	if (!inst || !dev)
 		return -EINVAL;
@@ -653,10 +659,7 @@ UML_EXPORT int uml_instance_add_tap(struct uml_instance *inst, const char *dev, 
 	t.tap = strdup(dev);
 	if (!t.tap)
 		return -ENOMEM;
-	r = iface_add(inst, &t, ret_index);
-	if (r < 0)
-		free(t.tap);
-	return r;
+	return iface_add(inst, &t, ret_index);
 }
 
 /* ---- interface settings and getters ------------------------------------ */
@@ -952,14 +955,8 @@ void uml_net_free(struct uml_instance *inst)
 
 	if (!net)
 		return;
-	for (size_t i = 0; i < net->n; i++) {
-		struct iface *ifc = &net->ifaces[i];
-
-		iface_release(ifc);
-		free(ifc->addr);
-		free(ifc->gateway);
-		free(ifc->tap);
-	}
+	for (size_t i = 0; i < net->n; i++)
+		iface_free(&net->ifaces[i]);
 	free(net->dns);
 	free(net);
 	*slot = NULL;

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -134,22 +135,26 @@ static char *console_run(int i, const char *cmd)
 	size_t start, len;
 	const char *log;
 	char line[512];
+	time_t until = time(NULL) + 180;
 
 	uml_instance_get_console_log(g[i], &start);
 	/* the marker's echo differs from its output: 42 only appears as output */
 	snprintf(line, sizeof(line), "%s; echo done-$((6*7))\n", cmd);
 	ck_assert_int_eq(uml_instance_write_console(g[i], line, strlen(line)),
 			 (ssize_t)strlen(line));
-	for (int tries = 0; tries < 1800; tries++) {
+	while (time(NULL) < until) {
+		struct pollfd p = { .fd = uml_instance_get_fd(g[i]), .events = POLLIN };
+
 		log = uml_instance_get_console_log(g[i], &len);
 		if (len > start && strstr(log + start, "done-42"))
 			return strndup(log + start, len - start);
-		struct pollfd p = { .fd = uml_instance_get_fd(g[i]), .events = POLLIN };
-
 		poll(&p, 1, 100);
 		uml_instance_process(g[i]);
 	}
-	ck_abort_msg("guest %d did not finish '%s'", i, cmd);
+	log = uml_instance_get_console_log(g[i], &len);
+	fprintf(stderr, "guest %d console:\n%s\n", i, len > 3000 ? log + len - 3000 : log);
+	ck_abort_msg("guest %d did not finish '%s' (state %d)", i, cmd,
+		     (int)uml_instance_get_state(g[i]));
 	return NULL;
 }
 
@@ -249,19 +254,26 @@ static void console_ping(int i, const char *addr)
 	free(out);
 }
 
+/* Guests 0..n-1, normal boots, on link or sw as NET.(i+1)/24. */
+static void plugged_guests(int n, const char *net, struct uml_link *link, struct uml_switch *sw)
+{
+	for (int i = 0; i < n; i++) {
+		char addr[32];
+
+		guest(i, NULL);
+		snprintf(addr, sizeof(addr), "%s.%d/24", net, i + 1);
+		ck_assert_int_eq(link ? uml_instance_add_link(g[i], link, NULL)
+				      : uml_instance_add_switch_port(g[i], sw, NULL), 0);
+		ck_assert_int_eq(uml_instance_set_iface_address(g[i], 0, addr, NULL), 0);
+	}
+}
+
 START_TEST(link_ping)
 {
 	struct uml_link *link;
 
 	ck_assert_int_eq(uml_link_new(ctx, &link), 0);
-	for (int i = 0; i < 2; i++) {
-		char addr[32];
-
-		guest(i, NULL);
-		snprintf(addr, sizeof(addr), "10.1.0.%d/24", i + 1);
-		ck_assert_int_eq(uml_instance_add_link(g[i], link, NULL), 0);
-		ck_assert_int_eq(uml_instance_set_iface_address(g[i], 0, addr, NULL), 0);
-	}
+	plugged_guests(2, "10.1.0", link, NULL);
 	uml_link_unref(link);	/* the guests hold it */
 	boot(0);
 	boot(1);
@@ -282,14 +294,7 @@ START_TEST(switch_three_guests)
 	pid_t pid;
 
 	ck_assert_int_eq(uml_switch_new(ctx, "three", &sw), 0);
-	for (int i = 0; i < 3; i++) {
-		char addr[32];
-
-		guest(i, NULL);
-		snprintf(addr, sizeof(addr), "10.3.0.%d/24", i + 1);
-		ck_assert_int_eq(uml_instance_add_switch_port(g[i], sw, NULL), 0);
-		ck_assert_int_eq(uml_instance_set_iface_address(g[i], 0, addr, NULL), 0);
-	}
+	plugged_guests(3, "10.3.0", NULL, sw);
 	ck_assert_int_eq(uml_switch_get_pid(sw), 0);	/* started lazily */
 	for (int i = 0; i < 3; i++)
 		boot(i);

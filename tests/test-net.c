@@ -425,6 +425,57 @@ START_TEST(hot_add_and_remove)
 }
 END_TEST
 
+/* Gone, or a zombie nobody has reaped yet. */
+static bool process_gone(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	bool gone = true;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f) {
+		gone = fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[2] == 'Z';
+		fclose(f);
+	}
+	return gone;
+}
+
+/* The caller dies without cleaning up: its switch must not outlive it. */
+START_TEST(switch_dies_with_caller)
+{
+	int p[2];
+	pid_t child, sw_pid = 0;
+	char path[256];
+
+	ck_assert_int_eq(pipe(p), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		struct uml_switch *sw;
+		pid_t pid;
+
+		if (uml_switch_new(ctx, "orphan", &sw) < 0 || uml_switch_start(sw) < 0)
+			_exit(1);
+		pid = uml_switch_get_pid(sw);
+		(void)!write(p[1], &pid, sizeof(pid));
+		raise(SIGKILL);
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &sw_pid, sizeof(sw_pid)), (ssize_t)sizeof(sw_pid));
+	close(p[0]);
+	waitpid(child, NULL, 0);
+	ck_assert_int_gt(sw_pid, 0);
+	for (int i = 0; i < 100 && !process_gone(sw_pid); i++)
+		usleep(50000);
+	ck_assert_msg(process_gone(sw_pid), "vde_switch %d outlived its caller", (int)sw_pid);
+	snprintf(path, sizeof(path), "%s/switch-orphan", uml_ctx_get_runtime_dir(ctx));
+	for (int i = 0; i < 100 && access(path, F_OK) == 0; i++)
+		usleep(50000);
+	ck_assert_msg(access(path, F_OK) != 0, "%s was left behind", path);
+}
+END_TEST
+
 START_TEST(tap_pings_host_side)
 {
 	char tap[16], sys[64], cmd[128];
@@ -467,6 +518,7 @@ int main(void)
 	tcase_add_checked_fixture(cfg, setup, teardown);
 	tcase_add_test(cfg, args_and_names);
 	tcase_add_test(cfg, tap_missing_device);
+	tcase_add_test(cfg, switch_dies_with_caller);
 	suite_add_tcase(s, cfg);
 	tcase_add_checked_fixture(run, setup, teardown);
 	tcase_set_timeout(run, 300);

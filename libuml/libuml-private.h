@@ -339,4 +339,25 @@ enum uml_console_class {
 enum uml_console_class uml_console_classify(const char *line, size_t len);
 int uml_console_class_rank(enum uml_console_class c);
 
+/* ---- net.c: network interfaces (hooks called by instance.c) ------------ */
+
+struct uml_net;
+/* instance.c: where an instance keeps its network state (NULL until used) */
+struct uml_net **uml_instance_net_slot(struct uml_instance *inst);
+/* Most fds uml_net_boot_prepare() adds to the kernel's keep list. */
+#define UML_NET_MAX_FDS 16
+/* How many kernel arguments uml_net_build_args() adds. */
+int uml_net_count_args(struct uml_instance *inst);
+/* Appends the interfaces' kernel arguments at argv[*n]... (allocated). */
+int uml_net_build_args(struct uml_instance *inst, char **argv, size_t *n);
+/* Starts switches, creates taps, appends link sockets to keep[*n_keep]. */
+int uml_net_boot_prepare(struct uml_instance *inst, int *keep, size_t *n_keep);
+/* Undoes uml_net_boot_prepare() after a failed boot (deletes created taps). */
+void uml_net_boot_failed(struct uml_instance *inst);
+/* The guest ended: drops switches and links, deletes created taps. */
+void uml_net_guest_ended(struct uml_instance *inst);
+/* Shell lines that set the addresses in one-shot mode (allocated), or NULL. */
+char *uml_net_run_prologue(struct uml_instance *inst);
+void uml_net_free(struct uml_instance *inst);
+
 #endif

@@ -2157,6 +2157,297 @@ UML_EXPORT int uml_instance_copy_in(struct uml_instance *inst, const char *host_
  */
 UML_EXPORT int uml_instance_copy_out(struct uml_instance *inst, const char *guest_path,
 				     const char *host_path);
+/* Networking                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Network interfaces of a guest, added before boot (or, for NAT, switch
+ * ports and taps, to a running guest).  Each call returns the interface's
+ * index on the instance (0, 1, ... in the order added); the guest sees it
+ * under the name uml_instance_get_iface_name() reports: "ethN" for NAT,
+ * switch ports and taps, "vecN" for links (UML's vector driver).  Kernels
+ * need CONFIG_UML_NET_SLIRP (NAT), CONFIG_UML_NET_VECTOR (links),
+ * CONFIG_UML_NET_VDE (switches) and CONFIG_UML_NET_TUNTAP (taps); Debian's
+ * user-mode-linux kernel has all four.
+ *
+ * Addresses: busybox guests made by uml_rootfs_create_busybox() set the
+ * addresses given with uml_instance_set_iface_address() (and NAT's
+ * defaults) at boot, before their ready marker; in one-shot mode
+ * (uml_instance_set_run_command()) libuml sets them with `ip` before the
+ * command runs, on any rootfs with an `ip` command.  Other guests get the
+ * settings on their kernel command line as libuml.ip=IF,ADDR/LEN[,GW] and
+ * libuml.dns=ADDR and configure themselves (Debian guests: see the rootfs
+ * configuration).  Interfaces added to a running guest come up unconfigured.
+ *
+ * Guests exchange frames directly, kernel to kernel, but each instance
+ * still needs its event loop driven: with several guests, poll all their
+ * fds and call uml_instance_process() on each (a one-shot guest, for one,
+ * gets its command only when its instance is processed).
+ *
+ * Everything libuml starts for a guest's network ends with the guest: UML
+ * runs the slirp helper in the guest's process group; created taps are
+ * deleted and switch and link references dropped when the guest ends.
+ */
+
+struct uml_link;
+struct uml_switch;
+
+/**
+ * enum uml_tap_flags - flags for uml_instance_add_tap().
+ * @UML_TAP_CREATE: create the tap device at boot (needs root or
+ *     CAP_NET_ADMIN) and delete it when the guest ends; without it the
+ *     device must exist and be usable by the caller (e.g. made by
+ *     `ip tuntap add dev DEV mode tap user USER`)
+ */
+enum uml_tap_flags {
+	UML_TAP_CREATE = 1u << 0,
+};
+
+/**
+ * uml_instance_add_nat:
+ * @ret_index: if not NULL, receives the interface's index
+ *
+ * Adds an interface with NAT to the host through the slirp helper (Debian
+ * package slirp: slirp-fullbolt, else slirp on $PATH), without root.  The
+ * guest gets slirp's fixed addresses: 10.0.2.15/24, gateway 10.0.2.2 (which
+ * reaches the host's own 127.0.0.1), DNS 10.0.2.3; change the guest side
+ * with uml_instance_set_iface_address().  One per guest.  On a running
+ * guest the interface is hot-added (mconsole "config").  There is no host
+ * port forwarding: Debian's slirp 1.0.17 takes "redir" commands and
+ * listens on the host port, but under UML's slirp transport the forwarded
+ * connections never reach the guest; use a tap for inbound connections.
+ *
+ * Returns: 0; -EEXIST if the guest has a NAT interface; -ENOPKG without a
+ * slirp helper (for a running guest; else at boot); -ENOSPC past 16
+ * interfaces; -EBUSY if the guest has ended; the mconsole errors of
+ * uml_instance_mconsole_config() when hot-adding.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_add_nat(struct uml_instance *inst, unsigned *ret_index);
+
+/**
+ * uml_link_new:
+ * @ret: the new link
+ *
+ * Creates a point-to-point "cable" between two guests: a socketpair whose
+ * ends become one vector interface in each of the two instances passed to
+ * uml_instance_add_link().  No root, no switch process.  Frames sent
+ * while the other guest is not up yet are buffered or dropped like on a
+ * cable.
+ *
+ * Returns: 0, -EINVAL, -ENOMEM, -EMFILE/-ENFILE when out of file
+ * descriptors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_link_new(struct uml_ctx *ctx, struct uml_link **ret);
+
+/** uml_link_ref: Returns: @link. Since: 0.1 */
+UML_EXPORT struct uml_link *uml_link_ref(struct uml_link *link);
+/**
+ * uml_link_unref:
+ * Drops a reference; instances using the link hold their own until their
+ * guest ends.  Returns: NULL.
+ * Since: 0.1
+ */
+UML_EXPORT struct uml_link *uml_link_unref(struct uml_link *link);
+
+/**
+ * uml_instance_add_link:
+ * @link: a link with a free end; the first instance gets one end, the
+ *        second the other
+ * @ret_index: if not NULL, receives the interface's index
+ *
+ * Plugs @inst into @link.  Both instances may be configured and booted in
+ * any order.  Links exist only from boot: the kernel must hold its socket
+ * when it starts; for the same reason the guest cannot take the interface
+ * down and up again (UML closes the socket when it goes down).
+ *
+ * Returns: 0; -EBUSY if both ends are taken, or the guest was booted
+ * (use a switch port to hot-add); -ENOSPC past 16 interfaces.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_add_link(struct uml_instance *inst, struct uml_link *link,
+				     unsigned *ret_index);
+
+/**
+ * uml_switch_new:
+ * @name: 1 to 32 characters from [A-Za-z0-9._-]
+ * @ret: the new switch
+ *
+ * Describes an Ethernet switch many guests plug into: a vde_switch (Debian
+ * package vde2) with its control directory at RUNTIME_DIR/switch-NAME.
+ * libuml starts it at the first boot of a guest with a port on it (or at
+ * uml_switch_start()) in its own process group, guarded like guests (it
+ * dies with the calling process), and stops it with the last reference:
+ * the caller's and those of guests using it, which they drop when they
+ * end.  If a switch of another process already listens at that
+ * directory, guests plug into that one and libuml leaves it alone.
+ *
+ * Returns: 0; -EINVAL for a bad @name; -ENAMETOOLONG when the runtime
+ * directory leaves no room for vde's socket paths; -ENOMEM.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_switch_new(struct uml_ctx *ctx, const char *name, struct uml_switch **ret);
+
+/** uml_switch_ref: Returns: @sw. Since: 0.1 */
+UML_EXPORT struct uml_switch *uml_switch_ref(struct uml_switch *sw);
+/**
+ * uml_switch_unref:
+ * Drops a reference; with the last one a switch libuml started is stopped
+ * and reaped and its directory removed.  Returns: NULL.
+ * Since: 0.1
+ */
+UML_EXPORT struct uml_switch *uml_switch_unref(struct uml_switch *sw);
+
+/**
+ * uml_switch_start:
+ * Starts the switch now instead of at the first guest's boot; waits until
+ * it accepts connections.  Does nothing if it runs.
+ * Returns: 0; -ENOPKG if vde_switch is not installed; -EIO if it exited or
+ * did not open its control socket within 5 s; errors of fork/exec.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_switch_start(struct uml_switch *sw);
+
+/**
+ * uml_switch_get_path:
+ * Returns: the switch's control directory (what `vde_plug DIR` and
+ * `ethN=vde,DIR` take), owned by @sw.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_switch_get_path(struct uml_switch *sw);
+
+/**
+ * uml_switch_get_pid:
+ * Returns: the pid of the vde_switch libuml started, or 0 if it does not
+ * run (or is another process's switch).
+ * Since: 0.1
+ */
+UML_EXPORT pid_t uml_switch_get_pid(struct uml_switch *sw);
+
+/**
+ * uml_switch_last_error:
+ * Returns: the message of the last failure on @sw, or NULL.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_switch_last_error(struct uml_switch *sw);
+
+/**
+ * uml_instance_add_switch_port:
+ * @sw: the switch; the instance keeps a reference until its guest ends
+ * @ret_index: if not NULL, receives the interface's index
+ *
+ * Plugs @inst into a port of @sw.  On a running guest the switch is
+ * started if needed and the interface hot-added.
+ *
+ * Returns: 0; -ENOSPC past 16 interfaces; -EBUSY if the guest has ended;
+ * when hot-adding, the errors of uml_switch_start() and of
+ * uml_instance_mconsole_config().
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_add_switch_port(struct uml_instance *inst, struct uml_switch *sw,
+					    unsigned *ret_index);
+
+/**
+ * uml_instance_add_tap:
+ * @dev: the host's tap device name (at most 15 characters; with
+ *       UML_TAP_CREATE a kernel pattern such as "umltap%d" is not accepted:
+ *       give a name)
+ * @flags: enum uml_tap_flags
+ * @ret_index: if not NULL, receives the interface's index
+ *
+ * Connects the guest to a host tap device.  The host side's address and
+ * routing are the caller's business (`ip addr add ... dev DEV`).  On a
+ * running guest the interface is hot-added.
+ *
+ * Returns: 0; -EINVAL for a bad name or flags; -ENODEV if @dev does not
+ * exist (without UML_TAP_CREATE); -EPERM if creating it needs privileges
+ * the caller lacks; -EEXIST if UML_TAP_CREATE names an existing device;
+ * the last three at boot for a guest not yet booted (not running as
+ * root: -ENODEV already here).
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_add_tap(struct uml_instance *inst, const char *dev, unsigned flags,
+				    unsigned *ret_index);
+
+/**
+ * uml_instance_set_iface_mac:
+ * @index: an interface of @inst
+ * @mac: "xx:xx:xx:xx:xx:xx", a unicast address
+ *
+ * Without one an interface gets a locally administered address derived
+ * from the umid and the interface name: stable for a guest with a fixed
+ * umid.
+ *
+ * Returns: 0; -ENOENT for an unknown @index; -EINVAL for a malformed or
+ * multicast address; -EBUSY once booted.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_set_iface_mac(struct uml_instance *inst, unsigned index,
+					  const char *mac);
+
+/**
+ * uml_instance_set_iface_address:
+ * @index: an interface of @inst
+ * @address: "A.B.C.D/LEN" for the guest side, or NULL for none
+ * @gateway: a default route through this interface, or NULL
+ *
+ * Sets what the guest configures at boot (see the section's notes).
+ *
+ * Returns: 0; -ENOENT for an unknown @index; -EINVAL for a malformed
+ * address or a gateway without an address; -EBUSY once booted.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_set_iface_address(struct uml_instance *inst, unsigned index,
+					      const char *address, const char *gateway);
+
+/**
+ * uml_instance_set_dns:
+ * @server: the IPv4 address of the guest's name server, or NULL; a NAT
+ *          interface sets slirp's 10.0.2.3 unless one was set
+ * Returns: 0; -EINVAL for a malformed address; -EBUSY once booted.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_set_dns(struct uml_instance *inst, const char *server);
+
+/**
+ * uml_instance_get_iface_count:
+ * Returns: the number of interfaces added (removed ones included: indexes
+ * never change).
+ * Since: 0.1
+ */
+UML_EXPORT unsigned uml_instance_get_iface_count(struct uml_instance *inst);
+
+/**
+ * uml_instance_get_iface_name:
+ * Returns: the name the guest gives interface @index ("eth0", "vec0"),
+ * owned by @inst, or NULL for an unknown index.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_instance_get_iface_name(struct uml_instance *inst, unsigned index);
+
+/**
+ * uml_instance_get_iface_mac:
+ * Returns: the MAC address of interface @index ("02:..."), owned by @inst
+ * until the next change of it or of the umid, or NULL for an unknown index.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_instance_get_iface_mac(struct uml_instance *inst, unsigned index);
+
+/**
+ * uml_instance_remove_iface:
+ * @index: an interface of @inst
+ *
+ * Hot-removes the interface from the running guest (mconsole "remove")
+ * and releases what it used on the host (its switch reference, link end,
+ * created tap).  Its index stays taken.
+ *
+ * Returns: 0; -ENOENT for an unknown @index; -ENOTCONN if the guest does
+ * not run; -ENODEV if it was removed already; -EREMOTEIO when the kernel
+ * refused (e.g. the interface is up); the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_remove_iface(struct uml_instance *inst, unsigned index);
 
 #ifdef __cplusplus
 }

@@ -7,11 +7,13 @@
  *   bench-boot [RUNS] [KERNEL]      (default 20 runs, the default kernel)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -39,13 +41,29 @@ static double boot_libuml(struct uml_kernel *k, struct uml_rootfs *img)
 	return t;
 }
 
+/* UML's helpers hold the disk lock a moment after the kernel died. */
+static void wait_unlocked(const char *image)
+{
+	for (int i = 0; i < 2000; i++) {
+		struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		int fd = open(image, O_RDONLY);
+		int busy = fd >= 0 && fcntl(fd, F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK;
+
+		if (fd >= 0)
+			close(fd);
+		if (!busy)
+			return;
+		usleep(1000);
+	}
+}
+
 /* The same kernel, arguments and marker, without libuml. */
 static double boot_raw(const char *kernel, const char *image, const char *rundir,
-		       const char *preload, int i)
+		       const char *preload, const char *lpj, int i)
 {
 	char a_ubd[4096], a_umid[64], a_dir[4096], a_con[64], env_preload[4200];
 	char *argv[] = { (char *)kernel, "mem=64M", a_ubd, "root=/dev/ubda", a_umid, a_dir,
-			 "con=null", "ssl=null", a_con, NULL };
+			 "con=null", "ssl=null", a_con, (char *)lpj, NULL };
 	char *envp[] = { env_preload, NULL };
 	struct uml_buf_s { char data[1 << 16]; size_t len; } *buf = calloc(1, sizeof(*buf));
 	int sv[2];
@@ -62,8 +80,14 @@ static double boot_raw(const char *kernel, const char *image, const char *rundir
 	t0 = bench_now_ms();
 	pid = fork();
 	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
 		close(sv[0]);
+		dup2(null, 1);
+		dup2(null, 2);
 		setpgid(0, 0);
+		/* as libuml starts kernels (see spawn.c) */
+		personality(ADDR_NO_RANDOMIZE);
 		execve(kernel, argv, preload ? envp : (char *[]){ NULL });
 		_exit(127);
 	}
@@ -87,6 +111,7 @@ static double boot_raw(const char *kernel, const char *image, const char *rundir
 	kill(-pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	close(sv[0]);
+	wait_unlocked(image);
 	free(buf);
 	char cmd[4200];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s/%s'", rundir, a_umid + 5);
@@ -104,7 +129,7 @@ int main(int argc, char **argv)
 	int runs = argc > 1 ? atoi(argv[1]) : 20;
 	char dir[] = "/tmp/bench-boot-XXXXXX", image[128], rundir[128], cmd[300];
 	const char *builddir = getenv("UML_TEST_BUILDDIR");
-	char preload[4096];
+	char preload[4096], lpj[64] = "lpj=0";
 	struct uml_ctx *ctx;
 	struct uml_kernel *k;
 	struct uml_rootfs *img;
@@ -126,12 +151,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "the baseline needs %s (run from the build dir)\n", preload);
 		return 1;
 	}
+	{
+		/* the lpj= libuml passes, so both sides boot alike */
+		struct uml_instance *probe;
+
+		uml_instance_new(k, &probe);
+		for (const char *const *a = uml_instance_get_argv(probe); a && *a; a++)
+			if (strncmp(*a, "lpj=", 4) == 0)
+				snprintf(lpj, sizeof(lpj), "%s", *a);
+		uml_instance_unref(probe);
+	}
 	lib = calloc((size_t)runs, sizeof(double));
 	raw = calloc((size_t)runs, sizeof(double));
 	/* interleave so drift on the machine hits both sides alike */
 	for (int i = 0; i < runs; i++) {
 		raw[i] = boot_raw(uml_kernel_get_path(k), image, rundir,
-				  uml_ctx_host_needs_compat(ctx) ? preload : NULL, i);
+				  uml_ctx_host_needs_compat(ctx) ? preload : NULL, lpj, i);
 		lib[i] = boot_libuml(k, img);
 	}
 	ml = bench_median(lib, runs);

@@ -15,58 +15,7 @@
 
 #include <uml/libuml.h>
 
-enum {
-	EXIT_FAIL = 1,
-	EXIT_USAGE = 2,
-};
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	interrupted = 1;
-}
-
-struct bar {
-	int tty;
-	int quiet;
-	const char *phase;
-	time_t start;
-	int drawn;
-};
-
-/* A one-line bar on a terminal; nothing otherwise.  ^C cancels the build. */
-static int on_progress(void *userdata, const struct uml_progress *p)
-{
-	struct bar *b = userdata;
-	long secs = (long)(time(NULL) - b->start);
-
-	if (interrupted)
-		return 1;
-	if (!b->tty || b->quiet)
-		return 0;
-	if (p->total) {
-		unsigned pct = (unsigned)(p->done * 100 / p->total);
-		unsigned fill = pct * 30 / 100;
-
-		fprintf(stderr, "\r%-9s [%.*s%*s] %3u%% %" PRIu64 "/%" PRIu64 " %ld:%02ld ",
-			p->phase, (int)fill, "==============================", (int)(30 - fill), "",
-			pct, p->done, p->total, secs / 60, secs % 60);
-	} else {
-		static const char spin[] = "|/-\\";
-
-		fprintf(stderr, "\r%-9s %c %ld:%02ld%40s", p->phase, spin[secs % 4], secs / 60,
-			secs % 60, "");
-	}
-	b->drawn = 1;
-	return 0;
-}
-
-static void usage_error(poptContext pc, const char *msg)
-{
-	fprintf(stderr, "uml-build-kernel: %s\n", msg);
-	poptPrintUsage(pc, stderr, 0);
-}
+#include "tool.h"
 
 int main(int argc, const char **argv)
 {
@@ -76,7 +25,6 @@ int main(int argc, const char **argv)
 	struct uml_kernel_build *kb = NULL;
 	struct uml_ctx *ctx = NULL;
 	struct bar bar = { 0 };
-	struct sigaction sa = { .sa_handler = on_signal };
 	enum { OPT_FRAGMENT = 1, OPT_SET };
 	struct poptOption options[] = {
 		{ "source", 's', POPT_ARG_STRING, &source, 0,
@@ -112,8 +60,11 @@ int main(int argc, const char **argv)
 		char *val = rc == OPT_FRAGMENT ? fragment : set;
 		char **grown = realloc(*list, (*n + 1) * sizeof(**list));
 
-		if (!grown)
-			return EXIT_FAIL;
+		if (!grown) {
+			free(val);
+			rc = EXIT_FAIL;
+			goto out;
+		}
 		*list = grown;
 		(*list)[(*n)++] = val;
 	}
@@ -123,15 +74,18 @@ int main(int argc, const char **argv)
 		snprintf(msg, sizeof(msg), "%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
 			 poptStrerror(rc));
 		usage_error(pc, msg);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if (poptPeekArg(pc)) {
 		usage_error(pc, "unexpected argument");
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if (jobs < 0) {
 		usage_error(pc, "--jobs must not be negative");
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if (show_preset) {
 		const char *text = uml_kernel_build_get_preset_text(preset ? preset : "fast");
@@ -139,10 +93,12 @@ int main(int argc, const char **argv)
 		if (!text) {
 			fprintf(stderr, "uml-build-kernel: '%s' is not a shipped preset fragment\n",
 				preset ? preset : "fast");
-			return EXIT_USAGE;
+			rc = EXIT_USAGE;
+			goto out;
 		}
 		fputs(text, stdout);
-		return 0;
+		rc = 0;
+		goto out;
 	}
 
 	rc = EXIT_FAIL;
@@ -169,16 +125,9 @@ int main(int argc, const char **argv)
 			goto out;
 		}
 
-	bar.tty = isatty(STDERR_FILENO);
-	bar.quiet = quiet;
-	bar.start = time(NULL);
-	uml_ctx_set_progress_fn(ctx, on_progress, &bar);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
+	bar_start(&bar, ctx, quiet);
 	rc = uml_kernel_build_run(kb, NULL);
-	if (bar.drawn)
-		fprintf(stderr, "\r%78s\r", "");
+	bar_end(&bar);
 	if (rc < 0) {
 		/* the library logged the message already */
 		if (uml_kernel_build_get_log_path(kb) && rc != -ENOPKG && rc != -ENOENT)
@@ -194,8 +143,17 @@ int main(int argc, const char **argv)
 out:
 	uml_kernel_build_unref(kb);
 	uml_ctx_unref(ctx);
+	/* popt hands out copies; the last --fragment and --set are in the lists */
+	for (size_t i = 0; i < n_fragments; i++)
+		free(fragments[i]);
+	for (size_t i = 0; i < n_sets; i++)
+		free(sets[i]);
 	free(fragments);
 	free(sets);
+	free(source);
+	free(build_dir);
+	free(cache_dir);
+	free(preset);
 	poptFreeContext(pc);
 	return rc;
 }

@@ -3,6 +3,12 @@
  * uml-ctl - send a management console command to a running UML guest.
  *
  *   uml-ctl [--uml-dir DIR] [--json] [--timeout MS] UMID COMMAND [ARGS...]
+ *   uml-ctl [--uml-dir DIR] [--timeout MS] UMID exec -- CMD [ARGS...]
+ *
+ * `exec` runs CMD in a guest booted with an exec channel (by a process that
+ * keeps its event loop running, e.g. uml-run) and exits with its status
+ * (128 + signal if it was killed; 127 if CMD was not found, 126 if it could
+ * not be run), its stdout and stderr passed through.
  *
  * Exit status: 0 success, 1 the kernel refused the command, 2 usage error,
  * 3 the guest cannot be reached (no such guest, no answer, bad answer).
@@ -110,11 +116,63 @@ static int exit_code(int r)
 	}
 }
 
+/*
+ * `exec`: runs argv in the guest over its exec channel.  --timeout, when
+ * given, bounds the command (the guest kills it); stdin is not passed on.
+ */
+static int exec_in_guest(struct uml_ctx *ctx, const char *umid, const char **argv, int timeout_ms)
+{
+	struct uml_exec *e = NULL;
+	const char *data;
+	size_t len;
+	int r, code;
+
+	r = uml_ctx_exec(ctx, umid, argv, NULL, 0, timeout_ms, &e);
+	if (r < 0) {
+		const char *msg = uml_ctx_last_error(ctx);
+
+		fprintf(stderr, "uml-ctl: %s: %s\n", umid, msg ? msg : strerror(-r));
+		/* as shells do: 127 not found, 126 found but not runnable */
+		return r == -EINVAL ? EXIT_USAGE : r == -ENOENT ? 127 : r == -EACCES ? 126 :
+		       EXIT_UNREACHABLE;
+	}
+	data = uml_exec_get_stdout(e, &len);
+	fwrite(data, 1, len, stdout);
+	fflush(stdout);
+	data = uml_exec_get_stderr(e, &len);
+	fwrite(data, 1, len, stderr);
+	if (uml_exec_get_timed_out(e))
+		fprintf(stderr, "uml-ctl: %s: the command ran past its timeout and was killed\n", umid);
+	code = uml_exec_get_signal(e) ? 128 + uml_exec_get_signal(e) : uml_exec_get_status(e);
+	uml_exec_unref(e);
+	return code;
+}
+
 static void usage(poptContext pc, const char *msg)
 {
 	if (msg)
 		fprintf(stderr, "uml-ctl: %s\n", msg);
 	poptPrintUsage(pc, stderr, 0);
+}
+
+/* --uml-dir, relative to the current directory if not absolute. */
+static int set_dir(struct uml_ctx *ctx, const char *uml_dir, char **abs_dir)
+{
+	if (!uml_dir)
+		return EXIT_OK;
+	if (uml_dir[0] != '/') {
+		char cwd[4096];
+
+		if (!getcwd(cwd, sizeof(cwd)) || asprintf(abs_dir, "%s/%s", cwd, uml_dir) < 0) {
+			fprintf(stderr, "uml-ctl: cannot resolve '%s'\n", uml_dir);
+			return EXIT_USAGE;
+		}
+	}
+	if (uml_ctx_set_runtime_dir(ctx, *abs_dir ? *abs_dir : uml_dir) < 0) {
+		fprintf(stderr, "uml-ctl: %s\n", uml_ctx_last_error(ctx));
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
 }
 
 int main(int argc, const char **argv)
@@ -160,6 +218,29 @@ int main(int argc, const char **argv)
 		goto out;
 	}
 	umid = args[0];
+	if (strcmp(args[1], "exec") == 0) {
+		const char **cmd = args + 2;
+		bool timeout_given = false;
+
+		if (*cmd && strcmp(*cmd, "--") == 0)
+			cmd++;
+		if (!*cmd) {
+			usage(pc, "exec needs a command: UMID exec -- CMD [ARGS...]");
+			goto out;
+		}
+		for (int i = 1; i < argc && argv[i] != args[0]; i++)
+			timeout_given |= strncmp(argv[i], "-t", 2) == 0 ||
+					 strncmp(argv[i], "--timeout", 9) == 0;
+		if (uml_ctx_new(&ctx) < 0) {
+			ret = EXIT_UNREACHABLE;
+			goto out;
+		}
+		uml_ctx_set_log_fn(ctx, log_fn, NULL);
+		ret = set_dir(ctx, uml_dir, &abs_dir);
+		if (ret == EXIT_OK)
+			ret = exec_in_guest(ctx, umid, cmd, timeout_given ? timeout_ms : 0);
+		goto out;
+	}
 	for (size_t i = 1; args[i]; i++)
 		cmd_len += strlen(args[i]) + 1;
 	command = malloc(cmd_len);
@@ -182,22 +263,10 @@ int main(int argc, const char **argv)
 		goto out;
 	}
 	uml_ctx_set_log_fn(ctx, log_fn, NULL);
-	if (uml_dir) {
-		if (uml_dir[0] != '/') {
-			char cwd[4096];
-
-			if (!getcwd(cwd, sizeof(cwd)) ||
-			    asprintf(&abs_dir, "%s/%s", cwd, uml_dir) < 0) {
-				fprintf(stderr, "uml-ctl: cannot resolve '%s'\n", uml_dir);
-				goto out;
-			}
-		}
-		r = uml_ctx_set_runtime_dir(ctx, abs_dir ? abs_dir : uml_dir);
-		if (r < 0) {
-			fprintf(stderr, "uml-ctl: %s\n", uml_ctx_last_error(ctx));
-			goto out;
-		}
-	}
+	ret = set_dir(ctx, uml_dir, &abs_dir);
+	if (ret != EXIT_OK)
+		goto out;
+	ret = EXIT_USAGE;
 
 	r = uml_ctx_mconsole(ctx, umid, command, timeout_ms, &reply, &reply_len);
 	ret = exit_code(r);

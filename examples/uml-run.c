@@ -35,12 +35,16 @@ struct options {
 	char *wait_for;
 	int timeout_sec;
 	char *run;
+	char *exec;	/* --exec: a shell command over the exec channel */
+	int exec_channel;	/* --exec-channel: for `uml-ctl UMID exec` */
 	int console;
 	int attach;
 	int quiet;
 	int version;
 	char **append;
 	size_t n_append;
+	char **net;		/* --net specs */
+	size_t n_net;
 };
 
 static void on_event(void *userdata, struct uml_instance *inst, const struct uml_event *ev)
@@ -159,6 +163,96 @@ static void report_end(struct uml_instance *inst, int quiet)
 		detail ? ": " : "", detail ? detail : "");
 }
 
+/*
+ * --exec: once the guest is up, runs COMMAND with /bin/sh -c over the exec
+ * channel, copies its stdout and stderr to ours, halts the guest.  Returns
+ * the command's status (128 + signal if killed), or -1 if it did not run.
+ */
+static int exec_command(struct uml_instance *inst, const char *command)
+{
+	const char *argv[] = { "/bin/sh", "-c", command, NULL };
+	struct uml_exec *e = NULL;
+	const char *data;
+	size_t len;
+	int code;
+
+	if (uml_instance_wait_ready(inst, -1) < 0 ||
+	    uml_instance_exec(inst, argv, NULL, 0, 0, &e) < 0) {
+		fprintf(stderr, "uml-run: %s\n", uml_instance_last_error(inst));
+		if (uml_instance_get_state(inst) != UML_STATE_EXITED)
+			uml_instance_halt(inst, -1);
+		return -1;
+	}
+	data = uml_exec_get_stdout(e, &len);
+	fwrite(data, 1, len, stdout);
+	fflush(stdout);
+	data = uml_exec_get_stderr(e, &len);
+	fwrite(data, 1, len, stderr);
+	code = uml_exec_get_signal(e) ? 128 + uml_exec_get_signal(e) : uml_exec_get_status(e);
+	uml_exec_unref(e);
+	uml_instance_halt(inst, -1);
+	return code;
+}
+/* ---- net: --net KIND[:ARG][,ip=ADDR/LEN][,gw=GW][,mac=MAC] ---- */
+static int add_net(struct uml_ctx *ctx, struct uml_instance *inst, const char *spec)
+{
+	char *copy = strdup(spec), *opts, *arg, *ip = NULL, *gw = NULL, *mac = NULL;
+	struct uml_switch *sw = NULL;
+	unsigned idx;
+	int r = -EINVAL;
+
+	if (!copy)
+		return -ENOMEM;
+	opts = strchr(copy, ',');
+	if (opts)
+		*opts++ = '\0';
+	arg = strchr(copy, ':');
+	if (arg)
+		*arg++ = '\0';
+	for (char *o = opts, *next; o && *o; o = next) {
+		next = strchr(o, ',');
+		if (next)
+			*next++ = '\0';
+		if (strncmp(o, "ip=", 3) == 0)
+			ip = o + 3;
+		else if (strncmp(o, "gw=", 3) == 0)
+			gw = o + 3;
+		else if (strncmp(o, "mac=", 4) == 0)
+			mac = o + 4;
+		else
+			goto bad;
+	}
+	if (strcmp(copy, "nat") == 0 && !arg) {
+		r = uml_instance_add_nat(inst, &idx);
+	} else if (strcmp(copy, "switch") == 0 && arg && *arg) {
+		r = uml_switch_new(ctx, arg, &sw);
+		if (r == 0)
+			r = uml_instance_add_switch_port(inst, sw, &idx);
+		uml_switch_unref(sw);	/* the guest holds it */
+	} else if (strcmp(copy, "tap") == 0 && arg && *arg) {
+		char sys[64];
+
+		/* an existing tap is used; a missing one is created (root) */
+		snprintf(sys, sizeof(sys), "/sys/class/net/%s", arg);
+		r = uml_instance_add_tap(inst, arg, access(sys, F_OK) == 0 ? 0 : UML_TAP_CREATE,
+					 &idx);
+	} else {
+		goto bad;
+	}
+	if (r == 0 && (ip || gw))
+		r = uml_instance_set_iface_address(inst, idx, ip, gw);
+	if (r == 0 && mac)
+		r = uml_instance_set_iface_mac(inst, idx, mac);
+	free(copy);
+	return r;
+bad:
+	fprintf(stderr, "uml-run: bad --net '%s' (nat, switch:NAME or tap:DEV, then optional "
+		",ip=A.B.C.D/LEN ,gw=A.B.C.D ,mac=xx:xx:xx:xx:xx:xx)\n", spec);
+	free(copy);
+	return -EINVAL;
+}
+/* ---- end net ---- */
+
 static int run(struct options *o, struct uml_ctx *ctx, const char *tmpdir)
 {
 	struct uml_kernel *kernel = NULL;
@@ -205,8 +299,12 @@ static int run(struct options *o, struct uml_ctx *ctx, const char *tmpdir)
 		r = uml_instance_set_ready_marker(inst, o->wait_for);
 	if (r == 0 && o->run)
 		r = uml_instance_set_run_command(inst, o->run);
+	if (r == 0 && (o->exec || o->exec_channel))
+		r = uml_instance_enable_exec(inst);
 	if (r == 0 && o->timeout_sec > 0)
 		r = uml_instance_set_timeout(inst, (int64_t)o->timeout_sec * 1000);
+	for (size_t i = 0; r == 0 && i < o->n_net; i++)	/* net */
+		r = add_net(ctx, inst, o->net[i]);
 	if (r == 0)
 		r = uml_instance_boot(inst);
 	if (r < 0)
@@ -216,7 +314,13 @@ static int run(struct options *o, struct uml_ctx *ctx, const char *tmpdir)
 		attach(inst);
 		uml_instance_wait(inst, -1);
 	}
-	if (o->wait_for && !o->run) {
+	if (o->exec) {
+		code = exec_command(inst, o->exec);
+		if (code >= 0)
+			goto out;
+		code = EXIT_START;	/* the guest ended or the channel failed: say why */
+	}
+	if (o->wait_for && !o->run && !o->exec) {
 		/* success is the text appearing; then the guest is not needed */
 		r = uml_instance_wait_ready(inst, -1);
 		if (r == 0) {
@@ -251,7 +355,7 @@ out:
 int main(int argc, const char **argv)
 {
 	struct options o = { 0 };
-	char *append_arg = NULL;
+	char *append_arg = NULL, *net_arg = NULL;
 	struct poptOption table[] = {
 		{ "kernel", 'k', POPT_ARG_STRING, &o.kernel, 0,
 		  "UML kernel binary (default: $UML_KERNEL, /usr/bin/linux.uml, linux on PATH)", "PATH" },
@@ -262,14 +366,23 @@ int main(int argc, const char **argv)
 		{ "umid", 'u', POPT_ARG_STRING, &o.umid, 0, "guest name for mconsole tools", "NAME" },
 		{ "append", 'a', POPT_ARG_STRING, &append_arg, 'a',
 		  "extra kernel argument (repeatable)", "ARG" },
+		{ "net", 'n', POPT_ARG_STRING, &net_arg, 'n',
+		  "network interface: nat, switch:NAME or tap:DEV, optionally followed by "
+		  ",ip=A.B.C.D/LEN,gw=A.B.C.D,mac=MAC (repeatable)", "SPEC" },
 		{ "wait-for", 'w', POPT_ARG_STRING, &o.wait_for, 0,
 		  "succeed once TEXT appears on the console, then halt the guest", "TEXT" },
 		{ "timeout", 't', POPT_ARG_INT, &o.timeout_sec, 0,
 		  "kill the guest after SEC seconds (exit code 124)", "SEC" },
 		{ "run", 'c', POPT_ARG_STRING, &o.run, 0,
 		  "run a shell command as the guest's workload; exit with its status", "COMMAND" },
+		{ "exec", 'e', POPT_ARG_STRING, &o.exec, 0,
+		  "boot, run a shell command through the exec channel (stdout and stderr "
+		  "apart), halt; exit with its status", "COMMAND" },
+		{ "exec-channel", 0, POPT_ARG_NONE, &o.exec_channel, 0,
+		  "boot with the exec channel, so `uml-ctl UMID exec -- CMD` reaches the guest",
+		  NULL },
 		{ "console", 0, POPT_ARG_NONE, &o.console, 0,
-		  "with --run, also show the guest's console", NULL },
+		  "with --run or --exec, also show the guest's console", NULL },
 		{ "attach", 'A', POPT_ARG_NONE, &o.attach, 0,
 		  "interactive console on this terminal; ^] halts the guest", NULL },
 		{ "quiet", 'q', POPT_ARG_NONE, &o.quiet, 0, "no console, no end report", NULL },
@@ -283,6 +396,15 @@ int main(int argc, const char **argv)
 	int rc, code;
 
 	while ((rc = poptGetNextOpt(pc)) > 0) {
+		if (rc == 'n') {	/* net */
+			char **n = realloc(o.net, (o.n_net + 1) * sizeof(*n));
+
+			if (!n)
+				return EXIT_START;
+			o.net = n;
+			o.net[o.n_net++] = net_arg;
+			continue;
+		}
 		char **a = realloc(o.append, (o.n_append + 1) * sizeof(*a));
 
 		if (!a)
@@ -308,6 +430,11 @@ int main(int argc, const char **argv)
 		poptFreeContext(pc);
 		return EXIT_USAGE;
 	}
+	if (o.exec && (o.run || o.attach)) {
+		fprintf(stderr, "uml-run: --exec excludes --run and --attach\n");
+		poptFreeContext(pc);
+		return EXIT_USAGE;
+	}
 	if (o.attach && (o.run || o.wait_for || !isatty(STDIN_FILENO))) {
 		fprintf(stderr, "uml-run: --attach needs a terminal and excludes --run and --wait-for\n");
 		poptFreeContext(pc);
@@ -318,7 +445,7 @@ int main(int argc, const char **argv)
 		poptFreeContext(pc);
 		return EXIT_USAGE;
 	}
-	o.console = !o.quiet && !o.attach && (o.console || !o.run);
+	o.console = !o.quiet && !o.attach && (o.console || (!o.run && !o.exec));
 
 	if (uml_ctx_new(&ctx) < 0 || (o.busybox && !mkdtemp(tmpdir))) {
 		fprintf(stderr, "uml-run: cannot set up: %s\n", strerror(errno));
@@ -347,6 +474,7 @@ int main(int argc, const char **argv)
 	free(o.umid);
 	free(o.wait_for);
 	free(o.run);
+	free(o.net);
 	poptFreeContext(pc);
 	return code;
 }

@@ -91,6 +91,13 @@ struct uml_instance {
 	struct uml_buf run_output;
 
 	char *last_error;
+
+	/* exec channel (exec.c) */
+	struct uml_exec_chan *exec;
+	bool marker_seen;
+	/* ---- net: network interfaces (net.c) ---- */
+	struct uml_net *net;
+	/* ---- end net ---- */
 };
 
 #define ifail(inst, err, ...) uml_fail((inst)->ctx, &(inst)->last_error, err, __VA_ARGS__)
@@ -166,6 +173,8 @@ UML_EXPORT struct uml_instance *uml_instance_unref(struct uml_instance *inst)
 	if (!inst || __atomic_sub_fetch(&inst->refcount, 1, __ATOMIC_ACQ_REL) > 0)
 		return NULL;
 	stop_and_reap(inst);
+	uml_exec_chan_free(inst->exec);
+	uml_net_free(inst);	/* net */
 	for (size_t i = 0; i < inst->n_args; i++)
 		free(inst->args[i]);
 	free(inst->args);
@@ -206,6 +215,32 @@ char **uml_instance_last_error_slot(struct uml_instance *inst)
 {
 	return &inst->last_error;
 }
+
+/* ---- exec channel hooks (exec.c) ---- */
+struct uml_exec_chan **uml_instance_exec_chan_slot(struct uml_instance *inst)
+{
+	return &inst->exec;
+}
+
+struct uml_kernel *uml_instance_get_kernel(struct uml_instance *inst)
+{
+	return inst->kernel;
+}
+
+static void set_ready(struct uml_instance *inst);
+
+void uml_instance_agent_up(struct uml_instance *inst)
+{
+	if (!inst->run_command && (!inst->ready_marker || inst->marker_seen))
+		set_ready(inst);
+}
+/* ---- end exec channel hooks ---- */
+/* ---- net ---- */
+struct uml_net **uml_instance_net_slot(struct uml_instance *inst)
+{
+	return &inst->net;
+}
+/* ---- end net ---- */
 
 UML_EXPORT const char *uml_instance_last_error(struct uml_instance *inst)
 {
@@ -450,7 +485,7 @@ static bool has_arg(struct uml_instance *inst, const char *prefix)
 static int build_argv(struct uml_instance *inst, int console_fd, char ***ret)
 {
 	const char *dir = uml_ctx_get_runtime_dir(inst->ctx);
-	size_t n = 0, max = 16 + inst->n_args;
+	size_t n = 0, max = 19 + inst->n_args + (size_t)uml_net_count_args(inst) /* net */;
 	char **argv = calloc(max + 1, sizeof(char *));
 	char *ubd = NULL;
 	int r = -ENOMEM;
@@ -481,9 +516,23 @@ static int build_argv(struct uml_instance *inst, int console_fd, char ***ret)
 		ADD("init=/bin/sh");
 	else if (inst->init)
 		ADD("init=%s", inst->init);
+	if (inst->exec) {
+		char *exec_args[3];
+
+		if (uml_exec_chan_args(inst->exec, exec_args) < 0)
+			goto fail;
+		for (int i = 0; i < 3; i++)
+			argv[n++] = exec_args[i];
+	}
 	/* skip the ~90 ms delay-loop calibration unless the caller chose a value */
 	if (!has_arg(inst, "lpj=") && uml_ctx_get_lpj(inst->ctx))
 		ADD("lpj=%lu", uml_ctx_get_lpj(inst->ctx));
+	/* ---- net ---- */
+	r = uml_net_build_args(inst, argv, &n);
+	if (r < 0)
+		goto fail;
+	r = -ENOMEM;
+	/* ---- end net ---- */
 	for (size_t i = 0; i < inst->n_args; i++)
 		ADD("%s", inst->args[i]);
 #undef ADD
@@ -503,7 +552,8 @@ UML_EXPORT const char *const *uml_instance_get_argv(struct uml_instance *inst)
 	if (!inst)
 		return NULL;
 	if (build_argv(inst, inst->console_fd, &argv) < 0) {
-		ifail(inst, -ENOMEM, "out of memory building the kernel command line");
+		if (!inst->last_error)	/* net may have said why */
+			ifail(inst, -ENOMEM, "out of memory building the kernel command line");
 		return NULL;
 	}
 	free_argv(inst->argv);
@@ -558,9 +608,13 @@ static int send_run_script(struct uml_instance *inst)
 		"\n' ) 2>&1; s=$?; sync 2>&-; printf '\\n%sE%d\\n' ", inst->run_nonce, "\"\" \"$s\"\n",
 	};
 	struct uml_buf s = { 0 };
+	char *net = uml_net_run_prologue(inst);	/* net: interface addresses */
 	int r = 0;
 
 	inst->run_sent = true;
+	if (net)
+		r |= uml_buf_append(&s, net, strlen(net));
+	free(net);
 	for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
 		r |= uml_buf_append(&s, parts[i], strlen(parts[i]));
 	/* inside single quotes, a quote is written as '\'' */
@@ -655,8 +709,12 @@ static void handle_line(struct uml_instance *inst, const char *line, size_t len,
 		if (inst->run_command)
 			handle_run_line(inst, line, len);
 		else if (inst->ready_marker && memmem(line, len, inst->ready_marker,
-							strlen(inst->ready_marker)))
-			set_ready(inst);
+							strlen(inst->ready_marker))) {
+			inst->marker_seen = true;
+			/* with an exec channel, also wait for the agent */
+			if (!inst->exec || uml_exec_chan_is_up(inst->exec))
+				set_ready(inst);
+		}
 	}
 }
 
@@ -691,6 +749,10 @@ static void feed_lines(struct uml_instance *inst, struct line_splitter *ls, cons
 		start = i + 1;
 	}
 	uml_buf_drop_front(p, start);
+	/* prompts ("login: ") end without a newline but may be the ready marker */
+	if (console && !inst->run_command && inst->ready_marker && p->len &&
+	    memmem(p->data, p->len, inst->ready_marker, strlen(inst->ready_marker)))
+		set_ready(inst);
 	/* a guest printing without newlines must not grow us without bound */
 	if ((flush && p->len > 0) || p->len > 65536) {
 		log_append(inst, p->data, p->len);
@@ -763,7 +825,7 @@ static void handle_notify(struct uml_instance *inst)
 			if (!inst->kernel_up) {
 				inst->kernel_up = true;
 				emit(inst, UML_EVENT_KERNEL_UP, data, len);
-				if (!inst->ready_marker && !inst->run_command)
+				if (!inst->ready_marker && !inst->run_command && !inst->exec)
 					set_ready(inst);
 			}
 			break;
@@ -843,18 +905,6 @@ static void close_channels(struct uml_instance *inst)
 	uml_spawn_release(&inst->proc);
 }
 
-/*
- * UML's helpers share the kernel's file table, so its disk locks live until
- * the last of them is gone: the image is free again only then.  Called after
- * the kernel was reaped (a zombie leader would keep the group "alive"); the
- * group's id stays reserved while any member exists.
- */
-static void wait_group_gone(pid_t pgid)
-{
-	for (int i = 0; i < 2000 && kill(-pgid, 0) == 0; i++)
-		usleep(1000);
-}
-
 /* The kernel process ended (pidfd readable): read what is left, reap, name. */
 static void finish(struct uml_instance *inst)
 {
@@ -867,9 +917,15 @@ static void finish(struct uml_instance *inst)
 	drain(inst, &inst->stdio_fd, &inst->stdio_lines, false, true);
 	if (inst->notify_fd >= 0)
 		handle_notify(inst);
+	if (inst->exec)
+		uml_exec_chan_ended(inst->exec);
 	while (waitid(P_PIDFD, (id_t)inst->proc.pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
-	wait_group_gone(inst->proc.pid);
+	/*
+	 * UML's helpers share the kernel's file table, so its disk locks live
+	 * until the last of them is gone: the image is free again only then.
+	 */
+	uml_spawn_wait_group_gone(inst->proc.pid, 2000);
 	inst->reason = decide_reason(inst, &si);
 	if (si.si_code == CLD_EXITED)
 		inst->exit_code = si.si_status;
@@ -877,6 +933,7 @@ static void finish(struct uml_instance *inst)
 		inst->exit_signal = si.si_status;
 	close_channels(inst);
 	remove_runtime_files(inst);
+	uml_net_guest_ended(inst);	/* net: drop switches and links, delete taps */
 	inst->state = UML_STATE_EXITED;
 	inst->proc.pid = 0;
 	name = uml_exit_reason_to_string(inst->reason);
@@ -1107,11 +1164,12 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 {
 	const char *dir;
 	char **argv = NULL, **env = NULL;
-	int cons[2] = { -1, -1 }, out[2] = { -1, -1 }, preload_fd = -1, keep[2];
+	int cons[2] = { -1, -1 }, out[2] = { -1, -1 }, preload_fd = -1;
+	int keep[4 + UML_NET_MAX_FDS];	/* console, preload, exec channel, net links */
 	char *cleanup[5] = { NULL };	/* for the watchdog, should we die */
 	size_t n_keep = 0;
 	struct uml_spawn sp;
-	int r;
+	int r, exec_fd;
 
 	if (!inst)
 		return -EINVAL;
@@ -1165,6 +1223,12 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	if (r < 0)
 		goto fail;
 	keep[n_keep++] = cons[1];
+	if (inst->exec) {
+		r = uml_exec_chan_prepare(inst->exec, keep + n_keep);
+		if (r < 0)
+			goto fail;
+		n_keep += 2;
+	}
 	if (want_hostcompat(inst)) {
 		if (uml_kernel_is_static(inst->kernel)) {
 			uml_info(inst->ctx, "kernel %s is static: the host compatibility fix cannot "
@@ -1180,6 +1244,11 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 			inst->hostcompat_applied = true;
 		}
 	}
+	/* ---- net: switches, taps, link sockets ---- */
+	r = uml_net_boot_prepare(inst, keep, &n_keep);
+	if (r < 0)
+		goto fail;
+	/* ---- end net ---- */
 	r = build_argv(inst, cons[1], &argv);
 	if (r < 0)
 		goto fail;
@@ -1202,6 +1271,7 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	close_fd(&cons[1]);
 	close_fd(&out[1]);
 	close_fd(&preload_fd);
+	exec_fd = inst->exec ? uml_exec_chan_started(inst->exec) : -1;
 	inst->proc = sp;
 	inst->console_fd = cons[0];
 	inst->stdio_fd = out[0];
@@ -1216,7 +1286,8 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	free(cleanup[0]);
 	free(cleanup[1]);
 	if (epoll_watch(inst, inst->proc.pidfd) < 0 || epoll_watch(inst, inst->console_fd) < 0 ||
-	    epoll_watch(inst, inst->stdio_fd) < 0 || epoll_watch(inst, inst->notify_fd) < 0) {
+	    epoll_watch(inst, inst->stdio_fd) < 0 || epoll_watch(inst, inst->notify_fd) < 0 ||
+	    (exec_fd >= 0 && epoll_watch(inst, exec_fd) < 0)) {
 		r = -errno;
 		stop_and_reap(inst);
 		return r ? r : -EIO;
@@ -1235,7 +1306,12 @@ fail:
 	close_fd(&out[0]);
 	close_fd(&out[1]);
 	close_fd(&preload_fd);
+	if (inst->exec) {
+		uml_exec_chan_started(inst->exec);
+		uml_exec_chan_ended(inst->exec);	/* also removes its socket */
+	}
 	close_channels(inst);
+	uml_net_boot_failed(inst);	/* net */
 	inst->hostcompat_applied = false;
 	if (inst->notify_path)
 		unlink(inst->notify_path);
@@ -1281,6 +1357,8 @@ UML_EXPORT int uml_instance_process(struct uml_instance *inst)
 		handle_notify(inst);
 	handled |= drain(inst, &inst->console_fd, &inst->console_lines, true, false);
 	handled |= drain(inst, &inst->stdio_fd, &inst->stdio_lines, false, false);
+	if (inst->exec)
+		handled |= uml_exec_chan_process(inst->exec);
 	if (inst->console_out.len > 0)
 		queue_console_input(inst, "", 0);
 	if (inst->deadline_usec && uml_now_usec() >= inst->deadline_usec && !inst->timed_out) {

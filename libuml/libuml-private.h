@@ -17,6 +17,11 @@
 
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _cleanup_(f) __attribute__((cleanup(f)))
+/* For _cleanup_(uml_freep) char *s = NULL; */
+static inline void uml_freep(void *p)
+{
+	free(*(void **)p);
+}
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- ctx.c: logging and errors ---------------------------------------- */
@@ -79,7 +84,84 @@ void uml_buf_free(struct uml_buf *b);
 
 struct uml_ctx *uml_kernel_get_ctx(struct uml_kernel *kernel);
 
-/* ---- kernel-build.c ---------------------------------------------------- */
+/* ---- kernel-build.c, kernel-config.c ------------------------------------- */
+
+/* One requested option: CONFIG_SYM set to val ("n" for "is not set"). */
+struct uml_kopt {
+	char *sym;		/* without the CONFIG_ prefix */
+	char *val;
+	char *origin;		/* "FILE:LINE", "option", "preset fast", "libuml default" */
+};
+
+struct uml_kernel_build {
+	int refcount;
+	struct uml_ctx *ctx;
+	char *source;
+	char *build_dir;	/* as set, or NULL for the default */
+	char *cache_dir;	/* as set, or NULL for the default */
+	unsigned jobs;
+	unsigned flags;
+	char *preset;		/* "defconfig", "tinyconfig" or a shipped preset */
+	struct uml_kopt *opts;	/* user fragments and options, in order */
+	size_t n_opts;
+
+	/* results of the last run */
+	char *out_dir;		/* resolved build dir */
+	char *kernel_path;	/* out_dir/linux */
+	char *log_path;
+	char *dropped;
+	char *conflicts;
+	bool up_to_date;
+	char *last_error;
+};
+
+/* One entry of the merged request: the last word on a symbol wins. */
+struct uml_kplan_entry {
+	const char *sym;
+	const char *val;
+	const char *origin;
+};
+
+/* What a build asks of the kernel config, merged from all sources. */
+struct uml_kplan {
+	struct uml_kopt *base;	/* library defaults and preset lines (owned) */
+	size_t n_base;
+	struct uml_kplan_entry *m;	/* merged view, in first-mention order */
+	size_t n;
+	struct uml_buf text;	/* the merged fragment as written to the build dir */
+};
+
+/*
+ * Parses one .config-style line.  Returns 1 and sets sym and val (malloced)
+ * for "CONFIG_X=v" or "# CONFIG_X is not set" (val "n"), 0 for blank lines
+ * and other comments, -EINVAL for anything else.
+ */
+int uml_kconfig_parse_line(const char *line, size_t len, char **sym, char **val);
+void uml_kopt_free(struct uml_kopt *o);
+/* The text of a shipped preset, or NULL. */
+const char *uml_preset_text(const char *name);
+/*
+ * Library defaults, the preset's lines, then the build's fragments and
+ * options in order; records conflicts in b->conflicts.
+ */
+int uml_kplan_make(struct uml_kernel_build *b, struct uml_kplan *p);
+void uml_kplan_free(struct uml_kplan *p);
+/* Replaces the lines of every planned symbol in the .config with the plan's. */
+int uml_kconfig_merge(const char *config_path, const struct uml_kplan *p);
+/* Checks the final .config against the plan; sets b->dropped. */
+int uml_kconfig_verify(struct uml_kernel_build *b, const char *config_path,
+		       const struct uml_kplan *p);
+/* Writes a file through a temporary and rename(), so readers never see half. */
+int uml_write_file(const char *path, const char *data, size_t len);
+
+/* $XDG_CACHE_HOME/libuml, else ~/.cache/libuml (allocated). */
+char *uml_default_cache_dir(void);
+/* Opens (creating) path and takes an exclusive flock; the fd, or -errno. */
+int uml_lock_file(const char *path);
+/* FNV-1a: identifies inputs of stamps and cache entries, not a security hash. */
+#define UML_HASH_INIT 0xcbf29ce484222325ULL
+uint64_t uml_hash_bytes(uint64_t h, const void *data, size_t len);
+uint64_t uml_hash_str(uint64_t h, const char *s);	/* with its NUL */
 
 /* The shipped config presets, generated from libuml/presets/NAME.config. */
 struct uml_preset_text {
@@ -109,6 +191,8 @@ struct uml_rootfs {
 	char *last_error;
 	struct uml_rootfs_entry *listing;	/* of uml_rootfs_list_dir(), with its names */
 	size_t n_listing;
+	bool size_set;			/* uml_rootfs_set_size() was called */
+	struct rootfs_guest *guest;	/* debootstrap/configure/mount settings, or NULL */
 };
 
 struct uml_ctx *uml_rootfs_get_ctx(struct uml_rootfs *rootfs);
@@ -127,6 +211,29 @@ struct uml_ctx *uml_instance_get_ctx(struct uml_instance *inst);
 const char *uml_instance_get_mconsole_path(struct uml_instance *inst);
 /* Where uml_fail() keeps the instance's last error. */
 char **uml_instance_last_error_slot(struct uml_instance *inst);
+
+/* ---- exec.c: the exec channel (agent) of an instance ---------------------- */
+
+struct uml_exec_chan;
+/* instance.c: where the instance keeps its channel (NULL until enabled) */
+struct uml_exec_chan **uml_instance_exec_chan_slot(struct uml_instance *inst);
+struct uml_kernel *uml_instance_get_kernel(struct uml_instance *inst);
+/* instance.c: the agent said hello; the guest is ready once its marker (if any) was seen */
+void uml_instance_agent_up(struct uml_instance *inst);
+
+void uml_exec_chan_free(struct uml_exec_chan *c);
+/* At boot: makes the socketpair and the agent's initramfs; keep[] gets the kernel's two fds. */
+int uml_exec_chan_prepare(struct uml_exec_chan *c, int keep[2]);
+/* The three kernel arguments (allocated); placeholders before prepare. */
+int uml_exec_chan_args(struct uml_exec_chan *c, char *args[3]);
+/* After the spawn, ok or not: closes the kernel's ends; returns our fd to poll (or -1). */
+int uml_exec_chan_started(struct uml_exec_chan *c);
+/* Reads and handles what the agent sent (from uml_instance_process()); 1 if anything came. */
+int uml_exec_chan_process(struct uml_exec_chan *c);
+/* The agent said hello. */
+bool uml_exec_chan_is_up(struct uml_exec_chan *c);
+/* The guest ended: takes what is left, fails a request in flight. */
+void uml_exec_chan_ended(struct uml_exec_chan *c);
 
 /* ---- hostcompat.c ------------------------------------------------------ */
 
@@ -157,6 +264,8 @@ struct uml_spawn {
 int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
 	      const int *keep_fds, size_t n_keep, int out_fd, char *const *cleanup,
 	      struct uml_spawn *ret);
+/* Waits (bounded) until a process group has no members left but zombies. */
+void uml_spawn_wait_group_gone(pid_t pgid, int timeout_ms);
 /* After the process was reaped: stops the watchdog, closes the fds. */
 void uml_spawn_release(struct uml_spawn *sp);
 /* Runs argv to completion capturing stdout and stderr together; exit status in *status. */
@@ -229,5 +338,26 @@ enum uml_console_class {
 };
 enum uml_console_class uml_console_classify(const char *line, size_t len);
 int uml_console_class_rank(enum uml_console_class c);
+
+/* ---- net.c: network interfaces (hooks called by instance.c) ------------ */
+
+struct uml_net;
+/* instance.c: where an instance keeps its network state (NULL until used) */
+struct uml_net **uml_instance_net_slot(struct uml_instance *inst);
+/* Most fds uml_net_boot_prepare() adds to the kernel's keep list. */
+#define UML_NET_MAX_FDS 16
+/* How many kernel arguments uml_net_build_args() adds. */
+int uml_net_count_args(struct uml_instance *inst);
+/* Appends the interfaces' kernel arguments at argv[*n]... (allocated). */
+int uml_net_build_args(struct uml_instance *inst, char **argv, size_t *n);
+/* Starts switches, creates taps, appends link sockets to keep[*n_keep]. */
+int uml_net_boot_prepare(struct uml_instance *inst, int *keep, size_t *n_keep);
+/* Undoes uml_net_boot_prepare() after a failed boot (deletes created taps). */
+void uml_net_boot_failed(struct uml_instance *inst);
+/* The guest ended: drops switches and links, deletes created taps. */
+void uml_net_guest_ended(struct uml_instance *inst);
+/* Shell lines that set the addresses in one-shot mode (allocated), or NULL. */
+char *uml_net_run_prologue(struct uml_instance *inst);
+void uml_net_free(struct uml_instance *inst);
 
 #endif

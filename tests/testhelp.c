@@ -25,6 +25,24 @@ const char *th_tmpdir(void)
 	return tmpdir;
 }
 
+const char *th_cache_dir(void)
+{
+	static char cache[512];
+	const char *env = getenv("UML_TEST_CACHE");
+	const char *home = getenv("HOME");
+
+	if (cache[0])
+		return cache;
+	if (env && env[0] == '/')
+		snprintf(cache, sizeof(cache), "%s", env);
+	else if (th_system("mkdir -p /var/cache/libuml-test 2>/dev/null") == 0 &&
+		 access("/var/cache/libuml-test", W_OK) == 0)
+		snprintf(cache, sizeof(cache), "/var/cache/libuml-test");
+	else
+		snprintf(cache, sizeof(cache), "%s/.cache/libuml-test", home ? home : "/tmp");
+	return cache;
+}
+
 struct uml_ctx *th_ctx(void)
 {
 	struct uml_ctx *ctx;
@@ -45,6 +63,9 @@ const char *th_busybox_image(void)
 	if (image[0])
 		return image;
 	snprintf(image, sizeof(image), "%s/busybox.img", th_tmpdir());
+	/* made already by an earlier test of this program (tests fork) */
+	if (access(image, F_OK) == 0)
+		return image;
 	if (uml_ctx_new(&ctx) < 0 || uml_rootfs_new(ctx, image, &rootfs) < 0)
 		abort();
 	r = uml_rootfs_create_busybox(rootfs, NULL, 0);

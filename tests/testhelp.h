@@ -15,6 +15,11 @@ struct uml_ctx *th_ctx(void);
 const char *th_busybox_image(void);
 /* The default kernel of the machine (skips the test when there is none). */
 struct uml_kernel *th_kernel(struct uml_ctx *ctx);
+/*
+ * A cache that survives between test runs (kernel builds, Debian packages):
+ * $UML_TEST_CACHE, else /var/cache/libuml-test, else ~/.cache/libuml-test.
+ */
+const char *th_cache_dir(void);
 /* Number of live processes whose command line mentions text. */
 int th_count_processes(const char *text);
 /* Number of entries in a directory (0 if it does not exist). */

@@ -10,6 +10,11 @@ import uml
 
 KERNEL = os.environ.get('UML_KERNEL', '/usr/bin/linux.uml')
 
+# tests/test-python.sh preloads the sanitizer runtime for a sanitizer build;
+# this process has it now, the guest kernels must not inherit it.
+if os.environ.pop('UML_TEST_DROP_PRELOAD', None):
+    os.environ.pop('LD_PRELOAD', None)
+
 
 def pytest_report_header(config):
     return 'uml from %s, kernel %s' % (os.path.dirname(uml.__file__), KERNEL)

@@ -49,8 +49,10 @@ from ._libuml import ffi, lib
 
 __all__ = [
     'BUSYBOX_READY_MARKER', 'MCONSOLE_TIMEOUT', 'Context', 'Event', 'EventType', 'ExitReason',
-    'FsType', 'HostCompat', 'Instance', 'Kernel', 'KernelBuild', 'Progress', 'RootfsEntry',
+    'FsType', 'HostCompat', 'InitSystem', 'Instance', 'Kernel', 'KernelBuild', 'Progress',
+    'RootfsEntry',
     'RunResult', 'Rootfs', 'State', 'run',
+    'ExecResult',
 ]
 
 __version__ = '0.1.0'
@@ -105,6 +107,8 @@ class EventType(enum.IntEnum):
     NOTIFY = lib.UML_EVENT_NOTIFY              #: the guest wrote to /proc/mconsole
     PANIC = lib.UML_EVENT_PANIC                #: the kernel panicked (text: the message)
     EXITED = lib.UML_EVENT_EXITED              #: the process ended (text: the reason)
+    #: raw console bytes as they arrive, before line splitting (``Event.data``)
+    CONSOLE_OUTPUT = lib.UML_EVENT_CONSOLE_OUTPUT
 
 
 class FsType(enum.IntEnum):
@@ -112,6 +116,18 @@ class FsType(enum.IntEnum):
     EXT4 = lib.UML_FS_EXT4
     EXT3 = lib.UML_FS_EXT3
     EXT2 = lib.UML_FS_EXT2
+
+
+class InitSystem(enum.IntEnum):
+    """The init system of a guest (``enum uml_init_system``)."""
+    UNKNOWN = lib.UML_INIT_UNKNOWN    #: none found or not recognised; as a choice: keep
+    SYSTEMD = lib.UML_INIT_SYSTEMD
+    SYSVINIT = lib.UML_INIT_SYSVINIT
+    UPSTART = lib.UML_INIT_UPSTART
+    BUSYBOX = lib.UML_INIT_BUSYBOX
+
+    def __str__(self) -> str:
+        return _str(lib.uml_init_system_to_string(int(self))) or 'unknown'
 
 
 class HostCompat(enum.IntEnum):
@@ -143,6 +159,14 @@ class RunResult(NamedTuple):
     output: str                 #: what it printed (stdout and stderr together)
     exit_reason: ExitReason     #: how the guest ended
     panic_message: Optional[str]
+
+
+class ExecResult(NamedTuple):
+    """What :meth:`Instance.exec` and :meth:`Context.exec` return."""
+    returncode: int      #: exit status, or -SIGNAL if a signal killed it (as subprocess)
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool      #: killed (SIGKILL) because it ran past its timeout
 
 
 class RootfsEntry(NamedTuple):
@@ -207,6 +231,39 @@ def _text(b: bytes) -> str:
     return b.decode('utf-8', 'replace')
 
 
+# ---- exec channel (libuml/exec.c) ----
+
+def _exec_argv(argv: Union[str, Iterable[Union[str, bytes]]]) -> tuple:
+    """A C argv (and what keeps its strings alive); a str runs with /bin/sh -c."""
+    args = ['/bin/sh', '-c', argv] if isinstance(argv, str) else list(argv)
+    if not args:
+        raise ValueError('empty argv')
+    keep = [ffi.new('char[]', _bytes(a)) for a in args]
+    return ffi.new('const char *[]', keep + [ffi.NULL]), keep
+
+
+def _exec_call(check: Callable[[int], int], call: Callable[..., int],
+               argv: Union[str, Iterable[Union[str, bytes]]], input: Optional[bytes],
+               timeout: Optional[float]) -> ExecResult:
+    """call(argv, stdin, stdin_len, timeout_ms, ret) of uml_instance_exec's shape."""
+    cargv, keep = _exec_argv(argv)
+    data = input or b''
+    ret = ffi.new('struct uml_exec **')
+    check(call(cargv, data, len(data), 0 if timeout is None else max(1, _ms(timeout)), ret))
+    del keep
+    e = ret[0]
+    try:
+        n = ffi.new('size_t *')
+        out = ffi.unpack(lib.uml_exec_get_stdout(e, n), n[0])
+        err = ffi.unpack(lib.uml_exec_get_stderr(e, n), n[0])
+        sig = lib.uml_exec_get_signal(e)
+        return ExecResult(-sig if sig else lib.uml_exec_get_status(e), out, err,
+                          bool(lib.uml_exec_get_timed_out(e)))
+    finally:
+        lib.uml_exec_unref(e)
+# ---- end exec channel ----
+
+
 def _oserror(rc: int, message: Optional[str]) -> OSError:
     err = -rc
     return OSError(err, message or os.strerror(err))
@@ -216,11 +273,15 @@ class _Callbacks:
     """What the C side calls back into through a handle.  It holds the
     Python callables and the first exception they raised, and no reference
     to the object it serves (so no cycle keeps that object alive)."""
-    __slots__ = ('log', 'progress', 'event', 'console', 'pending', '__weakref__')
+    __slots__ = ('log', 'progress', 'event', 'console', 'pending', 'error', '__weakref__')
 
     def __init__(self) -> None:
         self.log = self.progress = self.event = self.console = None
         self.pending: Optional[BaseException] = None
+        # the last error message logged since the last checked call: the
+        # exact message of a failure, where the objects' last_error getters
+        # may still hold an older one
+        self.error: Optional[str] = None
 
     def keep(self, exc: BaseException) -> None:
         if self.pending is None:
@@ -235,9 +296,12 @@ class _Callbacks:
 @ffi.def_extern()
 def _uml_py_log(userdata, priority, msg):  # pragma: no cover - called from C
     cb = ffi.from_handle(userdata)
+    text = ffi.string(msg).decode('utf-8', 'replace')
+    if priority <= syslog.LOG_ERR:
+        cb.error = text
     if cb.log is not None and cb.pending is None:
         try:
-            cb.log(priority, ffi.string(msg).decode('utf-8', 'replace'))
+            cb.log(priority, text)
         except BaseException as e:
             cb.keep(e)
 
@@ -357,11 +421,15 @@ class Context:
     def __repr__(self) -> str:
         return '<uml.Context runtime_dir=%r>' % self.runtime_dir
 
-    def _check(self, rc: int, message: Optional[str] = None) -> int:
-        """Re-raises a callback's exception, then raises for rc < 0."""
-        self._cb.reraise()
+    def _check(self, rc: int, last_error: Optional[Callable[[], Optional[str]]] = None) -> int:
+        """After a C call: re-raises a callback's exception, then raises
+        for rc < 0 with the message libuml logged for the failure (else the
+        object's last error, else the context's)."""
+        cb = self._cb
+        logged, cb.error = cb.error, None
+        cb.reraise()
         if rc < 0:
-            raise _oserror(rc, message or self.last_error)
+            raise _oserror(rc, logged or (last_error and last_error()) or self.last_error)
         return rc
 
     def set_log(self, fn: Optional[Callable[[int, str], Any]]) -> None:
@@ -429,6 +497,17 @@ class Context:
                                          _ms(timeout), reply, n))
         return _text(_take(reply[0], n[0]))
 
+    def exec(self, umid: str, argv: Union[str, Iterable[Union[str, bytes]]], *,
+             input: Optional[bytes] = None, timeout: Optional[float] = None) -> ExecResult:
+        """Runs *argv* (a list, or a str for ``/bin/sh -c``) in the guest
+        *umid* that a process booted with the exec channel, e.g.
+        ``uml-run --exec-channel``; that process must be running its event
+        loop.  As :meth:`Instance.exec`.  ``OSError`` with errno ENOTCONN if
+        no such guest serves the channel."""
+        return _exec_call(self._check,
+                          lambda *a: lib.uml_ctx_exec(self._ptr, umid.encode(), *a),
+                          argv, input, timeout)
+
 
 class _Object:
     """Common parts of the objects that live in a context."""
@@ -437,10 +516,7 @@ class _Object:
     context: Context
 
     def _check(self, rc: int) -> int:
-        self.context._cb.reraise()
-        if rc < 0:
-            raise _oserror(rc, _str(self._last_error_fn(self._ptr)) or self.context.last_error)
-        return rc
+        return self.context._check(rc, lambda: _str(self._last_error_fn(self._ptr)))
 
     @property
     def last_error(self) -> Optional[str]:
@@ -476,7 +552,7 @@ class Kernel(_Object):
         self._ptr = ffi.gc(ret[0], lib.uml_kernel_unref)
 
     @classmethod
-    def find(cls, *, context: Optional[Context] = None) -> 'Kernel':
+    def find(cls, *, context: Optional[Context] = None) -> Kernel:
         """The default kernel ($UML_KERNEL, /usr/bin/linux.uml, ``linux``
         on $PATH).  Raises ``FileNotFoundError`` (listing where it looked)
         when there is none."""
@@ -507,20 +583,20 @@ class Kernel(_Object):
         ret = ffi.new('const char **')
         rc = lib.uml_kernel_get_config(self._ptr, option.encode(), ret)
         if rc == -_errno.ENOENT:
-            self.context._cb.reraise()
+            self._check(0)
             return None
         self._check(rc)
         return _str(ret[0])
 
     @classmethod
-    def build(cls, source: PathLike, **settings: Any) -> 'Kernel':
+    def build(cls, source: PathLike, **settings: Any) -> Kernel:
         """Builds a kernel from source and returns it:
         ``Kernel.build("/usr/src/linux-source-6.12.tar.xz", preset="fast")``.
         Takes the keyword arguments of :class:`KernelBuild`."""
         return KernelBuild(source, **settings).run()
 
     @classmethod
-    def _wrap(cls, ptr: Any, context: Context) -> 'Kernel':
+    def _wrap(cls, ptr: Any, context: Context) -> Kernel:
         self = cls.__new__(cls)
         self.context = context
         self._ptr = ffi.gc(ptr, lib.uml_kernel_unref)
@@ -584,7 +660,7 @@ class Rootfs(_Object):
         """Filesystem of images created afterwards."""
         self._check(lib.uml_rootfs_set_fs_type(self._ptr, int(fs_type)))
 
-    def open(self) -> 'Rootfs':
+    def open(self) -> Rootfs:
         """Checks that the image exists and holds an ext2/3/4 filesystem.
         Raises ``FileNotFoundError``, ``IsADirectoryError``, or ``OSError``
         (EMEDIUMTYPE) when no such filesystem is in it."""
@@ -595,7 +671,7 @@ class Rootfs(_Object):
     def _flags(overwrite: bool) -> int:
         return lib.UML_ROOTFS_CREATE_OVERWRITE if overwrite else 0
 
-    def create_from_dir(self, directory: PathLike, *, overwrite: bool = False) -> 'Rootfs':
+    def create_from_dir(self, directory: PathLike, *, overwrite: bool = False) -> Rootfs:
         """Creates the image from the contents of a host directory (files,
         links, devices with their modes, owners and times), without mounting
         and without root.  A failure leaves no half-made image.  Raises
@@ -607,7 +683,7 @@ class Rootfs(_Object):
         return self
 
     def create_busybox(self, busybox: Optional[PathLike] = None, *,
-                       overwrite: bool = False) -> 'Rootfs':
+                       overwrite: bool = False) -> Rootfs:
         """Creates a minimal busybox guest: busybox and its applet links, an
         /init that mounts /proc, /sys and /dev and prints
         :data:`BUSYBOX_READY_MARKER`, then a shell on the console.  *busybox*
@@ -661,16 +737,118 @@ class Rootfs(_Object):
         (bytes or "1G").  Raises ``OSError`` (ERANGE) to shrink."""
         self._check(lib.uml_rootfs_resize(self._ptr, _size(size)))
 
+    # -- Debian guests (debootstrap)
+
+    def set_mirror(self, url: Optional[str]) -> None:
+        """The Debian mirror (http/https); None for the one apt uses."""
+        self._check(lib.uml_rootfs_set_mirror(self._ptr, url.encode() if url else ffi.NULL))
+
+    @property
+    def mirror(self) -> str:
+        """The mirror :meth:`create_debootstrap` uses (set, or apt's)."""
+        return _str(lib.uml_rootfs_get_mirror(self._ptr)) or ''
+
+    def set_arch(self, arch: Optional[str]) -> None:
+        """The Debian architecture; None for the host's."""
+        self._check(lib.uml_rootfs_set_arch(self._ptr, arch.encode() if arch else ffi.NULL))
+
+    def set_variant(self, variant: Optional[str]) -> None:
+        """"minbase", "buildd", or None for debootstrap's default."""
+        self._check(lib.uml_rootfs_set_variant(self._ptr,
+                                               variant.encode() if variant else ffi.NULL))
+
+    def add_package(self, name: str) -> None:
+        """An extra package to install (debootstrap --include)."""
+        self._check(lib.uml_rootfs_add_package(self._ptr, name.encode()))
+
+    def set_cache_dir(self, directory: Optional[PathLike]) -> None:
+        """Where downloaded packages are kept; None for ~/.cache/libuml."""
+        self._check(lib.uml_rootfs_set_cache_dir(
+            self._ptr, _path(directory) if directory is not None else ffi.NULL))
+
+    def create_debootstrap(self, suite: str, *, overwrite: bool = False, refresh: bool = False,
+                           configure: bool = True) -> 'Rootfs':
+        """Builds a Debian guest of *suite* with debootstrap (needs root:
+        ``PermissionError`` otherwise), from cached packages when this
+        recipe was built before, then configures it (see :meth:`configure`)
+        unless *configure* is false."""
+        flags = self._flags(overwrite)
+        if refresh:
+            flags |= lib.UML_ROOTFS_DEBOOTSTRAP_REFRESH
+        if not configure:
+            flags |= lib.UML_ROOTFS_DEBOOTSTRAP_NO_CONFIGURE
+        self._check(lib.uml_rootfs_create_debootstrap(self._ptr, suite.encode(), flags))
+        return self
+
+    @property
+    def debootstrap_was_cached(self) -> bool:
+        """True if the last Debian build took its packages from the cache."""
+        return bool(lib.uml_rootfs_debootstrap_was_cached(self._ptr))
+
+    # -- configuration
+
+    def set_hostname(self, name: Optional[str]) -> None:
+        """The guest's host name; None leaves the image's alone."""
+        self._check(lib.uml_rootfs_set_hostname(self._ptr, name.encode() if name else ffi.NULL))
+
+    def set_network(self, spec: Optional[str]) -> None:
+        """"none", "dhcp" or "static:ADDR/PREFIX[,GW[,DNS]]" for eth0."""
+        self._check(lib.uml_rootfs_set_network(self._ptr, spec.encode() if spec else ffi.NULL))
+
+    def set_root_password(self, password: Optional[str]) -> None:
+        """Root's password (stored hashed), or None for none."""
+        self._check(lib.uml_rootfs_set_root_password(
+            self._ptr, password.encode() if password is not None else ffi.NULL))
+
+    def set_autologin(self, enable: bool = True) -> None:
+        """Log root in on the console automatically."""
+        self._check(lib.uml_rootfs_set_autologin(self._ptr, 1 if enable else 0))
+
+    def set_init(self, init: InitSystem) -> None:
+        """Boot with this installed init (UNKNOWN keeps the image's)."""
+        self._check(lib.uml_rootfs_set_init(self._ptr, int(init)))
+
+    def configure(self) -> InitSystem:
+        """Applies the UML fixups (fstab, host name, network, console getty,
+        root password, device nodes) in the style of the guest's init
+        system, through libext2fs; returns that init system.  Raises
+        ``FileNotFoundError`` for an image without an init."""
+        self._check(lib.uml_rootfs_configure(self._ptr, 0))
+        return self.init_system
+
+    @property
+    def init_system(self) -> InitSystem:
+        """The init system found in the image."""
+        ret = ffi.new('enum uml_init_system *')
+        self._check(lib.uml_rootfs_get_init_system(self._ptr, ret))
+        return InitSystem(ret[0])
+
+    # -- loop mounts (root)
+
+    def mount(self, mountpoint: PathLike, *, readonly: bool = False) -> None:
+        """Loop-mounts the image through libmount (root only)."""
+        self._check(lib.uml_rootfs_mount(self._ptr, _path(mountpoint),
+                                         lib.UML_ROOTFS_MOUNT_READONLY if readonly else 0))
+
+    @property
+    def mountpoint(self) -> Optional[str]:
+        """Where :meth:`mount` mounted the image, or None."""
+        return _str(lib.uml_rootfs_get_mountpoint(self._ptr))
+
+    def umount(self) -> None:
+        """Unmounts and detaches the loop device."""
+        self._check(lib.uml_rootfs_umount(self._ptr))
+
     # -- COW overlays
 
     @classmethod
-    def _wrap(cls, ptr: Any, context: Context) -> 'Rootfs':
+    def _wrap(cls, ptr: Any, context: Context) -> Rootfs:
         self = cls.__new__(cls)
         self.context = context
         self._ptr = ffi.gc(ptr, lib.uml_rootfs_unref)
         return self
 
-    def create_cow(self, cow_path: PathLike, *, overwrite: bool = False) -> 'Rootfs':
+    def create_cow(self, cow_path: PathLike, *, overwrite: bool = False) -> Rootfs:
         """Creates a copy-on-write overlay over this image, in UML's own
         format (as ``uml_mkcow`` makes them), and returns it as a
         :class:`Rootfs` to boot from.  Guests write only to their overlay, so
@@ -682,7 +860,7 @@ class Rootfs(_Object):
         return Rootfs._wrap(ret[0], self.context)
 
     @classmethod
-    def open_cow(cls, cow_path: PathLike, *, context: Optional[Context] = None) -> 'Rootfs':
+    def open_cow(cls, cow_path: PathLike, *, context: Optional[Context] = None) -> Rootfs:
         """Opens an existing overlay (made by libuml, ``uml_mkcow`` or the
         kernel); its header is checked, the backing path read from it."""
         context = context if context is not None else Context()
@@ -708,7 +886,7 @@ class Rootfs(_Object):
         self._check(lib.uml_rootfs_cow_get_written(self._ptr, ret))
         return ret[0]
 
-    def cow_merge(self, out_image: PathLike, *, overwrite: bool = False) -> 'Rootfs':
+    def cow_merge(self, out_image: PathLike, *, overwrite: bool = False) -> Rootfs:
         """Writes a standalone image: the backing file with the overlay's
         writes applied (as ``uml_moo``); returns it.  Neither input is
         changed."""
@@ -910,9 +1088,8 @@ class Instance(_Object):
 
         with uml.Instance(rootfs="guest.img") as vm:
             vm.wait_ready(timeout=30)
-            vm.write_console("poweroff -f\\n")
-            vm.wait()
-        print(vm.exit_reason)        # ExitReason.POWEROFF
+            vm.write_console("echo hello\\n")
+        print(vm.exit_reason)        # ExitReason.HALT
 
     Event loops: :meth:`fileno` polls readable when :meth:`process` has
     work, and :meth:`deadline` says when it must be called anyway;
@@ -975,7 +1152,10 @@ class Instance(_Object):
         return '<uml.Instance %s %s>' % (self.umid, self.state.name.lower())
 
     def _check(self, rc: int) -> int:
-        self._cb.reraise()
+        pending, self._cb.pending = self._cb.pending, None
+        if pending is not None:
+            self.context._check(0)   # forgets the call's messages; a log callback's exception first
+            raise pending
         return super()._check(rc)
 
     # -- configuration
@@ -1021,6 +1201,42 @@ class Instance(_Object):
         self._check(lib.uml_instance_set_run_command(self._ptr,
                                                      command.encode() if command else ffi.NULL))
 
+    # -- exec channel (libuml/exec.c)
+
+    def enable_exec(self) -> None:
+        """Boots the guest with libuml's exec channel: a small agent that
+        libuml injects (no image change) runs commands for :meth:`exec`,
+        copies files and mounts hostfs shares.  The guest becomes ready
+        when the agent is up (and its ready marker, if any, was seen)."""
+        self._check(lib.uml_instance_enable_exec(self._ptr))
+
+    def add_hostfs(self, host_dir: PathLike, guest_path: str, *, readonly: bool = False) -> None:
+        """Mounts the host directory *host_dir* at *guest_path* in the guest
+        (hostfs; made if missing) before its init starts.  Enables the exec
+        channel."""
+        self._check(lib.uml_instance_add_hostfs(self._ptr, _path(host_dir), guest_path.encode(),
+                                                lib.UML_HOSTFS_READONLY if readonly else 0))
+
+    def exec(self, argv: Union[str, Iterable[Union[str, bytes]]], *,
+             input: Optional[bytes] = None, timeout: Optional[float] = None) -> ExecResult:
+        """Runs *argv* (a list; a str runs with ``/bin/sh -c``) in the
+        running guest and waits for it; returns an :class:`ExecResult`
+        (stdout and stderr apart, as bytes).  *input* goes to its stdin;
+        past *timeout* seconds the guest kills it.  A command that fails is
+        not an error; ``FileNotFoundError`` if it does not exist,
+        ``OSError`` with errno ENOTCONN if the guest has no exec channel or
+        ended, ``ConnectionResetError`` if it ended while the command ran."""
+        return _exec_call(self._check, lambda *a: lib.uml_instance_exec(self._ptr, *a),
+                          argv, input, timeout)
+
+    def copy_in(self, host_path: PathLike, guest_path: str) -> None:
+        """Copies a host file into the running guest (with its permission bits)."""
+        self._check(lib.uml_instance_copy_in(self._ptr, _path(host_path), guest_path.encode()))
+
+    def copy_out(self, guest_path: str, host_path: PathLike) -> None:
+        """Copies a file out of the running guest to *host_path*."""
+        self._check(lib.uml_instance_copy_out(self._ptr, guest_path.encode(), _path(host_path)))
+
     def set_on_console(self, fn: Optional[Callable[[str], Any]]) -> None:
         """Sets the console line callback, or None."""
         self._cb.console = fn
@@ -1044,7 +1260,7 @@ class Instance(_Object):
 
     # -- life cycle
 
-    def boot(self) -> 'Instance':
+    def boot(self) -> Instance:
         """Starts the guest and returns once its process runs.  Raises
         ``FileNotFoundError`` for a missing image, ``FileExistsError`` when
         a guest with this umid runs, ``OSError`` when already booted
@@ -1059,13 +1275,13 @@ class Instance(_Object):
         counts as ready."""
         self._check(lib.uml_instance_wait_ready(self._ptr, _ms(timeout)))
 
-    def wait(self, timeout: Optional[float] = None) -> 'ExitReason':
+    def wait(self, timeout: Optional[float] = None) -> ExitReason:
         """Blocks until the guest has ended; returns :attr:`exit_reason`.
         Raises ``TimeoutError`` (the guest keeps running)."""
         self._check(lib.uml_instance_wait(self._ptr, _ms(timeout)))
         return self.exit_reason
 
-    def halt(self, timeout: Optional[float] = None) -> 'ExitReason':
+    def halt(self, timeout: Optional[float] = None) -> ExitReason:
         """Asks the kernel to halt (mconsole), then SIGTERM, then SIGKILL,
         allowing *timeout* seconds (default 5) per step; returns once the
         guest was reaped.  A guest that has ended already, or was never
@@ -1079,7 +1295,7 @@ class Instance(_Object):
         if self.state != State.CONFIGURING:
             self._check(lib.uml_instance_kill(self._ptr))
 
-    def __enter__(self) -> 'Instance':
+    def __enter__(self) -> Instance:
         if self.state == State.CONFIGURING:
             self.boot()
         return self
@@ -1087,7 +1303,7 @@ class Instance(_Object):
     def __exit__(self, *exc: Any) -> None:
         self.halt()
 
-    async def __aenter__(self) -> 'Instance':
+    async def __aenter__(self) -> Instance:
         return self.__enter__()
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -1182,7 +1398,7 @@ class Instance(_Object):
         await self._until(lambda: self.state != State.BOOTING, timeout)
         self.wait_ready(0)   # the outcome and its error, without blocking
 
-    async def wait_async(self, timeout: Optional[float] = None) -> 'ExitReason':
+    async def wait_async(self, timeout: Optional[float] = None) -> ExitReason:
         """``await vm.wait_async()``: :meth:`wait` on the running asyncio
         loop; returns :attr:`exit_reason`."""
         await self._until(lambda: self.state == State.EXITED, timeout)

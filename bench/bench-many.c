@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Many guests at once: N busybox guests booted together from one process,
+ * each on its own COW overlay of one image.  Measures the time until all
+ * are ready and the host memory each one costs (PSS of all its processes,
+ * from /proc/PID/smaps_rollup), through libuml and, as the baseline, by
+ * exec'ing the same kernel with the same arguments directly.
+ *
+ *   bench-many [-n N] [-k KERNEL] [-m MEM_MIB]
+ *     default: 256 guests, the fast kernel of the test cache if built
+ *     (/var/cache/libuml-test/fast/linux), else the default kernel; 32 MiB
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/personality.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <uml/libuml.h>
+
+#include "stats.h"
+
+static int n_guests = 256;
+static unsigned mem_mib = 32;
+static int no_aslr = 1;	/* as libuml starts kernels; -R: with ASLR */
+
+/* PSS in KiB of every process in process group pgid. */
+static long group_pss_kib(pid_t pgid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	long total = 0;
+
+	while (d && (de = readdir(d))) {
+		char path[300], buf[4096];
+		int fd;
+		ssize_t n;
+		long pg;
+		char *p;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		/* field 5 (pgrp) comes after the ")" that ends the command name */
+		p = strrchr(buf, ')');
+		if (!p || sscanf(p + 2, "%*c %*d %ld", &pg) != 1 || pg != pgid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/smaps_rollup", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		p = strstr(buf, "\nPss:");
+		if (p)
+			total += strtol(p + 5, NULL, 10);
+	}
+	if (d)
+		closedir(d);
+	return total;
+}
+
+struct result {
+	double all_ready_ms;
+	double pss_mib;
+};
+
+static struct result run_libuml(struct uml_kernel *k, struct uml_rootfs *base, const char *dir)
+{
+	struct uml_instance **vm = calloc((size_t)n_guests, sizeof(*vm));
+	struct uml_rootfs **cow = calloc((size_t)n_guests, sizeof(*cow));
+	int ep = epoll_create1(EPOLL_CLOEXEC), ready = 0;
+	struct result res = { 0 };
+	double t0;
+	long pss = 0;
+
+	for (int i = 0; i < n_guests; i++) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/lib-%d.cow", dir, i);
+		if (uml_rootfs_new_cow(base, path, UML_ROOTFS_CREATE_OVERWRITE, &cow[i]) < 0 ||
+		    uml_instance_new(k, &vm[i]) < 0 || uml_instance_set_rootfs(vm[i], cow[i]) < 0 ||
+		    uml_instance_set_memory(vm[i], (uint64_t)mem_mib << 20) < 0)
+			exit(1);
+	}
+	t0 = bench_now_ms();
+	for (int i = 0; i < n_guests; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+
+		if (uml_instance_boot(vm[i]) < 0 ||
+		    epoll_ctl(ep, EPOLL_CTL_ADD, uml_instance_get_fd(vm[i]), &ev) < 0) {
+			fprintf(stderr, "boot %d: %s\n", i, uml_instance_last_error(vm[i]));
+			exit(1);
+		}
+	}
+	while (ready < n_guests) {
+		struct epoll_event evs[64];
+		int n = epoll_wait(ep, evs, 64, 120000);
+
+		if (n <= 0) {
+			fprintf(stderr, "libuml: only %d of %d guests ready\n", ready, n_guests);
+			exit(1);
+		}
+		for (int i = 0; i < n; i++) {
+			struct uml_instance *v = vm[evs[i].data.u32];
+			int was = uml_instance_get_state(v) == UML_STATE_RUNNING;
+
+			uml_instance_process(v);
+			if (uml_instance_get_state(v) == UML_STATE_EXITED) {
+				fprintf(stderr, "guest ended: %s\n", uml_instance_get_exit_detail(v));
+				exit(1);
+			}
+			if (!was && uml_instance_get_state(v) == UML_STATE_RUNNING)
+				ready++;
+		}
+	}
+	res.all_ready_ms = bench_now_ms() - t0;
+	for (int i = 0; i < n_guests; i++)
+		pss += group_pss_kib(uml_instance_get_pid(vm[i]));
+	res.pss_mib = pss / 1024.0 / n_guests;
+	for (int i = 0; i < n_guests; i++) {
+		uml_instance_kill(vm[i]);
+		uml_instance_unref(vm[i]);
+		uml_rootfs_unref(cow[i]);
+	}
+	close(ep);
+	free(vm);
+	free(cow);
+	return res;
+}
+
+/* The baseline: the same kernel and arguments exec'd directly. */
+static struct result run_raw(const char *kernel, const char *base, const char *dir,
+			     const char *preload, unsigned long lpj)
+{
+	pid_t *pid = calloc((size_t)n_guests, sizeof(*pid));
+	int *fd = calloc((size_t)n_guests, sizeof(*fd));
+	char **seen = calloc((size_t)n_guests, sizeof(*seen));
+	size_t *seen_len = calloc((size_t)n_guests, sizeof(*seen_len));
+	int ready = 0, *done = calloc((size_t)n_guests, sizeof(int));
+	struct result res = { 0 };
+	long pss = 0;
+	double t0 = bench_now_ms();
+
+	for (int i = 0; i < n_guests; i++) {
+		char ubd[8192], umid[64], udir[4200], con[64], mem[32], lpjarg[64], env[4200];
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			exit(1);
+		snprintf(ubd, sizeof(ubd), "ubd0=%s/raw-%d.cow,%s", dir, i, base);
+		snprintf(umid, sizeof(umid), "umid=raw-%d-%d", (int)getpid(), i);
+		snprintf(udir, sizeof(udir), "uml_dir=%s/run", dir);
+		snprintf(con, sizeof(con), "con0=fd:%d,fd:%d", sv[1], sv[1]);
+		snprintf(mem, sizeof(mem), "mem=%uM", mem_mib);
+		snprintf(lpjarg, sizeof(lpjarg), "lpj=%lu", lpj);
+		snprintf(env, sizeof(env), "LD_PRELOAD=%s", preload);
+		pid[i] = fork();
+		if (pid[i] == 0) {
+			char *argv[] = { (char *)kernel, mem, ubd, "root=/dev/ubda", umid, udir,
+					 "con=null", "ssl=null", con, lpjarg, NULL };
+			char *envp[] = { env, NULL };
+
+			int null = open("/dev/null", O_WRONLY);
+
+			setpgid(0, 0);
+			fcntl(sv[1], F_SETFD, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+			if (no_aslr)
+				personality(ADDR_NO_RANDOMIZE);
+			execve(kernel, argv, preload[0] ? envp : (char *[]){ NULL });
+			_exit(127);
+		}
+		close(sv[1]);
+		fd[i] = sv[0];
+		fcntl(fd[i], F_SETFL, O_NONBLOCK);
+	}
+	while (ready < n_guests) {
+		struct pollfd *p = calloc((size_t)n_guests, sizeof(*p));
+
+		for (int i = 0; i < n_guests; i++)
+			p[i] = (struct pollfd){ .fd = done[i] ? -1 : fd[i], .events = POLLIN };
+		if (poll(p, (nfds_t)n_guests, 120000) <= 0) {
+			fprintf(stderr, "raw: only %d of %d guests ready\n", ready, n_guests);
+			exit(1);
+		}
+		for (int i = 0; i < n_guests; i++) {
+			char buf[65536];
+			ssize_t n;
+
+			if (!(p[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			n = read(fd[i], buf, sizeof(buf));
+			if (n <= 0) {
+				fprintf(stderr, "raw guest %d closed its console\n", i);
+				exit(1);
+			}
+			seen[i] = realloc(seen[i], seen_len[i] + (size_t)n + 1);
+			memcpy(seen[i] + seen_len[i], buf, (size_t)n);
+			seen_len[i] += (size_t)n;
+			seen[i][seen_len[i]] = '\0';
+			if (strstr(seen[i], UML_BUSYBOX_READY_MARKER)) {
+				done[i] = 1;
+				ready++;
+			}
+		}
+		free(p);
+	}
+	res.all_ready_ms = bench_now_ms() - t0;
+	for (int i = 0; i < n_guests; i++)
+		pss += group_pss_kib(pid[i]);
+	res.pss_mib = pss / 1024.0 / n_guests;
+	for (int i = 0; i < n_guests; i++) {
+		kill(-pid[i], SIGKILL);
+		waitpid(pid[i], NULL, 0);
+		close(fd[i]);
+		free(seen[i]);
+	}
+	free(pid);
+	free(fd);
+	free(seen);
+	free(seen_len);
+	free(done);
+	return res;
+}
+
+int main(int argc, char **argv)
+{
+	const char *kernel_path = NULL, *builddir = getenv("UML_TEST_BUILDDIR");
+	char dir[] = "/var/tmp/bench-many-XXXXXX", path[4096], preload[4096], cmd[4200];
+	struct uml_ctx *ctx;
+	struct uml_kernel *k;
+	struct uml_rootfs *base;
+	struct result lib, raw;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "n:k:m:R")) != -1) {
+		if (opt == 'n')
+			n_guests = atoi(optarg);
+		else if (opt == 'k')
+			kernel_path = optarg;
+		else if (opt == 'm')
+			mem_mib = (unsigned)atoi(optarg);
+		else if (opt == 'R')
+			no_aslr = 0;
+		else
+			return 2;
+	}
+	if (!kernel_path && access("/var/cache/libuml-test/fast/linux", X_OK) == 0)
+		kernel_path = "/var/cache/libuml-test/fast/linux";
+	if (n_guests < 1 || !mkdtemp(dir) || uml_ctx_new(&ctx) < 0)
+		return 1;
+	snprintf(path, sizeof(path), "%s/run", dir);
+	snprintf(preload, sizeof(preload), "%s/libuml/uml-hostcompat.so", builddir ? builddir : ".");
+	if (!uml_ctx_host_needs_compat(ctx))
+		preload[0] = '\0';
+	else if (access(preload, R_OK) < 0) {
+		fprintf(stderr, "the baseline needs %s (run from the build dir)\n", preload);
+		return 1;
+	}
+	uml_ctx_set_runtime_dir(ctx, path);
+	snprintf(path, sizeof(path), "%s/base.img", dir);
+	if ((kernel_path ? uml_kernel_new_from_path(ctx, kernel_path, &k)
+			 : uml_kernel_new_default(ctx, &k)) < 0 ||
+	    uml_rootfs_new(ctx, path, &base) < 0 || uml_rootfs_create_busybox(base, NULL, 0) < 0) {
+		fprintf(stderr, "setup: %s\n", uml_ctx_last_error(ctx));
+		return 1;
+	}
+	{
+		/* the lpj= libuml passes, so both sides boot alike */
+		struct uml_instance *probe;
+		const char *const *a;
+		unsigned long lpj = 0;
+
+		uml_instance_new(k, &probe);
+		for (a = uml_instance_get_argv(probe); a && *a; a++)
+			if (strncmp(*a, "lpj=", 4) == 0)
+				lpj = strtoul(*a + 4, NULL, 10);
+		uml_instance_unref(probe);
+		raw = run_raw(uml_kernel_get_path(k), path, dir, preload, lpj);
+	}
+	lib = run_libuml(k, base, dir);
+
+	printf("%-44s | %10s | %10s | %6s | %s\n", "metric", "libuml", "baseline", "ratio", "target");
+	printf("%-44s | %7.0f ms | %7.0f ms | %6.2f | %s\n", "guests at once: time until all ready", lib.all_ready_ms, raw.all_ready_ms,
+	       lib.all_ready_ms / raw.all_ready_ms, "<= 5000 ms");
+	printf("%-44s | %6.1f MiB | %6.1f MiB | %6.2f | %s\n", "host memory per guest (PSS)", lib.pss_mib, raw.pss_mib,
+	       lib.pss_mib / raw.pss_mib, "<= 16 MiB");
+	printf("(%d guests, mem=%uM, kernel %s, COW overlays of one busybox image)\n", n_guests,
+	       mem_mib, uml_kernel_get_path(k));
+	uml_rootfs_unref(base);
+	uml_kernel_unref(k);
+	uml_ctx_unref(ctx);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : 1;
+}

@@ -708,6 +708,34 @@ static int queue_push(struct uml_exec_chan *c, struct client *cl)
 	return 0;
 }
 
+/* Takes bytes as the agent sent them. */
+static void take_input(struct uml_exec_chan *c, const void *data, size_t len)
+{
+	if (uml_buf_append(&c->in, data, len) < 0)
+		break_channel(c, "out of memory");
+	else
+		parse_frames(c);
+}
+
+int uml_exec_chan_feed(struct uml_exec_chan *c, const void *data, size_t len, bool own_request)
+{
+	if (own_request && c->n_queue == 0 && !c->broken) {
+		struct uml_exec *e = calloc(1, sizeof(*e));
+
+		if (!e || queue_push(c, NULL) < 0) {
+			free(e);
+			return -ENOMEM;
+		}
+		e->refcount = 1;
+		e->status = -1;
+		uml_exec_unref(c->exec);
+		c->exec = e;
+		c->done = false;
+	}
+	take_input(c, data, len);
+	return c->broken ? -EPROTO : 0;
+}
+
 /* Takes a client's complete request into the agent's queue; one at a time per client. */
 static void client_request(struct uml_exec_chan *c, struct client *cl)
 {
@@ -813,11 +841,7 @@ int uml_exec_chan_process(struct uml_exec_chan *c)
 			break;	/* the kernel's end closes only when it exits */
 		handled = 1;
 		budget -= (size_t)n < budget ? (size_t)n : budget;
-		if (uml_buf_append(&c->in, chunk, (size_t)n) < 0) {
-			break_channel(c, "out of memory");
-			break;
-		}
-		parse_frames(c);
+		take_input(c, chunk, (size_t)n);
 	}
 	if (c->listen_fd >= 0)
 		handled |= serve_clients(c);

@@ -234,6 +234,12 @@ int uml_exec_chan_process(struct uml_exec_chan *c);
 bool uml_exec_chan_is_up(struct uml_exec_chan *c);
 /* The guest ended: takes what is left, fails a request in flight. */
 void uml_exec_chan_ended(struct uml_exec_chan *c);
+/*
+ * Hands bytes to the frame parser as if the agent had sent them, with a
+ * command of our own in flight if own_request is set and none is queued
+ * (for the fuzzer).  Returns 0, -EPROTO once the channel is broken, -ENOMEM.
+ */
+int uml_exec_chan_feed(struct uml_exec_chan *c, const void *data, size_t len, bool own_request);
 
 /* ---- hostcompat.c ------------------------------------------------------ */
 

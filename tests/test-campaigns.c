@@ -68,40 +68,6 @@ static int count_fds(void)
 	return th_count_entries("/proc/self/fd");
 }
 
-/* Our children, zombies included. */
-static int count_children(void)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d))) {
-		char path[300], buf[512], *p;
-		int fd;
-		ssize_t len;
-		long ppid;
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		/* pid (comm) state ppid: comm may hold anything but ends at the last ')' */
-		p = strrchr(buf, ')');
-		if (p && sscanf(p + 1, " %*c %ld", &ppid) == 1 && ppid == (long)getpid())
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
 static long rss_kib(void)
 {
 	char *line = NULL;
@@ -151,13 +117,6 @@ static void boot_ready(struct uml_instance *vm)
 	}
 }
 
-static void say(struct uml_instance *vm, const char *cmd)
-{
-	size_t len = strlen(cmd);
-
-	ck_assert_int_eq(uml_instance_write_console(vm, cmd, len), (ssize_t)len);
-}
-
 /* Console lines are watched for one text; every line and byte is counted. */
 struct watch {
 	const char *want;
@@ -184,6 +143,32 @@ static void on_event(void *ud, struct uml_instance *vm, const struct uml_event *
 	default:
 		break;
 	}
+}
+
+/* A ready guest on a fresh copy of the busybox image, events to w if set. */
+static struct uml_instance *started(const char *image, struct watch *w, struct uml_rootfs **r)
+{
+	struct uml_instance *vm;
+
+	*r = image_copy(image);
+	vm = guest_on(kernel, *r);
+	if (w)
+		uml_instance_set_event_fn(vm, on_event, w);
+	boot_ready(vm);
+	return vm;
+}
+
+static void done(struct uml_instance *vm, struct uml_rootfs *r)
+{
+	uml_instance_unref(vm);
+	uml_rootfs_unref(r);
+}
+
+static void say(struct uml_instance *vm, const char *cmd)
+{
+	size_t len = strlen(cmd);
+
+	ck_assert_int_eq(uml_instance_write_console(vm, cmd, len), (ssize_t)len);
 }
 
 /*
@@ -223,7 +208,7 @@ static void ends_named(struct uml_instance *vm)
 	ck_assert_ptr_nonnull(uml_exit_reason_to_string(uml_instance_get_exit_reason(vm)));
 	/* the whole process group is gone */
 	ck_assert_int_eq(kill(-pid, 0), -1);
-	ck_assert_int_eq(count_children(), 0);
+	ck_assert_int_eq(th_count_children(), 0);
 }
 
 START_TEST(boot_halt_cycles_leak_nothing)
@@ -253,7 +238,7 @@ START_TEST(boot_halt_cycles_leak_nothing)
 			      uml_exit_reason_to_string(uml_instance_get_exit_reason(vm)),
 			      uml_instance_get_exit_detail(vm));
 		uml_instance_unref(vm);
-		ck_assert_int_eq(count_children(), 0);
+		ck_assert_int_eq(th_count_children(), 0);
 		ck_assert_int_eq(th_count_entries(uml_ctx_get_runtime_dir(ctx)), 0);
 	}
 	ck_assert_int_eq(count_fds(), fds);
@@ -269,34 +254,30 @@ END_TEST
 
 START_TEST(guest_ignoring_halt_is_killed)
 {
-	struct uml_rootfs *r = image_copy("stopped.img");
-	struct uml_instance *vm = guest_on(kernel, r);
+	struct uml_rootfs *r;
+	struct uml_instance *vm = started("stopped.img", NULL, &r);
 
-	boot_ready(vm);
 	/* a guest that answers nothing: the whole process group stopped */
 	ck_assert_int_eq(kill(-uml_instance_get_pid(vm), SIGSTOP), 0);
 	ends_named(vm);
 	ck_assert_int_eq(uml_instance_get_exit_reason(vm), UML_EXIT_KILLED);
 	ck_assert_int_eq(uml_instance_get_exit_signal(vm), SIGKILL);
-	uml_instance_unref(vm);
-	uml_rootfs_unref(r);
+	done(vm, r);
 }
 END_TEST
 
 START_TEST(hung_guest_times_out)
 {
-	struct uml_rootfs *r = image_copy("hung.img");
-	struct uml_instance *vm = guest_on(kernel, r);
+	struct uml_rootfs *r;
+	struct uml_instance *vm = started("hung.img", NULL, &r);
 
-	boot_ready(vm);
 	/* userspace spins; the kernel still runs */
 	say(vm, "while :; do :; done\n");
 	ck_assert_int_eq(uml_instance_set_timeout(vm, 1500), 0);
 	ck_assert_int_eq(uml_instance_wait(vm, HANG_GUARD_MS), 0);
 	ck_assert_int_eq(uml_instance_get_exit_reason(vm), UML_EXIT_TIMEOUT);
-	ck_assert_int_eq(count_children(), 0);
-	uml_instance_unref(vm);
-	uml_rootfs_unref(r);
+	ck_assert_int_eq(th_count_children(), 0);
+	done(vm, r);
 }
 END_TEST
 
@@ -321,7 +302,7 @@ START_TEST(kernel_binary_deleted_while_running)
 	again = guest_on(copy, r);
 	ck_assert_int_eq(uml_instance_boot(again), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(uml_instance_last_error(again), path));
-	ck_assert_int_eq(count_children(), 0);
+	ck_assert_int_eq(th_count_children(), 0);
 	uml_instance_unref(again);
 	uml_instance_unref(vm);
 	uml_kernel_unref(copy);
@@ -331,13 +312,11 @@ END_TEST
 
 START_TEST(disk_truncated_while_running)
 {
-	struct uml_rootfs *r = image_copy("truncated.img");
-	struct uml_instance *vm = guest_on(kernel, r);
 	struct watch w = { .want = "after-truncate" };
+	struct uml_rootfs *r;
+	struct uml_instance *vm = started("truncated.img", &w, &r);
 	struct stat st;
 
-	uml_instance_set_event_fn(vm, on_event, &w);
-	boot_ready(vm);
 	ck_assert_int_eq(truncate(uml_rootfs_get_path(r), 0), 0);
 	/* reads past the end of the disk fail in the guest; it goes on */
 	say(vm, "cat /bin/* >/dev/null 2>&1; sync; echo after-truncate\n");
@@ -345,18 +324,16 @@ START_TEST(disk_truncated_while_running)
 	ends_named(vm);
 	/* the image is still the caller's file, untouched by libuml */
 	ck_assert_int_eq(stat(uml_rootfs_get_path(r), &st), 0);
-	uml_instance_unref(vm);
-	uml_rootfs_unref(r);
+	done(vm, r);
 }
 END_TEST
 
 START_TEST(runtime_dir_removed_under_a_guest)
 {
-	struct uml_rootfs *r = image_copy("nodir.img");
-	struct uml_instance *vm = guest_on(kernel, r);
+	struct uml_rootfs *r;
+	struct uml_instance *vm = started("nodir.img", NULL, &r);
 	char keep[256];
 
-	boot_ready(vm);
 	snprintf(keep, sizeof(keep), "%s/keep", th_tmpdir());
 	ck_assert_int_eq(th_system("touch '%s'", keep), 0);
 	ck_assert_int_eq(th_system("rm -rf '%s'", uml_ctx_get_runtime_dir(ctx)), 0);
@@ -366,8 +343,7 @@ START_TEST(runtime_dir_removed_under_a_guest)
 	/* nothing outside the runtime dir was touched; the dir is not recreated */
 	ck_assert_int_eq(access(keep, F_OK), 0);
 	ck_assert_int_eq(access(uml_ctx_get_runtime_dir(ctx), F_OK), -1);
-	uml_instance_unref(vm);
-	uml_rootfs_unref(r);
+	done(vm, r);
 }
 END_TEST
 
@@ -383,15 +359,13 @@ static void probe_mconsole(struct uml_instance *vm)
 START_TEST(console_flood_stays_bounded)
 {
 	long mb = env_long("UML_TEST_FLOOD_MB", 1024);
-	struct uml_rootfs *r = image_copy("flood.img");
-	struct uml_instance *vm = guest_on(kernel, r);
 	struct watch w = { .want = "flood-done" };
+	struct uml_rootfs *r;
+	struct uml_instance *vm = started("flood.img", &w, &r);
 	char cmd[256];
 	size_t log_len;
 	long rss;
 
-	uml_instance_set_event_fn(vm, on_event, &w);
-	boot_ready(vm);
 	rss = rss_kib();
 	/* long lines and one line without end, through the console */
 	snprintf(cmd, sizeof(cmd),
@@ -409,23 +383,20 @@ START_TEST(console_flood_stays_bounded)
 #endif
 	ck_assert_int_eq(uml_instance_halt(vm, 10000), 0);
 	ck_assert_int_eq(uml_instance_get_exit_reason(vm), UML_EXIT_HALT);
-	uml_instance_unref(vm);
-	uml_rootfs_unref(r);
+	done(vm, r);
 }
 END_TEST
 
 START_TEST(garbage_on_the_notify_channels)
 {
-	struct uml_rootfs *r = image_copy("garbage.img");
-	struct uml_instance *vm = guest_on(kernel, r);
 	struct watch w = { .want = "garbage-done" };
+	struct uml_rootfs *r;
+	struct uml_instance *vm = started("garbage.img", &w, &r);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	unsigned char junk[2048];
 	long rss;
 	int fd;
 
-	uml_instance_set_event_fn(vm, on_event, &w);
-	boot_ready(vm);
 	rss = rss_kib();
 	/* anything local can write to the notify socket: random datagrams */
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/.%s.notify", uml_ctx_get_runtime_dir(ctx),
@@ -456,8 +427,7 @@ START_TEST(garbage_on_the_notify_channels)
 #endif
 	ck_assert_int_eq(uml_instance_halt(vm, 10000), 0);
 	ck_assert_int_eq(uml_instance_get_exit_reason(vm), UML_EXIT_HALT);
-	uml_instance_unref(vm);
-	uml_rootfs_unref(r);
+	done(vm, r);
 }
 END_TEST
 

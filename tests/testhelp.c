@@ -88,7 +88,27 @@ struct uml_kernel *th_kernel(struct uml_ctx *ctx)
 	return k;
 }
 
-int th_count_processes(const char *text)
+/* Reads /proc/PID/FILE into buf (NUL-terminated); its length, or -1. */
+static ssize_t proc_read(const char *pid, const char *file, char *buf, size_t size)
+{
+	char path[300];
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/%s", pid, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	len = read(fd, buf, size - 1);
+	close(fd);
+	if (len < 0)
+		return -1;
+	buf[len] = '\0';
+	return len;
+}
+
+/* Counts the processes for which match(pid's name in /proc, data) is true. */
+static int count_procs(bool (*match)(const char *pid, const void *data), const void *data)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -96,30 +116,46 @@ int th_count_processes(const char *text)
 
 	if (!d)
 		return -1;
-	while ((de = readdir(d))) {
-		char path[300], buf[8192];
-		ssize_t len;
-		int fd;
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		for (ssize_t i = 0; i < len; i++)
-			if (buf[i] == '\0')
-				buf[i] = ' ';
-		buf[len] = '\0';
-		if (strstr(buf, text))
+	while ((de = readdir(d)))
+		if (de->d_name[0] >= '0' && de->d_name[0] <= '9' && match(de->d_name, data))
 			n++;
-	}
 	closedir(d);
 	return n;
+}
+
+static bool cmdline_mentions(const char *pid, const void *text)
+{
+	char buf[8192];
+	ssize_t len = proc_read(pid, "cmdline", buf, sizeof(buf));
+
+	if (len <= 0)
+		return false;
+	for (ssize_t i = 0; i < len; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	return strstr(buf, text) != NULL;
+}
+
+int th_count_processes(const char *text)
+{
+	return count_procs(cmdline_mentions, text);
+}
+
+static bool is_child(const char *pid, const void *unused)
+{
+	char buf[512], *p;
+	long ppid;
+
+	if (proc_read(pid, "stat", buf, sizeof(buf)) <= 0)
+		return false;
+	/* pid (comm) state ppid: comm may hold anything but ends at the last ')' */
+	p = strrchr(buf, ')');
+	return p && sscanf(p + 1, " %*c %ld", &ppid) == 1 && ppid == (long)getpid();
+}
+
+int th_count_children(void)
+{
+	return count_procs(is_child, NULL);
 }
 
 int th_count_entries(const char *dir)

@@ -22,6 +22,8 @@ struct uml_kernel *th_kernel(struct uml_ctx *ctx);
 const char *th_cache_dir(void);
 /* Number of live processes whose command line mentions text. */
 int th_count_processes(const char *text);
+/* Number of child processes of this one, zombies included. */
+int th_count_children(void);
 /* Number of entries in a directory (0 if it does not exist). */
 int th_count_entries(const char *dir);
 /* Runs a shell command, returns its exit status. */

@@ -111,6 +111,9 @@ static double boot_raw(const char *kernel, const char *image, const char *rundir
 	kill(-pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	close(sv[0]);
+	/* UML's helpers hold the disk's lock until the last of them is gone */
+	for (int w = 0; w < 30000 && kill(-pid, 0) == 0; w++)
+		usleep(1000);
 	wait_unlocked(image);
 	free(buf);
 	char cmd[4200];

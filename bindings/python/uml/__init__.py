@@ -935,8 +935,8 @@ class Instance(_Object):
     """A User Mode Linux guest.
 
     ``Instance(kernel=None, rootfs=None, *, memory=None, umid=None, args=(),
-    init=None, ready_marker=None, timeout=None, run=None, on_console=None,
-    on_event=None, context=None)``
+    init=None, ready_marker=None, timeout=None, run=None, enable_exec=False,
+    hostfs=(), on_console=None, on_event=None, context=None)``
 
     kernel
         A :class:`Kernel`, a kernel path, or None for :meth:`Kernel.find`.
@@ -961,6 +961,13 @@ class Instance(_Object):
     run
         One-shot mode: a shell command the guest runs as init (via /bin/sh)
         before it is halted; read :attr:`run_status` and :attr:`run_output`.
+    enable_exec
+        Boot with libuml's exec channel (:meth:`enable_exec`): then
+        :meth:`exec` runs commands, :meth:`copy_in`/:meth:`copy_out` move
+        files while the guest runs; nothing is installed in the image.
+    hostfs
+        Host directories to share: ``(host_dir, guest_path)`` or
+        ``(host_dir, guest_path, readonly)`` tuples (:meth:`add_hostfs`).
     on_console
         ``on_console(line: str)`` for every console line.
     on_event
@@ -993,7 +1000,8 @@ class Instance(_Object):
                  memory: Union[int, str, None] = None, umid: Optional[str] = None,
                  args: Iterable[str] = (), init: Optional[str] = None,
                  ready_marker: Optional[str] = None, timeout: Optional[float] = None,
-                 run: Optional[str] = None,
+                 run: Optional[str] = None, enable_exec: bool = False,
+                 hostfs: Iterable[tuple] = (),
                  on_console: Optional[Callable[[str], Any]] = None,
                  on_event: Optional[Callable[[Event], Any]] = None,
                  context: Optional[Context] = None) -> None:
@@ -1032,6 +1040,10 @@ class Instance(_Object):
             self.set_timeout(timeout)
         if run is not None:
             self.set_run_command(run)
+        if enable_exec:
+            self.enable_exec()
+        for share in hostfs:
+            self.add_hostfs(*share[:2], readonly=bool(share[2:] and share[2]))
 
     def __repr__(self) -> str:
         return '<uml.Instance %s %s>' % (self.umid, self.state.name.lower())

@@ -15,58 +15,7 @@
 
 #include <uml/libuml.h>
 
-enum {
-	EXIT_FAIL = 1,
-	EXIT_USAGE = 2,
-};
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	interrupted = 1;
-}
-
-struct bar {
-	int tty;
-	int quiet;
-	const char *phase;
-	time_t start;
-	int drawn;
-};
-
-/* A one-line bar on a terminal; nothing otherwise.  ^C cancels the build. */
-static int on_progress(void *userdata, const struct uml_progress *p)
-{
-	struct bar *b = userdata;
-	long secs = (long)(time(NULL) - b->start);
-
-	if (interrupted)
-		return 1;
-	if (!b->tty || b->quiet)
-		return 0;
-	if (p->total) {
-		unsigned pct = (unsigned)(p->done * 100 / p->total);
-		unsigned fill = pct * 30 / 100;
-
-		fprintf(stderr, "\r%-9s [%.*s%*s] %3u%% %" PRIu64 "/%" PRIu64 " %ld:%02ld ",
-			p->phase, (int)fill, "==============================", (int)(30 - fill), "",
-			pct, p->done, p->total, secs / 60, secs % 60);
-	} else {
-		static const char spin[] = "|/-\\";
-
-		fprintf(stderr, "\r%-9s %c %ld:%02ld%40s", p->phase, spin[secs % 4], secs / 60,
-			secs % 60, "");
-	}
-	b->drawn = 1;
-	return 0;
-}
-
-static void usage_error(poptContext pc, const char *msg)
-{
-	fprintf(stderr, "uml-build-kernel: %s\n", msg);
-	poptPrintUsage(pc, stderr, 0);
-}
+#include "tool.h"
 
 int main(int argc, const char **argv)
 {
@@ -76,7 +25,6 @@ int main(int argc, const char **argv)
 	struct uml_kernel_build *kb = NULL;
 	struct uml_ctx *ctx = NULL;
 	struct bar bar = { 0 };
-	struct sigaction sa = { .sa_handler = on_signal };
 	enum { OPT_FRAGMENT = 1, OPT_SET };
 	struct poptOption options[] = {
 		{ "source", 's', POPT_ARG_STRING, &source, 0,
@@ -177,16 +125,9 @@ int main(int argc, const char **argv)
 			goto out;
 		}
 
-	bar.tty = isatty(STDERR_FILENO);
-	bar.quiet = quiet;
-	bar.start = time(NULL);
-	uml_ctx_set_progress_fn(ctx, on_progress, &bar);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
+	bar_start(&bar, ctx, quiet);
 	rc = uml_kernel_build_run(kb, NULL);
-	if (bar.drawn)
-		fprintf(stderr, "\r%78s\r", "");
+	bar_end(&bar);
 	if (rc < 0) {
 		/* the library logged the message already */
 		if (uml_kernel_build_get_log_path(kb) && rc != -ENOPKG && rc != -ENOENT)

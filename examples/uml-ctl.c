@@ -304,6 +304,7 @@ out:
 	free(reply);
 	free(command);
 	free(abs_dir);
+	free(uml_dir);		/* popt's copy */
 	uml_ctx_unref(ctx);
 	poptFreeContext(pc);
 	return ret;

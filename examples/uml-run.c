@@ -43,6 +43,8 @@ struct options {
 	int version;
 	char **append;
 	size_t n_append;
+	char **net;		/* --net specs */
+	size_t n_net;
 };
 
 static void on_event(void *userdata, struct uml_instance *inst, const struct uml_event *ev)
@@ -191,6 +193,65 @@ static int exec_command(struct uml_instance *inst, const char *command)
 	uml_instance_halt(inst, -1);
 	return code;
 }
+/* ---- net: --net KIND[:ARG][,ip=ADDR/LEN][,gw=GW][,mac=MAC] ---- */
+static int add_net(struct uml_ctx *ctx, struct uml_instance *inst, const char *spec)
+{
+	char *copy = strdup(spec), *opts, *arg, *ip = NULL, *gw = NULL, *mac = NULL;
+	struct uml_switch *sw = NULL;
+	unsigned idx;
+	int r = -EINVAL;
+
+	if (!copy)
+		return -ENOMEM;
+	opts = strchr(copy, ',');
+	if (opts)
+		*opts++ = '\0';
+	arg = strchr(copy, ':');
+	if (arg)
+		*arg++ = '\0';
+	for (char *o = opts, *next; o && *o; o = next) {
+		next = strchr(o, ',');
+		if (next)
+			*next++ = '\0';
+		if (strncmp(o, "ip=", 3) == 0)
+			ip = o + 3;
+		else if (strncmp(o, "gw=", 3) == 0)
+			gw = o + 3;
+		else if (strncmp(o, "mac=", 4) == 0)
+			mac = o + 4;
+		else
+			goto bad;
+	}
+	if (strcmp(copy, "nat") == 0 && !arg) {
+		r = uml_instance_add_nat(inst, &idx);
+	} else if (strcmp(copy, "switch") == 0 && arg && *arg) {
+		r = uml_switch_new(ctx, arg, &sw);
+		if (r == 0)
+			r = uml_instance_add_switch_port(inst, sw, &idx);
+		uml_switch_unref(sw);	/* the guest holds it */
+	} else if (strcmp(copy, "tap") == 0 && arg && *arg) {
+		char sys[64];
+
+		/* an existing tap is used; a missing one is created (root) */
+		snprintf(sys, sizeof(sys), "/sys/class/net/%s", arg);
+		r = uml_instance_add_tap(inst, arg, access(sys, F_OK) == 0 ? 0 : UML_TAP_CREATE,
+					 &idx);
+	} else {
+		goto bad;
+	}
+	if (r == 0 && (ip || gw))
+		r = uml_instance_set_iface_address(inst, idx, ip, gw);
+	if (r == 0 && mac)
+		r = uml_instance_set_iface_mac(inst, idx, mac);
+	free(copy);
+	return r;
+bad:
+	fprintf(stderr, "uml-run: bad --net '%s' (nat, switch:NAME or tap:DEV, then optional "
+		",ip=A.B.C.D/LEN ,gw=A.B.C.D ,mac=xx:xx:xx:xx:xx:xx)\n", spec);
+	free(copy);
+	return -EINVAL;
+}
+/* ---- end net ---- */
 
 static int run(struct options *o, struct uml_ctx *ctx, const char *tmpdir)
 {
@@ -242,6 +303,8 @@ static int run(struct options *o, struct uml_ctx *ctx, const char *tmpdir)
 		r = uml_instance_enable_exec(inst);
 	if (r == 0 && o->timeout_sec > 0)
 		r = uml_instance_set_timeout(inst, (int64_t)o->timeout_sec * 1000);
+	for (size_t i = 0; r == 0 && i < o->n_net; i++)	/* net */
+		r = add_net(ctx, inst, o->net[i]);
 	if (r == 0)
 		r = uml_instance_boot(inst);
 	if (r < 0)
@@ -292,7 +355,7 @@ out:
 int main(int argc, const char **argv)
 {
 	struct options o = { 0 };
-	char *append_arg = NULL;
+	char *append_arg = NULL, *net_arg = NULL;
 	struct poptOption table[] = {
 		{ "kernel", 'k', POPT_ARG_STRING, &o.kernel, 0,
 		  "UML kernel binary (default: $UML_KERNEL, /usr/bin/linux.uml, linux on PATH)", "PATH" },
@@ -303,6 +366,9 @@ int main(int argc, const char **argv)
 		{ "umid", 'u', POPT_ARG_STRING, &o.umid, 0, "guest name for mconsole tools", "NAME" },
 		{ "append", 'a', POPT_ARG_STRING, &append_arg, 'a',
 		  "extra kernel argument (repeatable)", "ARG" },
+		{ "net", 'n', POPT_ARG_STRING, &net_arg, 'n',
+		  "network interface: nat, switch:NAME or tap:DEV, optionally followed by "
+		  ",ip=A.B.C.D/LEN,gw=A.B.C.D,mac=MAC (repeatable)", "SPEC" },
 		{ "wait-for", 'w', POPT_ARG_STRING, &o.wait_for, 0,
 		  "succeed once TEXT appears on the console, then halt the guest", "TEXT" },
 		{ "timeout", 't', POPT_ARG_INT, &o.timeout_sec, 0,
@@ -330,6 +396,15 @@ int main(int argc, const char **argv)
 	int rc, code;
 
 	while ((rc = poptGetNextOpt(pc)) > 0) {
+		if (rc == 'n') {	/* net */
+			char **n = realloc(o.net, (o.n_net + 1) * sizeof(*n));
+
+			if (!n)
+				return EXIT_START;
+			o.net = n;
+			o.net[o.n_net++] = net_arg;
+			continue;
+		}
 		char **a = realloc(o.append, (o.n_append + 1) * sizeof(*a));
 
 		if (!a)
@@ -389,7 +464,17 @@ int main(int argc, const char **argv)
 		rmdir(tmpdir);
 	}
 	uml_ctx_unref(ctx);
+	/* popt hands out its strings; free them so leak checkers stay quiet */
+	for (size_t i = 0; i < o.n_append; i++)
+		free(o.append[i]);
 	free(o.append);
+	free(o.kernel);
+	free(o.rootfs);
+	free(o.mem);
+	free(o.umid);
+	free(o.wait_for);
+	free(o.run);
+	free(o.net);
 	poptFreeContext(pc);
 	return code;
 }

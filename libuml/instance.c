@@ -95,6 +95,9 @@ struct uml_instance {
 	/* exec channel (exec.c) */
 	struct uml_exec_chan *exec;
 	bool marker_seen;
+	/* ---- net: network interfaces (net.c) ---- */
+	struct uml_net *net;
+	/* ---- end net ---- */
 };
 
 #define ifail(inst, err, ...) uml_fail((inst)->ctx, &(inst)->last_error, err, __VA_ARGS__)
@@ -171,6 +174,7 @@ UML_EXPORT struct uml_instance *uml_instance_unref(struct uml_instance *inst)
 		return NULL;
 	stop_and_reap(inst);
 	uml_exec_chan_free(inst->exec);
+	uml_net_free(inst);	/* net */
 	for (size_t i = 0; i < inst->n_args; i++)
 		free(inst->args[i]);
 	free(inst->args);
@@ -231,6 +235,12 @@ void uml_instance_agent_up(struct uml_instance *inst)
 		set_ready(inst);
 }
 /* ---- end exec channel hooks ---- */
+/* ---- net ---- */
+struct uml_net **uml_instance_net_slot(struct uml_instance *inst)
+{
+	return &inst->net;
+}
+/* ---- end net ---- */
 
 UML_EXPORT const char *uml_instance_last_error(struct uml_instance *inst)
 {
@@ -475,7 +485,7 @@ static bool has_arg(struct uml_instance *inst, const char *prefix)
 static int build_argv(struct uml_instance *inst, int console_fd, char ***ret)
 {
 	const char *dir = uml_ctx_get_runtime_dir(inst->ctx);
-	size_t n = 0, max = 19 + inst->n_args;
+	size_t n = 0, max = 19 + inst->n_args + (size_t)uml_net_count_args(inst) /* net */;
 	char **argv = calloc(max + 1, sizeof(char *));
 	char *ubd = NULL;
 	int r = -ENOMEM;
@@ -517,6 +527,12 @@ static int build_argv(struct uml_instance *inst, int console_fd, char ***ret)
 	/* skip the ~90 ms delay-loop calibration unless the caller chose a value */
 	if (!has_arg(inst, "lpj=") && uml_ctx_get_lpj(inst->ctx))
 		ADD("lpj=%lu", uml_ctx_get_lpj(inst->ctx));
+	/* ---- net ---- */
+	r = uml_net_build_args(inst, argv, &n);
+	if (r < 0)
+		goto fail;
+	r = -ENOMEM;
+	/* ---- end net ---- */
 	for (size_t i = 0; i < inst->n_args; i++)
 		ADD("%s", inst->args[i]);
 #undef ADD
@@ -536,7 +552,8 @@ UML_EXPORT const char *const *uml_instance_get_argv(struct uml_instance *inst)
 	if (!inst)
 		return NULL;
 	if (build_argv(inst, inst->console_fd, &argv) < 0) {
-		ifail(inst, -ENOMEM, "out of memory building the kernel command line");
+		if (!inst->last_error)	/* net may have said why */
+			ifail(inst, -ENOMEM, "out of memory building the kernel command line");
 		return NULL;
 	}
 	free_argv(inst->argv);
@@ -591,9 +608,13 @@ static int send_run_script(struct uml_instance *inst)
 		"\n' ) 2>&1; s=$?; sync 2>&-; printf '\\n%sE%d\\n' ", inst->run_nonce, "\"\" \"$s\"\n",
 	};
 	struct uml_buf s = { 0 };
+	char *net = uml_net_run_prologue(inst);	/* net: interface addresses */
 	int r = 0;
 
 	inst->run_sent = true;
+	if (net)
+		r |= uml_buf_append(&s, net, strlen(net));
+	free(net);
 	for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
 		r |= uml_buf_append(&s, parts[i], strlen(parts[i]));
 	/* inside single quotes, a quote is written as '\'' */
@@ -728,6 +749,10 @@ static void feed_lines(struct uml_instance *inst, struct line_splitter *ls, cons
 		start = i + 1;
 	}
 	uml_buf_drop_front(p, start);
+	/* prompts ("login: ") end without a newline but may be the ready marker */
+	if (console && !inst->run_command && inst->ready_marker && p->len &&
+	    memmem(p->data, p->len, inst->ready_marker, strlen(inst->ready_marker)))
+		set_ready(inst);
 	/* a guest printing without newlines must not grow us without bound */
 	if ((flush && p->len > 0) || p->len > 65536) {
 		log_append(inst, p->data, p->len);
@@ -752,8 +777,6 @@ static int drain(struct uml_instance *inst, int *fd, struct line_splitter *ls, b
 		if (n <= 0) {
 			/* EOF or error: the kernel closed it; stop polling it */
 			epoll_ctl(inst->epfd, EPOLL_CTL_DEL, *fd, NULL);
-			if (console)
-				inst->console_fd = -1;
 			close_fd(fd);
 			flush = true;
 			break;
@@ -910,6 +933,7 @@ static void finish(struct uml_instance *inst)
 		inst->exit_signal = si.si_status;
 	close_channels(inst);
 	remove_runtime_files(inst);
+	uml_net_guest_ended(inst);	/* net: drop switches and links, delete taps */
 	inst->state = UML_STATE_EXITED;
 	inst->proc.pid = 0;
 	name = uml_exit_reason_to_string(inst->reason);
@@ -1048,6 +1072,10 @@ static int check_disk(struct uml_instance *inst, const char *path, bool writable
 		return ifail(inst, -errno, "disk image '%s': %m", path);
 	if (S_ISDIR(st.st_mode))
 		return ifail(inst, -EISDIR, "disk image '%s' is a directory", path);
+	/* UML would quietly fall back to a read-only disk the guest cannot use */
+	if (writable && access(path, W_OK) < 0)
+		return ifail(inst, -errno, "disk image '%s' is read-only (%m); the guest needs "
+			     "to write to it", path);
 	holder = image_locked_by(path, writable);
 	if (holder > 0)
 		return ifail(inst, -EBUSY, "disk image '%s' is in use by another guest (pid %d)",
@@ -1136,7 +1164,8 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 {
 	const char *dir;
 	char **argv = NULL, **env = NULL;
-	int cons[2] = { -1, -1 }, out[2] = { -1, -1 }, preload_fd = -1, keep[4];
+	int cons[2] = { -1, -1 }, out[2] = { -1, -1 }, preload_fd = -1;
+	int keep[4 + UML_NET_MAX_FDS];	/* console, preload, exec channel, net links */
 	char *cleanup[5] = { NULL };	/* for the watchdog, should we die */
 	size_t n_keep = 0;
 	struct uml_spawn sp;
@@ -1215,6 +1244,11 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 			inst->hostcompat_applied = true;
 		}
 	}
+	/* ---- net: switches, taps, link sockets ---- */
+	r = uml_net_boot_prepare(inst, keep, &n_keep);
+	if (r < 0)
+		goto fail;
+	/* ---- end net ---- */
 	r = build_argv(inst, cons[1], &argv);
 	if (r < 0)
 		goto fail;
@@ -1277,6 +1311,7 @@ fail:
 		uml_exec_chan_ended(inst->exec);	/* also removes its socket */
 	}
 	close_channels(inst);
+	uml_net_boot_failed(inst);	/* net */
 	inst->hostcompat_applied = false;
 	if (inst->notify_path)
 		unlink(inst->notify_path);

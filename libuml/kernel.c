@@ -144,30 +144,6 @@ fail:
 	return r;
 }
 
-static bool find_in_path(const char *name, char **ret)
-{
-	const char *path = getenv("PATH");
-
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		size_t len = strcspn(path, ":");
-		char *cand;
-
-		if (len > 0 && asprintf(&cand, "%.*s/%s", (int)len, path, name) >= 0) {
-			if (access(cand, X_OK) == 0) {
-				*ret = cand;
-				return true;
-			}
-			free(cand);
-		}
-		path += len;
-		if (*path == ':')
-			path++;
-	}
-	return false;
-}
-
 UML_EXPORT int uml_kernel_new_default(struct uml_ctx *ctx, struct uml_kernel **ret)
 {
 	const char *env = getenv("UML_KERNEL");
@@ -180,7 +156,7 @@ UML_EXPORT int uml_kernel_new_default(struct uml_ctx *ctx, struct uml_kernel **r
 		return uml_kernel_new_from_path(ctx, env, ret);
 	if (access("/usr/bin/linux.uml", F_OK) == 0)
 		return uml_kernel_new_from_path(ctx, "/usr/bin/linux.uml", ret);
-	if (!find_in_path("linux", &found))
+	if (uml_find_program("linux", &found) < 0)
 		return uml_fail(ctx, NULL, -ENOENT,
 				"no UML kernel found: $UML_KERNEL is unset, /usr/bin/linux.uml does "
 				"not exist (apt-get install user-mode-linux) and there is no 'linux' "

@@ -154,6 +154,15 @@ int uml_kconfig_verify(struct uml_kernel_build *b, const char *config_path,
 /* Writes a file through a temporary and rename(), so readers never see half. */
 int uml_write_file(const char *path, const char *data, size_t len);
 
+/* $XDG_CACHE_HOME/libuml, else ~/.cache/libuml (allocated). */
+char *uml_default_cache_dir(void);
+/* Opens (creating) path and takes an exclusive flock; the fd, or -errno. */
+int uml_lock_file(const char *path);
+/* FNV-1a: identifies inputs of stamps and cache entries, not a security hash. */
+#define UML_HASH_INIT 0xcbf29ce484222325ULL
+uint64_t uml_hash_bytes(uint64_t h, const void *data, size_t len);
+uint64_t uml_hash_str(uint64_t h, const char *s);	/* with its NUL */
+
 /* The shipped config presets, generated from libuml/presets/NAME.config. */
 struct uml_preset_text {
 	const char *name;
@@ -182,6 +191,8 @@ struct uml_rootfs {
 	char *last_error;
 	struct uml_rootfs_entry *listing;	/* of uml_rootfs_list_dir(), with its names */
 	size_t n_listing;
+	bool size_set;			/* uml_rootfs_set_size() was called */
+	struct rootfs_guest *guest;	/* debootstrap/configure/mount settings, or NULL */
 };
 
 struct uml_ctx *uml_rootfs_get_ctx(struct uml_rootfs *rootfs);
@@ -292,6 +303,15 @@ int uml_mconsole_call(const char *sock_path, const char *command, int timeout_ms
 		      char **reply, size_t *reply_len, int *err_flag);
 
 /*
+ * Checks one reply datagram of n bytes (any alignment) as uml_mconsole_call()
+ * does and appends its text to out.  *err_flag must start at 0 and keeps
+ * the first error value seen.  Returns 1 when more parts follow, 0 for the
+ * last part, -EBADMSG for a malformed datagram, -EMSGSIZE when out would
+ * pass 16 MiB, -ENOMEM.
+ */
+int uml_mconsole_parse_reply(const void *buf, size_t n, struct uml_buf *out, int *err_flag);
+
+/*
  * Parses one notify datagram of n bytes (any alignment).  Returns 0 and
  * fills type (enum uml_mconsole_notify_type), data (points into buf, not
  * NUL-terminated) and len; the NUL the kernel appends to the socket name
@@ -318,5 +338,26 @@ enum uml_console_class {
 };
 enum uml_console_class uml_console_classify(const char *line, size_t len);
 int uml_console_class_rank(enum uml_console_class c);
+
+/* ---- net.c: network interfaces (hooks called by instance.c) ------------ */
+
+struct uml_net;
+/* instance.c: where an instance keeps its network state (NULL until used) */
+struct uml_net **uml_instance_net_slot(struct uml_instance *inst);
+/* Most fds uml_net_boot_prepare() adds to the kernel's keep list. */
+#define UML_NET_MAX_FDS 16
+/* How many kernel arguments uml_net_build_args() adds. */
+int uml_net_count_args(struct uml_instance *inst);
+/* Appends the interfaces' kernel arguments at argv[*n]... (allocated). */
+int uml_net_build_args(struct uml_instance *inst, char **argv, size_t *n);
+/* Starts switches, creates taps, appends link sockets to keep[*n_keep]. */
+int uml_net_boot_prepare(struct uml_instance *inst, int *keep, size_t *n_keep);
+/* Undoes uml_net_boot_prepare() after a failed boot (deletes created taps). */
+void uml_net_boot_failed(struct uml_instance *inst);
+/* The guest ended: drops switches and links, deletes created taps. */
+void uml_net_guest_ended(struct uml_instance *inst);
+/* Shell lines that set the addresses in one-shot mode (allocated), or NULL. */
+char *uml_net_run_prologue(struct uml_instance *inst);
+void uml_net_free(struct uml_instance *inst);
 
 #endif

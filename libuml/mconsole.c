@@ -168,6 +168,17 @@ static int take_reply(const struct mc_reply *rep, size_t n, struct uml_buf *out,
 	return rep->more ? 1 : 0;
 }
 
+int uml_mconsole_parse_reply(const void *buf, size_t n, struct uml_buf *out, int *err_flag)
+{
+	struct mc_reply rep;
+
+	if (!buf || n > sizeof(rep))
+		return -EBADMSG;
+	/* any alignment: copy instead of casting */
+	memcpy(&rep, buf, n);
+	return take_reply(&rep, n, out, err_flag);
+}
+
 int uml_mconsole_call(const char *sock_path, const char *command, int timeout_ms,
 		      char **reply, size_t *reply_len, int *err_flag)
 {

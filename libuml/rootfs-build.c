@@ -6,12 +6,12 @@
 
 /* ---- the in-memory tree --------------------------------------------------- */
 
-static void node_free(struct node *n)
+void rootfs_node_free(struct node *n)
 {
 	if (!n)
 		return;
 	for (size_t i = 0; i < n->n_kids; i++)
-		node_free(n->kids[i]);
+		rootfs_node_free(n->kids[i]);
 	free(n->kids);
 	free(n->name);
 	free(n->data);
@@ -1087,7 +1087,7 @@ void rootfs_build_free(struct build *b)
 		free(b->tmp);
 	}
 	b->tmp = NULL;
-	node_free(b->root);
+	rootfs_node_free(b->root);
 	b->root = NULL;
 	hl_free(&b->hl);
 	free(b->runs);

@@ -20,6 +20,22 @@ static const char busybox_init[] =
 	"mkdir -p /dev/pts 2>/dev/null && mount -t devpts devpts /dev/pts 2>/dev/null\n"
 	"mount -o remount,rw /\n"
 	"hostname -F /etc/hostname\n"
+	/* ---- net: addresses libuml passes as libuml.ip=IF,ADDR/LEN[,GW] and
+	 * libuml.dns=ADDR on the kernel command line (see net.c) ---- */
+	"ip link set lo up 2>/dev/null\n"
+	"dns=\n"
+	"for a in $(cat /proc/cmdline); do\n"
+	"\tcase \"$a\" in\n"
+	"\tlibuml.ip=*)\n"
+	"\t\tv=${a#libuml.ip=}; dev=${v%%,*}; v=${v#*,}; addr=${v%%,*}; gw=${v#\"$addr\"}; gw=${gw#,}\n"
+	"\t\tip link set \"$dev\" up && ip addr add \"$addr\" dev \"$dev\"\n"
+	"\t\t[ -n \"$gw\" ] && ip route add default via \"$gw\" dev \"$dev\"\n"
+	"\t\t;;\n"
+	"\tlibuml.dns=*) dns=\"$dns ${a#libuml.dns=}\" ;;\n"
+	"\tesac\n"
+	"done\n"
+	"if [ -n \"$dns\" ]; then for d in $dns; do echo \"nameserver $d\"; done >/etc/resolv.conf; fi\n"
+	/* ---- end net ---- */
 	"echo \"" UML_BUSYBOX_READY_MARKER "\"\n"
 	"while :; do\n"
 	"\tif command -v cttyhack >/dev/null 2>&1; then\n"

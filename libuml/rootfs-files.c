@@ -69,43 +69,38 @@ static int open_path(struct uml_rootfs *rootfs, const char *guest_path, ext2_fil
 	return r;
 }
 
-UML_EXPORT int uml_rootfs_read_file(struct uml_rootfs *rootfs, const char *guest_path,
-				    char **data, size_t *len)
+/* Reads the regular file guest_path (symlinks followed) of the open fs. */
+int rootfs_fs_read_file(struct uml_rootfs *rootfs, ext2_filsys fs, const char *guest_path,
+			char **data, size_t *len)
 {
 	struct ext2_inode_large in;
 	ext2_file_t f = NULL;
-	ext2_filsys fs;
 	ext2_ino_t ino;
 	uint64_t size;
 	char *buf = NULL;
 	errcode_t e;
 	int r;
 
-	if (!rootfs)
-		return -EINVAL;
-	if (!data)
-		return rfail(rootfs, -EINVAL, "no place for the data of '%s'", guest_path);
-	r = open_path(rootfs, guest_path, &fs, &ino, &in);
+	r = check_guest_path(rootfs, guest_path);
+	if (r == 0)
+		r = guest_lookup(rootfs, fs, guest_path, true, &ino);
+	if (r == 0)
+		r = read_inode(rootfs, fs, ino, &in);
 	if (r < 0)
 		return r;
 	size = EXT2_I_SIZE(&in);
-	if (LINUX_S_ISDIR(in.i_mode)) {
-		r = rfail(rootfs, -EISDIR, "'%s' in image '%s' is a directory", guest_path,
-			  rootfs->path);
-	} else if (!LINUX_S_ISREG(in.i_mode)) {
-		r = rfail(rootfs, -EINVAL, "'%s' in image '%s' is not a regular file", guest_path,
-			  rootfs->path);
-	} else if (size > (1u << 30)) {
-		r = rfail(rootfs, -EFBIG, "'%s' in image '%s' is larger than 1 GiB (%llu bytes)",
-			  guest_path, rootfs->path, (unsigned long long)size);
-	}
-	if (r < 0)
-		goto out;
+	if (LINUX_S_ISDIR(in.i_mode))
+		return rfail(rootfs, -EISDIR, "'%s' in image '%s' is a directory", guest_path,
+			     rootfs->path);
+	if (!LINUX_S_ISREG(in.i_mode))
+		return rfail(rootfs, -EINVAL, "'%s' in image '%s' is not a regular file", guest_path,
+			     rootfs->path);
+	if (size > (1u << 30))
+		return rfail(rootfs, -EFBIG, "'%s' in image '%s' is larger than 1 GiB (%llu bytes)",
+			     guest_path, rootfs->path, (unsigned long long)size);
 	buf = malloc((size_t)size + 1);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if (!buf)
+		return -ENOMEM;
 	e = ext2fs_file_open2(fs, ino, (struct ext2_inode *)&in, 0, &f);
 	for (size_t done = 0; !e && done < size; ) {
 		unsigned got;
@@ -118,17 +113,34 @@ UML_EXPORT int uml_rootfs_read_file(struct uml_rootfs *rootfs, const char *guest
 	if (f)
 		ext2fs_file_close(f);
 	if (e) {
-		r = rfail(rootfs, rootfs_ext2_errno(e), "cannot read '%s' in image '%s': %s", guest_path,
-			  rootfs->path, rootfs_ext2_strerror(e));
-		goto out;
+		free(buf);
+		return rfail(rootfs, rootfs_ext2_errno(e), "cannot read '%s' in image '%s': %s",
+			     guest_path, rootfs->path, rootfs_ext2_strerror(e));
 	}
 	buf[size] = '\0';
 	*data = buf;
-	buf = NULL;
 	if (len)
 		*len = (size_t)size;
-out:
-	free(buf);
+	return 0;
+}
+
+UML_EXPORT int uml_rootfs_read_file(struct uml_rootfs *rootfs, const char *guest_path,
+				    char **data, size_t *len)
+{
+	ext2_filsys fs;
+	int r;
+
+	if (!rootfs)
+		return -EINVAL;
+	if (!data)
+		return rfail(rootfs, -EINVAL, "no place for the data of '%s'", guest_path);
+	r = check_guest_path(rootfs, guest_path);
+	if (r < 0)
+		return r;
+	r = image_open(rootfs, false, &fs);
+	if (r < 0)
+		return r;
+	r = rootfs_fs_read_file(rootfs, fs, guest_path, data, len);
 	ext2fs_close_free(&fs);
 	return r;
 }
@@ -403,10 +415,28 @@ static int guest_parent(struct uml_rootfs *rootfs, ext2_filsys fs, const char *g
 	return r;
 }
 
-UML_EXPORT int uml_rootfs_remove(struct uml_rootfs *rootfs, const char *guest_path)
+/* Removes guest_path (a directory with all below it) from the open fs. */
+static int remove_path(struct uml_rootfs *rootfs, ext2_filsys fs, const char *guest_path)
 {
 	ext2_ino_t parent, ino;
 	char *name = NULL;
+	errcode_t e;
+	int r = guest_parent(rootfs, fs, guest_path, &parent, &name);
+
+	if (r == 0)
+		r = guest_lookup(rootfs, fs, guest_path, false, &ino);
+	if (r == 0) {
+		e = remove_tree(fs, parent, name, ino);
+		if (e)
+			r = rfail(rootfs, rootfs_ext2_errno(e), "cannot remove '%s' from image '%s': %s",
+				  guest_path, rootfs->path, rootfs_ext2_strerror(e));
+	}
+	free(name);
+	return r;
+}
+
+UML_EXPORT int uml_rootfs_remove(struct uml_rootfs *rootfs, const char *guest_path)
+{
 	ext2_filsys fs;
 	errcode_t e;
 	int r;
@@ -421,16 +451,7 @@ UML_EXPORT int uml_rootfs_remove(struct uml_rootfs *rootfs, const char *guest_pa
 	r = image_open(rootfs, true, &fs);
 	if (r < 0)
 		return r;
-	r = guest_parent(rootfs, fs, guest_path, &parent, &name);
-	if (r == 0)
-		r = guest_lookup(rootfs, fs, guest_path, false, &ino);
-	if (r == 0) {
-		e = remove_tree(fs, parent, name, ino);
-		if (e)
-			r = rfail(rootfs, rootfs_ext2_errno(e), "cannot remove '%s' from image '%s': %s",
-				  guest_path, rootfs->path, rootfs_ext2_strerror(e));
-	}
-	free(name);
+	r = remove_path(rootfs, fs, guest_path);
 	e = ext2fs_close_free(&fs);
 	if (e && r == 0)
 		r = rfail(rootfs, rootfs_ext2_errno(e), "cannot write image '%s': %s", rootfs->path,
@@ -479,12 +500,14 @@ static int create_node(struct build *b, int dfd, ext2_ino_t parent, const char *
 		if (n->hl)
 			n->hl->e2ino = n->ino;
 		if (S_ISDIR(n->mode)) {
-			int sub = rootfs_open_subdir(b, dfd, n);
+			/* made-up directories (dfd < 0) have no source to open */
+			int sub = dfd >= 0 ? rootfs_open_subdir(b, dfd, n) : -1;
 
-			if (sub < 0)
+			if (dfd >= 0 && sub < 0)
 				return sub;
 			r = rootfs_write_dir(b, sub, n, parent);
-			close(sub);
+			if (sub >= 0)
+				close(sub);
 		} else {
 			r = rootfs_write_leaf(b, dfd, n, n->ino);
 		}
@@ -546,6 +569,149 @@ static int merge_dir(struct build *b, int dfd, ext2_ino_t dir_ino, const char *g
 	return r;
 }
 
+/*
+ * An edit session on an existing image: b (from rootfs_build_init()) gets
+ * the filesystem open read-write, the image fd and the data writer.
+ */
+int rootfs_edit_open(struct build *b)
+{
+	struct uml_rootfs *rootfs = b->rootfs;
+	int r = image_open(rootfs, true, &b->fs);
+
+	if (r < 0)
+		return r;
+	/*
+	 * File data and directory blocks go around libext2fs (the data
+	 * writer): its block cache could hand out what a freed and reused
+	 * block held before.
+	 */
+	io_channel_set_options(b->fs->io, "cache=off");
+	b->bs = b->fs->blocksize;
+	b->extents = ext2fs_has_feature_extents(b->fs->super);
+	b->csum = ext2fs_has_feature_metadata_csum(b->fs->super);
+	b->image_bytes = ext2fs_blocks_count(b->fs->super) * b->bs;
+	b->imgfd = open(rootfs->path, O_RDWR | O_CLOEXEC);
+	b->wbuf = malloc(WBUF_SIZE);
+	b->step = UINT64_MAX;	/* no progress for single files */
+	if (b->imgfd < 0)
+		return rfail(rootfs, -errno, "cannot open image '%s': %m", rootfs->path);
+	return b->wbuf ? 0 : -ENOMEM;
+}
+
+/* Ends the session: flushes data, writes the metadata, syncs; r is the result so far. */
+int rootfs_edit_close(struct build *b, int r)
+{
+	struct uml_rootfs *rootfs = b->rootfs;
+	errcode_t e;
+	int w;
+
+	/* even after a failure: what is linked gets its data and bitmaps */
+	w = rootfs_dw_flush(b);
+	if (w < 0 && r == 0)
+		r = rfail(rootfs, w, "cannot write image '%s': %s", rootfs->path, strerror(-w));
+	e = ext2fs_close_free(&b->fs);
+	if (e && r == 0)
+		r = rootfs_bfail_ext2(b, e, "writing the filesystem metadata", NULL);
+	if (r == 0 && fsync(b->imgfd) < 0)
+		r = rfail(rootfs, -errno, "cannot sync '%s': %m", rootfs->path);
+	return r;
+}
+
+/* The mode of guest_path in the session's image (symlinks followed if follow); -ENOENT. */
+int rootfs_edit_mode(struct build *b, const char *guest_path, bool follow, mode_t *mode)
+{
+	struct ext2_inode_large in;
+	ext2_ino_t ino;
+	errcode_t e = follow ? ext2fs_namei_follow(b->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, guest_path,
+						   &ino) :
+			       ext2fs_namei(b->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, guest_path, &ino);
+
+	if (e)
+		return rootfs_ext2_errno(e) == -EIO ? -EIO : -ENOENT;
+	e = ext2fs_read_inode_full(b->fs, ino, (struct ext2_inode *)&in, sizeof(in));
+	if (e)
+		return rootfs_ext2_errno(e);
+	*mode = in.i_mode;
+	return 0;
+}
+
+/*
+ * Creates guest_path (its parent must exist) in the session's image, owned
+ * by root: a regular file holding data (len bytes), a symlink to data, an
+ * empty directory, or a device node rdev.  A non-directory in the way is
+ * replaced; an existing directory stays as it is.
+ */
+int rootfs_edit_put(struct build *b, const char *guest_path, mode_t mode, const char *data,
+		    size_t len, dev_t rdev)
+{
+	struct uml_rootfs *rootfs = b->rootfs;
+	struct ext2_inode_large in;
+	ext2_ino_t parent, existing;
+	char *name = NULL;
+	struct node *holder, *n;
+	errcode_t e;
+	int r;
+
+	r = guest_parent(rootfs, b->fs, guest_path, &parent, &name);
+	if (r < 0)
+		return r;
+	e = ext2fs_lookup(b->fs, parent, name, (int)strlen(name), NULL, &existing);
+	if (e && e != EXT2_ET_FILE_NOT_FOUND) {
+		free(name);
+		return rfail(rootfs, rootfs_ext2_errno(e), "cannot look up '%s' in image '%s': %s",
+			     guest_path, rootfs->path, rootfs_ext2_strerror(e));
+	}
+	if (!e) {
+		r = read_inode(rootfs, b->fs, existing, &in);
+		if (r == 0 && LINUX_S_ISDIR(in.i_mode)) {
+			free(name);
+			return S_ISDIR(mode) ? 0 :
+				rfail(rootfs, -EISDIR, "'%s' in image '%s' is a directory",
+				      guest_path, rootfs->path);
+		}
+		e = r ? 0 : remove_tree(b->fs, parent, name, existing);
+		if (!r && e)
+			r = rfail(rootfs, rootfs_ext2_errno(e), "cannot replace '%s' in image '%s': %s",
+				  guest_path, rootfs->path, rootfs_ext2_strerror(e));
+		if (r < 0) {
+			free(name);
+			return r;
+		}
+	}
+	holder = rootfs_node_add(NULL, "", S_IFDIR | 0755);
+	n = holder ? rootfs_node_add(holder, name, mode) : NULL;
+	if (n && !S_ISDIR(mode) && !S_ISCHR(mode) && !S_ISBLK(mode)) {
+		n->data = malloc(len + 1);
+		if (n->data) {
+			memcpy(n->data, data, len);
+			n->data[len] = '\0';
+		}
+	}
+	if (!n || (!S_ISDIR(mode) && !S_ISCHR(mode) && !S_ISBLK(mode) && !n->data)) {
+		r = -ENOMEM;
+	} else {
+		n->size = S_ISREG(mode) ? len : 0;
+		n->host_bytes = n->size;
+		n->rdev = rdev;
+		n->atime = n->mtime = n->ctime = b->now;
+		/* lets messages name the guest path */
+		b->what = guest_path;
+		r = create_node(b, -1, parent, name, n);
+		/* later lookups read what was written */
+		if (r == 0)
+			r = rootfs_dw_flush(b);
+	}
+	rootfs_node_free(holder);	/* and n with it */
+	free(name);
+	return r;
+}
+
+/* Removes guest_path (a directory with all below it) in the session's image. */
+int rootfs_edit_remove(struct build *b, const char *guest_path)
+{
+	return remove_path(b->rootfs, b->fs, guest_path);
+}
+
 UML_EXPORT int uml_rootfs_copy_in(struct uml_rootfs *rootfs, const char *host_src,
 				  const char *guest_dst, unsigned flags)
 {
@@ -555,7 +721,7 @@ UML_EXPORT int uml_rootfs_copy_in(struct uml_rootfs *rootfs, const char *host_sr
 	struct build b;
 	struct stat st;
 	struct node *n;
-	int pfd = -1, r, w;
+	int pfd = -1, r;
 	errcode_t e;
 
 	if (!rootfs)
@@ -597,20 +763,9 @@ UML_EXPORT int uml_rootfs_copy_in(struct uml_rootfs *rootfs, const char *host_sr
 		r = rfail(rootfs, -errno, "cannot open '%s': %m", src_parent);
 		goto out;
 	}
-	r = image_open(rootfs, true, &b.fs);
+	r = rootfs_edit_open(&b);
 	if (r < 0)
 		goto out;
-	b.bs = b.fs->blocksize;
-	b.extents = ext2fs_has_feature_extents(b.fs->super);
-	b.csum = ext2fs_has_feature_metadata_csum(b.fs->super);
-	b.image_bytes = ext2fs_blocks_count(b.fs->super) * b.bs;
-	b.imgfd = open(rootfs->path, O_RDWR | O_CLOEXEC);
-	b.wbuf = malloc(WBUF_SIZE);
-	if (b.imgfd < 0 || !b.wbuf) {
-		r = b.imgfd < 0 ? rfail(rootfs, -errno, "cannot open image '%s': %m", rootfs->path) :
-				  -ENOMEM;
-		goto out;
-	}
 
 	/* the source, as the one kid of a holder node */
 	b.root = rootfs_node_add(NULL, "", S_IFDIR | 0755);
@@ -678,15 +833,7 @@ UML_EXPORT int uml_rootfs_copy_in(struct uml_rootfs *rootfs, const char *host_sr
 		if (r == 0)
 			r = create_node(&b, pfd, parent, name, n);
 	}
-	/* even after a failure: what is linked gets its data and bitmaps */
-	w = rootfs_dw_flush(&b);
-	if (w < 0 && r == 0)
-		r = rfail(rootfs, w, "cannot write image '%s': %s", rootfs->path, strerror(-w));
-	e = ext2fs_close_free(&b.fs);
-	if (e && r == 0)
-		r = rootfs_bfail_ext2(&b, e, "writing the filesystem metadata", NULL);
-	if (r == 0 && fsync(b.imgfd) < 0)
-		r = rfail(rootfs, -errno, "cannot sync '%s': %m", rootfs->path);
+	r = rootfs_edit_close(&b, r);
 out:
 	if (b.fs)
 		ext2fs_close_free(&b.fs);

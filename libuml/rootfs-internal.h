@@ -126,6 +126,7 @@ int rootfs_open_fs(struct uml_rootfs *rootfs, const char *img, bool rw, ext2_fil
 
 /* rootfs-build.c */
 struct node *rootfs_node_add(struct node *parent, const char *name, mode_t mode);
+void rootfs_node_free(struct node *n);
 struct node *rootfs_node_find(struct node *dir, const char *name);
 char *rootfs_node_path(const struct node *n);
 int rootfs_node_cmp(const void *a, const void *b);
@@ -147,5 +148,43 @@ int rootfs_dw_flush(struct build *b);
 unsigned rootfs_file_type(mode_t mode);
 int rootfs_write_leaf(struct build *b, int dfd, struct node *n, ext2_ino_t ino);
 int rootfs_write_dir(struct build *b, int dfd, struct node *dir, ext2_ino_t parent);
+
+/* rootfs-files.c: editing existing images (see the comments there) */
+int rootfs_fs_read_file(struct uml_rootfs *rootfs, ext2_filsys fs, const char *guest_path,
+			char **data, size_t *len);
+int rootfs_edit_open(struct build *b);
+int rootfs_edit_close(struct build *b, int r);
+int rootfs_edit_mode(struct build *b, const char *guest_path, bool follow, mode_t *mode);
+int rootfs_edit_put(struct build *b, const char *guest_path, mode_t mode, const char *data,
+		    size_t len, dev_t rdev);
+int rootfs_edit_remove(struct build *b, const char *guest_path);
+
+/* rootfs-debootstrap.c, rootfs-configure.c, rootfs-mount.c */
+struct rootfs_guest {
+	/* debootstrap recipe */
+	char *mirror;			/* as set, or NULL */
+	char *default_mirror;		/* found for uml_rootfs_get_mirror() */
+	char *arch;
+	char *variant;
+	char **packages;
+	size_t n_packages;
+	char *cache_dir;
+	bool was_cached;
+	/* configuration */
+	char *hostname;
+	char *network;			/* validated spec, or NULL */
+	char *root_password;
+	bool root_password_set;		/* NULL password: none */
+	bool autologin;
+	enum uml_init_system init;
+	/* loop mount */
+	char *mountpoint;
+};
+/* The settings of rootfs, allocated on first use; NULL without memory. */
+struct rootfs_guest *rootfs_guest(struct uml_rootfs *rootfs);
+/* Unmounts a leftover loop mount and frees the settings (from unref). */
+void rootfs_guest_free(struct uml_rootfs *rootfs);
+/* Unmounts what uml_rootfs_mount() mounted, if anything (rootfs-mount.c). */
+void rootfs_mount_release(struct uml_rootfs *rootfs);
 
 #endif

@@ -66,6 +66,7 @@ UML_EXPORT struct uml_rootfs *uml_rootfs_unref(struct uml_rootfs *rootfs)
 	free(rootfs->backing);
 	free(rootfs->last_error);
 	free(rootfs->listing);
+	rootfs_guest_free(rootfs);
 	uml_ctx_unref(rootfs->ctx);
 	free(rootfs);
 	return NULL;
@@ -113,6 +114,7 @@ UML_EXPORT int uml_rootfs_set_size(struct uml_rootfs *rootfs, uint64_t bytes)
 			     rootfs->path, (unsigned long long)ROOTFS_MIN_SIZE,
 			     (unsigned long long)ROOTFS_MAX_SIZE);
 	rootfs->size = bytes;
+	rootfs->size_set = true;
 	return 0;
 }
 

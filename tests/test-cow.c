@@ -117,6 +117,7 @@ static void *read_all(const char *path, size_t *len)
 	ck_assert_int_eq(fstat(fd, &st), 0);
 	buf = malloc((size_t)st.st_size + 1);
 	ck_assert_int_eq(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
+	buf[st.st_size] = '\0';	/* callers search it as a string */
 	close(fd);
 	*len = (size_t)st.st_size;
 	return buf;

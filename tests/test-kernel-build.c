@@ -20,25 +20,13 @@
 #define TARBALL "/usr/src/linux-source-6.12.tar.xz"
 #define BOOT_MS 60000
 
-static char cache[512];
 static char fast_dir[600];
 
 static const char *test_cache(void)
 {
-	const char *env = getenv("UML_TEST_CACHE");
-	const char *home = getenv("HOME");
-
-	if (cache[0])
-		return cache;
-	if (env && env[0] == '/')
-		snprintf(cache, sizeof(cache), "%s", env);
-	else if (th_system("mkdir -p /var/cache/libuml-test 2>/dev/null") == 0 &&
-		 access("/var/cache/libuml-test", W_OK) == 0)
-		snprintf(cache, sizeof(cache), "/var/cache/libuml-test");
-	else
-		snprintf(cache, sizeof(cache), "%s/.cache/libuml-test", home ? home : "/tmp");
-	snprintf(fast_dir, sizeof(fast_dir), "%s/fast", cache);
-	return cache;
+	if (!fast_dir[0])
+		snprintf(fast_dir, sizeof(fast_dir), "%s/fast", th_cache_dir());
+	return th_cache_dir();
 }
 
 static void need_tarball(void)

@@ -954,7 +954,9 @@ static void fake_peer(int fd)
 		} else if (strcmp(c, "len-huge") == 0) {
 			fake_send(fd, &from, fromlen, 0, 0, 0xffffffffu, "abc", 4, 12 + 4);
 		} else if (strcmp(c, "len-513") == 0) {
-			fake_send(fd, &from, fromlen, 0, 0, 513, "abc", 513, 12 + 513);
+			static const char text[513] = "abc";
+
+			fake_send(fd, &from, fromlen, 0, 0, 513, text, sizeof(text), 12 + 513);
 		} else if (strcmp(c, "oversized") == 0) {
 			fake_send(fd, &from, fromlen, 0, 0, 4, "abc", 4, 12 + UML_MCONSOLE_MAX_DATA + 40);
 		} else if (strcmp(c, "bad-second-part") == 0) {

@@ -25,6 +25,24 @@ const char *th_tmpdir(void)
 	return tmpdir;
 }
 
+const char *th_cache_dir(void)
+{
+	static char cache[512];
+	const char *env = getenv("UML_TEST_CACHE");
+	const char *home = getenv("HOME");
+
+	if (cache[0])
+		return cache;
+	if (env && env[0] == '/')
+		snprintf(cache, sizeof(cache), "%s", env);
+	else if (th_system("mkdir -p /var/cache/libuml-test 2>/dev/null") == 0 &&
+		 access("/var/cache/libuml-test", W_OK) == 0)
+		snprintf(cache, sizeof(cache), "/var/cache/libuml-test");
+	else
+		snprintf(cache, sizeof(cache), "%s/.cache/libuml-test", home ? home : "/tmp");
+	return cache;
+}
+
 struct uml_ctx *th_ctx(void)
 {
 	struct uml_ctx *ctx;
@@ -129,6 +147,14 @@ int th_system(const char *fmt, ...)
 	st = system(cmd);
 	free(cmd);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+bool th_no_boot(const char *test)
+{
+	if (!getenv("UML_TEST_NO_BOOT"))
+		return false;
+	fprintf(stderr, "SKIP %s: UML_TEST_NO_BOOT is set (a valgrind run: no guests, no kernel runs, no host CPU features)\n", test);
+	return true;
 }
 
 int th_run(Suite *s)

@@ -15,12 +15,23 @@ struct uml_ctx *th_ctx(void);
 const char *th_busybox_image(void);
 /* The default kernel of the machine (skips the test when there is none). */
 struct uml_kernel *th_kernel(struct uml_ctx *ctx);
+/*
+ * A cache that survives between test runs (kernel builds, Debian packages):
+ * $UML_TEST_CACHE, else /var/cache/libuml-test, else ~/.cache/libuml-test.
+ */
+const char *th_cache_dir(void);
 /* Number of live processes whose command line mentions text. */
 int th_count_processes(const char *text);
 /* Number of entries in a directory (0 if it does not exist). */
 int th_count_entries(const char *dir);
 /* Runs a shell command, returns its exit status. */
 int th_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * True (and says why on stderr) when UML_TEST_NO_BOOT is set: the test
+ * would start processes through libuml (boot a guest, run a kernel), which
+ * valgrind cannot follow (it lacks pidfd_open); callers return early.
+ */
+bool th_no_boot(const char *test);
 /* Runs the suite (fork mode), removes th_tmpdir(); returns the exit code. */
 int th_run(Suite *s);
 

@@ -950,6 +950,320 @@ UML_EXPORT int uml_rootfs_cow_merge(struct uml_rootfs *cow, const char *out_imag
 				    unsigned flags);
 
 /* ------------------------------------------------------------------ */
+/* Root filesystems: Debian guests (debootstrap)                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * uml_rootfs_create_debootstrap() runs Debian's debootstrap into a
+ * staging directory next to the image and turns the tree into the image
+ * with libext2fs.  Per recipe (suite, architecture, variant, extra packages,
+ * mirror and filesystem type) the cache keeps the packages debootstrap
+ * downloaded (its tarball) and the installed image before configuration,
+ * so a second build of the same recipe is a copy of that image plus the
+ * configuration: no network, no debootstrap.  debootstrap needs root.
+ */
+
+/**
+ * enum uml_rootfs_debootstrap_flags - flags for
+ * uml_rootfs_create_debootstrap(), besides enum uml_rootfs_create_flags.
+ * @UML_ROOTFS_DEBOOTSTRAP_REFRESH: download and install the packages again
+ *     even when the cache has them (the cache entries are replaced)
+ * @UML_ROOTFS_DEBOOTSTRAP_NO_CONFIGURE: leave the image as debootstrap
+ *     made it; by default uml_rootfs_configure() runs on it
+ */
+enum uml_rootfs_debootstrap_flags {
+	UML_ROOTFS_DEBOOTSTRAP_REFRESH = 1u << 8,
+	UML_ROOTFS_DEBOOTSTRAP_NO_CONFIGURE = 1u << 9,
+};
+
+/**
+ * uml_rootfs_set_mirror:
+ * @url: an http:// or https:// Debian mirror, e.g.
+ *       "http://deb.debian.org/debian", or NULL for the default: the first
+ *       mirror apt on this machine uses for Debian (from
+ *       /etc/apt/sources.list.d/\*.sources and /etc/apt/sources.list), else
+ *       http://deb.debian.org/debian
+ * Returns: 0; -EINVAL for another scheme, white space, control characters
+ * or a leading '-'.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_mirror(struct uml_rootfs *rootfs, const char *url);
+
+/**
+ * uml_rootfs_get_mirror:
+ * Returns: the mirror uml_rootfs_create_debootstrap() uses: the one set,
+ * else the default found as uml_rootfs_set_mirror() describes; owned by
+ * @rootfs.  NULL only for a NULL @rootfs or without memory.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_rootfs_get_mirror(struct uml_rootfs *rootfs);
+
+/**
+ * uml_rootfs_set_arch:
+ * @arch: a Debian architecture ("amd64", "i386"), or NULL for the host's
+ *        (dpkg --print-architecture)
+ * Returns: 0, -EINVAL for a name other than [a-z0-9-]+.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_arch(struct uml_rootfs *rootfs, const char *arch);
+
+/**
+ * uml_rootfs_set_variant:
+ * @variant: "minbase" (essential packages and apt), "buildd", or NULL for
+ *           debootstrap's default (priority required and important)
+ * Returns: 0, -EINVAL for another variant.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_variant(struct uml_rootfs *rootfs, const char *variant);
+
+/**
+ * uml_rootfs_add_package:
+ * @name: a Debian package name to install as well (debootstrap
+ *        --include), e.g. "systemd-sysv"; adding a name twice adds it once
+ * Returns: 0; -EINVAL for a name that is not a valid Debian package name
+ * (lower case letters, digits, '+', '-', '.'; at least two characters,
+ * starting with a letter or digit); -E2BIG past 1024 packages.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_add_package(struct uml_rootfs *rootfs, const char *name);
+
+/**
+ * uml_rootfs_set_cache_dir:
+ * @dir: where downloaded packages are kept, or NULL for the default:
+ *       $XDG_CACHE_HOME/libuml, else ~/.cache/libuml (the tarballs go to
+ *       DIR/debootstrap/)
+ * Returns: 0, -EINVAL for an empty @dir.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_cache_dir(struct uml_rootfs *rootfs, const char *dir);
+
+/**
+ * uml_rootfs_create_debootstrap:
+ * @suite: a Debian suite or code name ("bookworm", "stable", "sid")
+ * @flags: enum uml_rootfs_create_flags and enum uml_rootfs_debootstrap_flags
+ *
+ * Builds a Debian guest.  When the cache holds the installed image of this
+ * recipe (and no size smaller than it was set), the image is a sparse copy
+ * of it, grown to the size set.  Otherwise: takes the packages from the
+ * cache or downloads them into it (debootstrap --make-tarball), installs
+ * them into a staging directory next to the image (debootstrap
+ * --unpack-tarball), creates the image from it as
+ * uml_rootfs_create_from_dir() does, keeps a copy in the cache and removes
+ * the staging directory.  Then, unless UML_ROOTFS_DEBOOTSTRAP_NO_CONFIGURE
+ * is given, runs uml_rootfs_configure().  The image gets the size set with
+ * uml_rootfs_set_size(); without one, the tree's size plus 512 MiB of free
+ * space, at least 1 GiB (the file is sparse).  Images copied from the
+ * cache share their filesystem UUID.  Reports progress through the
+ * context: "copy" (a pulse) for a cached image; else "download" (packages
+ * retrieved, total unknown), then "extract", "unpack" and "configure"
+ * (packages done of all), then "populate" (image entries).  A progress
+ * callback returning non-zero stops debootstrap (its whole process group
+ * is killed).  Concurrent builds of one recipe wait for each other (a
+ * lock in the cache), so they share one download.
+ *
+ * Nothing is left behind on failure: no image, no staging directory, no
+ * mounts; a failed download leaves no cache entry.
+ *
+ * Returns: 0; -EINVAL for a bad @suite or unknown @flags; -EEXIST, -EISDIR
+ * as uml_rootfs_create_from_dir(); -EPERM when not running as root (the
+ * message says why debootstrap needs it); -ENOPKG if debootstrap is not
+ * installed; -EIO if debootstrap failed (the message holds its error and
+ * the end of its log: an unknown suite or package, an unreachable mirror);
+ * -ENOSPC if the disk of the staging directory or the image filled up;
+ * -ECANCELED if the progress callback cancelled; the errors of
+ * uml_rootfs_configure().
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_create_debootstrap(struct uml_rootfs *rootfs, const char *suite,
+					     unsigned flags);
+
+/**
+ * uml_rootfs_debootstrap_was_cached:
+ * Returns: 1 if the last successful uml_rootfs_create_debootstrap() took
+ * its packages or its installed image from the cache (no download), 0
+ * otherwise.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_debootstrap_was_cached(struct uml_rootfs *rootfs);
+
+/* ------------------------------------------------------------------ */
+/* Root filesystems: guest configuration                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * uml_rootfs_configure() applies what a guest needs to boot under UML to
+ * an existing ext2/3/4 image (made by libuml or anywhere else, e.g. an old
+ * root_fs), through libext2fs without mounting it: an fstab with
+ * /dev/ubda as root and /proc, the device nodes the kernel and init need
+ * before devtmpfs (/dev/console, /dev/null, /dev/tty0, /dev/ubda ...), a
+ * getty on the UML console, and whatever the setters below asked for.
+ * Each fixup is written in the guest's own style, after detecting its init
+ * system.  Settings not set leave the image's own files alone.
+ */
+
+/**
+ * enum uml_init_system - the init system of a guest.
+ * @UML_INIT_UNKNOWN: none found, or not recognised; as a setting: detect
+ * @UML_INIT_SYSTEMD: systemd (getty: console-getty.service; network:
+ *     systemd-networkd)
+ * @UML_INIT_SYSVINIT: sysvinit (getty: /etc/inittab; network: ifupdown)
+ * @UML_INIT_UPSTART: upstart (getty: /etc/init/; network: ifupdown)
+ * @UML_INIT_BUSYBOX: busybox init, or the /init of
+ *     uml_rootfs_create_busybox() guests (getty: /etc/inittab; network:
+ *     busybox ifup with /etc/network/interfaces)
+ */
+enum uml_init_system {
+	UML_INIT_UNKNOWN = 0,
+	UML_INIT_SYSTEMD = 1,
+	UML_INIT_SYSVINIT = 2,
+	UML_INIT_UPSTART = 3,
+	UML_INIT_BUSYBOX = 4,
+};
+
+/**
+ * uml_init_system_to_string:
+ * Returns: a static lower-case name ("systemd", "sysvinit", "upstart",
+ * "busybox", "unknown"), or NULL for a value out of range.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_init_system_to_string(enum uml_init_system init);
+
+/**
+ * uml_rootfs_set_hostname:
+ * @name: the guest's host name: dot-separated labels of letters, digits
+ *        and '-' (not at either end of a label), at most 63 characters
+ *        each and 253 in all; NULL leaves the image's name alone
+ * Written to /etc/hostname and /etc/hosts by uml_rootfs_configure().
+ * Returns: 0, -EINVAL for an invalid name.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_hostname(struct uml_rootfs *rootfs, const char *name);
+
+/**
+ * uml_rootfs_set_network:
+ * @spec: "none" (loopback only), "dhcp" (eth0 by DHCP), or
+ *        "static:ADDR/PREFIX[,GATEWAY[,DNS]]" with IPv4 addresses, e.g.
+ *        "static:10.0.2.15/24,10.0.2.2,10.0.2.3"; NULL leaves the image's
+ *        network configuration alone
+ * uml_rootfs_configure() writes it in the guest's style: a .network file
+ * for systemd-networkd (and enables it), /etc/network/interfaces for
+ * ifupdown and busybox; a DNS server goes to /etc/resolv.conf.
+ * Returns: 0, -EINVAL for a malformed @spec (the message says which part).
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_network(struct uml_rootfs *rootfs, const char *spec);
+
+/**
+ * uml_rootfs_set_root_password:
+ * @password: the root password, or NULL for none (root logs in without
+ *            one); it is stored hashed (yescrypt, or SHA-512 crypt for
+ *            busybox guests, whose login knows no yescrypt)
+ * Without this call the image's /etc/shadow is left alone.
+ * Returns: 0; -EINVAL for a password with control characters.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_root_password(struct uml_rootfs *rootfs, const char *password);
+
+/**
+ * uml_rootfs_set_autologin:
+ * @enable: non-zero: the console getty logs root in without asking
+ * Returns: 0.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_autologin(struct uml_rootfs *rootfs, int enable);
+
+/**
+ * uml_rootfs_set_init:
+ * @init: the init system the guest should boot with, or UML_INIT_UNKNOWN
+ *        (the default) to keep the one the image has.  A chosen init must
+ *        be installed in the image; uml_rootfs_configure() points /sbin/init
+ *        at it.
+ * Returns: 0, -EINVAL for an unknown value.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_set_init(struct uml_rootfs *rootfs, enum uml_init_system init);
+
+/**
+ * uml_rootfs_configure:
+ * @flags: 0 (reserved)
+ *
+ * Applies the fixups described above to the image and logs (LOG_INFO)
+ * which init system it found and configured.  Afterwards the ready marker
+ * of guests booted from @rootfs is "login:" for systemd, sysvinit and
+ * upstart guests and UML_BUSYBOX_READY_MARKER for busybox guests.
+ *
+ * Returns: 0; -EINVAL for unknown @flags; -ENOENT if the image has no
+ * init at all (/sbin/init missing: the kernel would stop with "No working
+ * init found"; the message names packages that provide one) or lacks the
+ * one chosen with uml_rootfs_set_init(); -EMEDIUMTYPE, -EBUSY,
+ * -EOPNOTSUPP as uml_rootfs_copy_in(); -ENOSPC if the image is full;
+ * -ENOTSUP if a password cannot be hashed (libcrypt lacks the method).
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_configure(struct uml_rootfs *rootfs, unsigned flags);
+
+/**
+ * uml_rootfs_get_init_system:
+ * @ret: the init system of the image
+ *
+ * Looks at the image's /sbin/init (and the files around it) without
+ * changing anything.
+ *
+ * Returns: 0 (*@ret is UML_INIT_UNKNOWN if none was recognised);
+ * -EMEDIUMTYPE; -EOPNOTSUPP for a COW overlay; -EINVAL.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_get_init_system(struct uml_rootfs *rootfs, enum uml_init_system *ret);
+
+/* ------------------------------------------------------------------ */
+/* Root filesystems: loop mounts (root only)                           */
+/* ------------------------------------------------------------------ */
+
+/**
+ * enum uml_rootfs_mount_flags - flags for uml_rootfs_mount().
+ * @UML_ROOTFS_MOUNT_READONLY: mount read-only
+ */
+enum uml_rootfs_mount_flags {
+	UML_ROOTFS_MOUNT_READONLY = 1u << 0,
+};
+
+/**
+ * uml_rootfs_mount:
+ * @mountpoint: an existing empty directory
+ * @flags: enum uml_rootfs_mount_flags
+ *
+ * Mounts the image on a loop device through libmount, for filesystems
+ * libext2fs cannot write and for steps that need a live tree (chroot
+ * hooks).  The loop device is set up to detach itself when unmounted.
+ * The image must not be in use by a running guest.  An image still mounted
+ * when @rootfs is freed is unmounted then.
+ *
+ * Returns: 0; -EPERM when not running as root; -EBUSY if @rootfs is
+ * already mounted; -ENOENT, -ENOTDIR for a bad @mountpoint; -EOPNOTSUPP
+ * for a COW overlay; -EIO (with libmount's message) if the mount failed.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_mount(struct uml_rootfs *rootfs, const char *mountpoint,
+				unsigned flags);
+
+/**
+ * uml_rootfs_get_mountpoint:
+ * Returns: where uml_rootfs_mount() mounted @rootfs, owned by @rootfs, or
+ * NULL when not mounted.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_rootfs_get_mountpoint(struct uml_rootfs *rootfs);
+
+/**
+ * uml_rootfs_umount:
+ * Unmounts what uml_rootfs_mount() mounted and detaches its loop device;
+ * when a process still uses the tree, the mount is detached lazily.
+ * Returns: 0; -ENOTCONN if not mounted; -EIO with libmount's message.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_rootfs_umount(struct uml_rootfs *rootfs);
+
+/* ------------------------------------------------------------------ */
 /* Instances                                                           */
 /* ------------------------------------------------------------------ */
 
@@ -1183,9 +1497,13 @@ UML_EXPORT const char *const *uml_instance_get_argv(struct uml_instance *inst);
  * fixes when needed.  Returns once the process runs; use
  * uml_instance_wait_ready() or the event loop calls to follow it.
  *
- * Returns: 0; -EBUSY if already booted; -ENOENT if the root image is
- * missing; -EEXIST if a guest with this umid runs in the runtime
- * directory; errors of fork/exec as negative errno.
+ * Returns: 0; -EBUSY if already booted, or if a disk image is in use by
+ * another guest or mounted on the host; -ENOENT if the root image is
+ * missing; -EISDIR if it is a directory; -EACCES or -EROFS if the guest
+ * could not write to it; -ESTALE if the backing file of a COW overlay
+ * changed; -EEXIST if a guest with this umid runs in the runtime
+ * directory; errors of fork/exec as negative errno.  docs/bad-input.md
+ * lists every refused input with its errno and message.
  * Since: 0.1
  */
 UML_EXPORT int uml_instance_boot(struct uml_instance *inst);
@@ -1839,6 +2157,297 @@ UML_EXPORT int uml_instance_copy_in(struct uml_instance *inst, const char *host_
  */
 UML_EXPORT int uml_instance_copy_out(struct uml_instance *inst, const char *guest_path,
 				     const char *host_path);
+/* Networking                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Network interfaces of a guest, added before boot (or, for NAT, switch
+ * ports and taps, to a running guest).  Each call returns the interface's
+ * index on the instance (0, 1, ... in the order added); the guest sees it
+ * under the name uml_instance_get_iface_name() reports: "ethN" for NAT,
+ * switch ports and taps, "vecN" for links (UML's vector driver).  Kernels
+ * need CONFIG_UML_NET_SLIRP (NAT), CONFIG_UML_NET_VECTOR (links),
+ * CONFIG_UML_NET_VDE (switches) and CONFIG_UML_NET_TUNTAP (taps); Debian's
+ * user-mode-linux kernel has all four.
+ *
+ * Addresses: busybox guests made by uml_rootfs_create_busybox() set the
+ * addresses given with uml_instance_set_iface_address() (and NAT's
+ * defaults) at boot, before their ready marker; in one-shot mode
+ * (uml_instance_set_run_command()) libuml sets them with `ip` before the
+ * command runs, on any rootfs with an `ip` command.  Other guests get the
+ * settings on their kernel command line as libuml.ip=IF,ADDR/LEN[,GW] and
+ * libuml.dns=ADDR and configure themselves (Debian guests: see the rootfs
+ * configuration).  Interfaces added to a running guest come up unconfigured.
+ *
+ * Guests exchange frames directly, kernel to kernel, but each instance
+ * still needs its event loop driven: with several guests, poll all their
+ * fds and call uml_instance_process() on each (a one-shot guest, for one,
+ * gets its command only when its instance is processed).
+ *
+ * Everything libuml starts for a guest's network ends with the guest: UML
+ * runs the slirp helper in the guest's process group; created taps are
+ * deleted and switch and link references dropped when the guest ends.
+ */
+
+struct uml_link;
+struct uml_switch;
+
+/**
+ * enum uml_tap_flags - flags for uml_instance_add_tap().
+ * @UML_TAP_CREATE: create the tap device at boot (needs root or
+ *     CAP_NET_ADMIN) and delete it when the guest ends; without it the
+ *     device must exist and be usable by the caller (e.g. made by
+ *     `ip tuntap add dev DEV mode tap user USER`)
+ */
+enum uml_tap_flags {
+	UML_TAP_CREATE = 1u << 0,
+};
+
+/**
+ * uml_instance_add_nat:
+ * @ret_index: if not NULL, receives the interface's index
+ *
+ * Adds an interface with NAT to the host through the slirp helper (Debian
+ * package slirp: slirp-fullbolt, else slirp on $PATH), without root.  The
+ * guest gets slirp's fixed addresses: 10.0.2.15/24, gateway 10.0.2.2 (which
+ * reaches the host's own 127.0.0.1), DNS 10.0.2.3; change the guest side
+ * with uml_instance_set_iface_address().  One per guest.  On a running
+ * guest the interface is hot-added (mconsole "config").  There is no host
+ * port forwarding: Debian's slirp 1.0.17 takes "redir" commands and
+ * listens on the host port, but under UML's slirp transport the forwarded
+ * connections never reach the guest; use a tap for inbound connections.
+ *
+ * Returns: 0; -EEXIST if the guest has a NAT interface; -ENOPKG without a
+ * slirp helper (for a running guest; else at boot); -ENOSPC past 16
+ * interfaces; -EBUSY if the guest has ended; the mconsole errors of
+ * uml_instance_mconsole_config() when hot-adding.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_add_nat(struct uml_instance *inst, unsigned *ret_index);
+
+/**
+ * uml_link_new:
+ * @ret: the new link
+ *
+ * Creates a point-to-point "cable" between two guests: a socketpair whose
+ * ends become one vector interface in each of the two instances passed to
+ * uml_instance_add_link().  No root, no switch process.  Frames sent
+ * while the other guest is not up yet are buffered or dropped like on a
+ * cable.
+ *
+ * Returns: 0, -EINVAL, -ENOMEM, -EMFILE/-ENFILE when out of file
+ * descriptors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_link_new(struct uml_ctx *ctx, struct uml_link **ret);
+
+/** uml_link_ref: Returns: @link. Since: 0.1 */
+UML_EXPORT struct uml_link *uml_link_ref(struct uml_link *link);
+/**
+ * uml_link_unref:
+ * Drops a reference; instances using the link hold their own until their
+ * guest ends.  Returns: NULL.
+ * Since: 0.1
+ */
+UML_EXPORT struct uml_link *uml_link_unref(struct uml_link *link);
+
+/**
+ * uml_instance_add_link:
+ * @link: a link with a free end; the first instance gets one end, the
+ *        second the other
+ * @ret_index: if not NULL, receives the interface's index
+ *
+ * Plugs @inst into @link.  Both instances may be configured and booted in
+ * any order.  Links exist only from boot: the kernel must hold its socket
+ * when it starts; for the same reason the guest cannot take the interface
+ * down and up again (UML closes the socket when it goes down).
+ *
+ * Returns: 0; -EBUSY if both ends are taken, or the guest was booted
+ * (use a switch port to hot-add); -ENOSPC past 16 interfaces.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_add_link(struct uml_instance *inst, struct uml_link *link,
+				     unsigned *ret_index);
+
+/**
+ * uml_switch_new:
+ * @name: 1 to 32 characters from [A-Za-z0-9._-]
+ * @ret: the new switch
+ *
+ * Describes an Ethernet switch many guests plug into: a vde_switch (Debian
+ * package vde2) with its control directory at RUNTIME_DIR/switch-NAME.
+ * libuml starts it at the first boot of a guest with a port on it (or at
+ * uml_switch_start()) in its own process group, guarded like guests (it
+ * dies with the calling process), and stops it with the last reference:
+ * the caller's and those of guests using it, which they drop when they
+ * end.  If a switch of another process already listens at that
+ * directory, guests plug into that one and libuml leaves it alone.
+ *
+ * Returns: 0; -EINVAL for a bad @name; -ENAMETOOLONG when the runtime
+ * directory leaves no room for vde's socket paths; -ENOMEM.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_switch_new(struct uml_ctx *ctx, const char *name, struct uml_switch **ret);
+
+/** uml_switch_ref: Returns: @sw. Since: 0.1 */
+UML_EXPORT struct uml_switch *uml_switch_ref(struct uml_switch *sw);
+/**
+ * uml_switch_unref:
+ * Drops a reference; with the last one a switch libuml started is stopped
+ * and reaped and its directory removed.  Returns: NULL.
+ * Since: 0.1
+ */
+UML_EXPORT struct uml_switch *uml_switch_unref(struct uml_switch *sw);
+
+/**
+ * uml_switch_start:
+ * Starts the switch now instead of at the first guest's boot; waits until
+ * it accepts connections.  Does nothing if it runs.
+ * Returns: 0; -ENOPKG if vde_switch is not installed; -EIO if it exited or
+ * did not open its control socket within 5 s; errors of fork/exec.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_switch_start(struct uml_switch *sw);
+
+/**
+ * uml_switch_get_path:
+ * Returns: the switch's control directory (what `vde_plug DIR` and
+ * `ethN=vde,DIR` take), owned by @sw.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_switch_get_path(struct uml_switch *sw);
+
+/**
+ * uml_switch_get_pid:
+ * Returns: the pid of the vde_switch libuml started, or 0 if it does not
+ * run (or is another process's switch).
+ * Since: 0.1
+ */
+UML_EXPORT pid_t uml_switch_get_pid(struct uml_switch *sw);
+
+/**
+ * uml_switch_last_error:
+ * Returns: the message of the last failure on @sw, or NULL.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_switch_last_error(struct uml_switch *sw);
+
+/**
+ * uml_instance_add_switch_port:
+ * @sw: the switch; the instance keeps a reference until its guest ends
+ * @ret_index: if not NULL, receives the interface's index
+ *
+ * Plugs @inst into a port of @sw.  On a running guest the switch is
+ * started if needed and the interface hot-added.
+ *
+ * Returns: 0; -ENOSPC past 16 interfaces; -EBUSY if the guest has ended;
+ * when hot-adding, the errors of uml_switch_start() and of
+ * uml_instance_mconsole_config().
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_add_switch_port(struct uml_instance *inst, struct uml_switch *sw,
+					    unsigned *ret_index);
+
+/**
+ * uml_instance_add_tap:
+ * @dev: the host's tap device name (at most 15 characters; with
+ *       UML_TAP_CREATE a kernel pattern such as "umltap%d" is not accepted:
+ *       give a name)
+ * @flags: enum uml_tap_flags
+ * @ret_index: if not NULL, receives the interface's index
+ *
+ * Connects the guest to a host tap device.  The host side's address and
+ * routing are the caller's business (`ip addr add ... dev DEV`).  On a
+ * running guest the interface is hot-added.
+ *
+ * Returns: 0; -EINVAL for a bad name or flags; -ENODEV if @dev does not
+ * exist (without UML_TAP_CREATE); -EPERM if creating it needs privileges
+ * the caller lacks; -EEXIST if UML_TAP_CREATE names an existing device;
+ * the last three at boot for a guest not yet booted (not running as
+ * root: -ENODEV already here).
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_add_tap(struct uml_instance *inst, const char *dev, unsigned flags,
+				    unsigned *ret_index);
+
+/**
+ * uml_instance_set_iface_mac:
+ * @index: an interface of @inst
+ * @mac: "xx:xx:xx:xx:xx:xx", a unicast address
+ *
+ * Without one an interface gets a locally administered address derived
+ * from the umid and the interface name: stable for a guest with a fixed
+ * umid.
+ *
+ * Returns: 0; -ENOENT for an unknown @index; -EINVAL for a malformed or
+ * multicast address; -EBUSY once booted.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_set_iface_mac(struct uml_instance *inst, unsigned index,
+					  const char *mac);
+
+/**
+ * uml_instance_set_iface_address:
+ * @index: an interface of @inst
+ * @address: "A.B.C.D/LEN" for the guest side, or NULL for none
+ * @gateway: a default route through this interface, or NULL
+ *
+ * Sets what the guest configures at boot (see the section's notes).
+ *
+ * Returns: 0; -ENOENT for an unknown @index; -EINVAL for a malformed
+ * address or a gateway without an address; -EBUSY once booted.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_set_iface_address(struct uml_instance *inst, unsigned index,
+					      const char *address, const char *gateway);
+
+/**
+ * uml_instance_set_dns:
+ * @server: the IPv4 address of the guest's name server, or NULL; a NAT
+ *          interface sets slirp's 10.0.2.3 unless one was set
+ * Returns: 0; -EINVAL for a malformed address; -EBUSY once booted.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_set_dns(struct uml_instance *inst, const char *server);
+
+/**
+ * uml_instance_get_iface_count:
+ * Returns: the number of interfaces added (removed ones included: indexes
+ * never change).
+ * Since: 0.1
+ */
+UML_EXPORT unsigned uml_instance_get_iface_count(struct uml_instance *inst);
+
+/**
+ * uml_instance_get_iface_name:
+ * Returns: the name the guest gives interface @index ("eth0", "vec0"),
+ * owned by @inst, or NULL for an unknown index.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_instance_get_iface_name(struct uml_instance *inst, unsigned index);
+
+/**
+ * uml_instance_get_iface_mac:
+ * Returns: the MAC address of interface @index ("02:..."), owned by @inst
+ * until the next change of it or of the umid, or NULL for an unknown index.
+ * Since: 0.1
+ */
+UML_EXPORT const char *uml_instance_get_iface_mac(struct uml_instance *inst, unsigned index);
+
+/**
+ * uml_instance_remove_iface:
+ * @index: an interface of @inst
+ *
+ * Hot-removes the interface from the running guest (mconsole "remove")
+ * and releases what it used on the host (its switch reference, link end,
+ * created tap).  Its index stays taken.
+ *
+ * Returns: 0; -ENOENT for an unknown @index; -ENOTCONN if the guest does
+ * not run; -ENODEV if it was removed already; -EREMOTEIO when the kernel
+ * refused (e.g. the interface is up); the common mconsole errors.
+ * Since: 0.1
+ */
+UML_EXPORT int uml_instance_remove_iface(struct uml_instance *inst, unsigned index);
 
 #ifdef __cplusplus
 }

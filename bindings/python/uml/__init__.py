@@ -49,7 +49,8 @@ from ._libuml import ffi, lib
 
 __all__ = [
     'BUSYBOX_READY_MARKER', 'MCONSOLE_TIMEOUT', 'Context', 'Event', 'EventType', 'ExitReason',
-    'FsType', 'HostCompat', 'Instance', 'Kernel', 'KernelBuild', 'Progress', 'RootfsEntry',
+    'FsType', 'HostCompat', 'InitSystem', 'Instance', 'Kernel', 'KernelBuild', 'Progress',
+    'RootfsEntry',
     'RunResult', 'Rootfs', 'State', 'run',
     'ExecResult',
 ]
@@ -115,6 +116,18 @@ class FsType(enum.IntEnum):
     EXT4 = lib.UML_FS_EXT4
     EXT3 = lib.UML_FS_EXT3
     EXT2 = lib.UML_FS_EXT2
+
+
+class InitSystem(enum.IntEnum):
+    """The init system of a guest (``enum uml_init_system``)."""
+    UNKNOWN = lib.UML_INIT_UNKNOWN    #: none found or not recognised; as a choice: keep
+    SYSTEMD = lib.UML_INIT_SYSTEMD
+    SYSVINIT = lib.UML_INIT_SYSVINIT
+    UPSTART = lib.UML_INIT_UPSTART
+    BUSYBOX = lib.UML_INIT_BUSYBOX
+
+    def __str__(self) -> str:
+        return _str(lib.uml_init_system_to_string(int(self))) or 'unknown'
 
 
 class HostCompat(enum.IntEnum):
@@ -723,6 +736,108 @@ class Rootfs(_Object):
         """Grows the image and its filesystem offline (resize2fs) to *size*
         (bytes or "1G").  Raises ``OSError`` (ERANGE) to shrink."""
         self._check(lib.uml_rootfs_resize(self._ptr, _size(size)))
+
+    # -- Debian guests (debootstrap)
+
+    def set_mirror(self, url: Optional[str]) -> None:
+        """The Debian mirror (http/https); None for the one apt uses."""
+        self._check(lib.uml_rootfs_set_mirror(self._ptr, url.encode() if url else ffi.NULL))
+
+    @property
+    def mirror(self) -> str:
+        """The mirror :meth:`create_debootstrap` uses (set, or apt's)."""
+        return _str(lib.uml_rootfs_get_mirror(self._ptr)) or ''
+
+    def set_arch(self, arch: Optional[str]) -> None:
+        """The Debian architecture; None for the host's."""
+        self._check(lib.uml_rootfs_set_arch(self._ptr, arch.encode() if arch else ffi.NULL))
+
+    def set_variant(self, variant: Optional[str]) -> None:
+        """"minbase", "buildd", or None for debootstrap's default."""
+        self._check(lib.uml_rootfs_set_variant(self._ptr,
+                                               variant.encode() if variant else ffi.NULL))
+
+    def add_package(self, name: str) -> None:
+        """An extra package to install (debootstrap --include)."""
+        self._check(lib.uml_rootfs_add_package(self._ptr, name.encode()))
+
+    def set_cache_dir(self, directory: Optional[PathLike]) -> None:
+        """Where downloaded packages are kept; None for ~/.cache/libuml."""
+        self._check(lib.uml_rootfs_set_cache_dir(
+            self._ptr, _path(directory) if directory is not None else ffi.NULL))
+
+    def create_debootstrap(self, suite: str, *, overwrite: bool = False, refresh: bool = False,
+                           configure: bool = True) -> 'Rootfs':
+        """Builds a Debian guest of *suite* with debootstrap (needs root:
+        ``PermissionError`` otherwise), from cached packages when this
+        recipe was built before, then configures it (see :meth:`configure`)
+        unless *configure* is false."""
+        flags = self._flags(overwrite)
+        if refresh:
+            flags |= lib.UML_ROOTFS_DEBOOTSTRAP_REFRESH
+        if not configure:
+            flags |= lib.UML_ROOTFS_DEBOOTSTRAP_NO_CONFIGURE
+        self._check(lib.uml_rootfs_create_debootstrap(self._ptr, suite.encode(), flags))
+        return self
+
+    @property
+    def debootstrap_was_cached(self) -> bool:
+        """True if the last Debian build took its packages from the cache."""
+        return bool(lib.uml_rootfs_debootstrap_was_cached(self._ptr))
+
+    # -- configuration
+
+    def set_hostname(self, name: Optional[str]) -> None:
+        """The guest's host name; None leaves the image's alone."""
+        self._check(lib.uml_rootfs_set_hostname(self._ptr, name.encode() if name else ffi.NULL))
+
+    def set_network(self, spec: Optional[str]) -> None:
+        """"none", "dhcp" or "static:ADDR/PREFIX[,GW[,DNS]]" for eth0."""
+        self._check(lib.uml_rootfs_set_network(self._ptr, spec.encode() if spec else ffi.NULL))
+
+    def set_root_password(self, password: Optional[str]) -> None:
+        """Root's password (stored hashed), or None for none."""
+        self._check(lib.uml_rootfs_set_root_password(
+            self._ptr, password.encode() if password is not None else ffi.NULL))
+
+    def set_autologin(self, enable: bool = True) -> None:
+        """Log root in on the console automatically."""
+        self._check(lib.uml_rootfs_set_autologin(self._ptr, 1 if enable else 0))
+
+    def set_init(self, init: InitSystem) -> None:
+        """Boot with this installed init (UNKNOWN keeps the image's)."""
+        self._check(lib.uml_rootfs_set_init(self._ptr, int(init)))
+
+    def configure(self) -> InitSystem:
+        """Applies the UML fixups (fstab, host name, network, console getty,
+        root password, device nodes) in the style of the guest's init
+        system, through libext2fs; returns that init system.  Raises
+        ``FileNotFoundError`` for an image without an init."""
+        self._check(lib.uml_rootfs_configure(self._ptr, 0))
+        return self.init_system
+
+    @property
+    def init_system(self) -> InitSystem:
+        """The init system found in the image."""
+        ret = ffi.new('enum uml_init_system *')
+        self._check(lib.uml_rootfs_get_init_system(self._ptr, ret))
+        return InitSystem(ret[0])
+
+    # -- loop mounts (root)
+
+    def mount(self, mountpoint: PathLike, *, readonly: bool = False) -> None:
+        """Loop-mounts the image through libmount (root only)."""
+        self._check(lib.uml_rootfs_mount(self._ptr, _path(mountpoint),
+                                         lib.UML_ROOTFS_MOUNT_READONLY if readonly else 0))
+
+    @property
+    def mountpoint(self) -> Optional[str]:
+        """Where :meth:`mount` mounted the image, or None."""
+        return _str(lib.uml_rootfs_get_mountpoint(self._ptr))
+
+    def umount(self) -> None:
+        """Unmounts and detaches the loop device."""
+        self._check(lib.uml_rootfs_umount(self._ptr))
 
     # -- COW overlays
 

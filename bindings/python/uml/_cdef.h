@@ -119,6 +119,42 @@ int uml_rootfs_cow_check(struct uml_rootfs *cow);
 int uml_rootfs_cow_get_written(struct uml_rootfs *cow, uint64_t *ret_bytes);
 int uml_rootfs_cow_merge(struct uml_rootfs *cow, const char *out_image, unsigned flags);
 
+enum uml_rootfs_debootstrap_flags {
+	UML_ROOTFS_DEBOOTSTRAP_REFRESH = 1u << 8,
+	UML_ROOTFS_DEBOOTSTRAP_NO_CONFIGURE = 1u << 9,
+};
+int uml_rootfs_set_mirror(struct uml_rootfs *rootfs, const char *url);
+const char *uml_rootfs_get_mirror(struct uml_rootfs *rootfs);
+int uml_rootfs_set_arch(struct uml_rootfs *rootfs, const char *arch);
+int uml_rootfs_set_variant(struct uml_rootfs *rootfs, const char *variant);
+int uml_rootfs_add_package(struct uml_rootfs *rootfs, const char *name);
+int uml_rootfs_set_cache_dir(struct uml_rootfs *rootfs, const char *dir);
+int uml_rootfs_create_debootstrap(struct uml_rootfs *rootfs, const char *suite, unsigned flags);
+int uml_rootfs_debootstrap_was_cached(struct uml_rootfs *rootfs);
+
+enum uml_init_system {
+	UML_INIT_UNKNOWN = 0,
+	UML_INIT_SYSTEMD = 1,
+	UML_INIT_SYSVINIT = 2,
+	UML_INIT_UPSTART = 3,
+	UML_INIT_BUSYBOX = 4,
+};
+const char *uml_init_system_to_string(enum uml_init_system init);
+int uml_rootfs_set_hostname(struct uml_rootfs *rootfs, const char *name);
+int uml_rootfs_set_network(struct uml_rootfs *rootfs, const char *spec);
+int uml_rootfs_set_root_password(struct uml_rootfs *rootfs, const char *password);
+int uml_rootfs_set_autologin(struct uml_rootfs *rootfs, int enable);
+int uml_rootfs_set_init(struct uml_rootfs *rootfs, enum uml_init_system init);
+int uml_rootfs_configure(struct uml_rootfs *rootfs, unsigned flags);
+int uml_rootfs_get_init_system(struct uml_rootfs *rootfs, enum uml_init_system *ret);
+
+enum uml_rootfs_mount_flags {
+	UML_ROOTFS_MOUNT_READONLY = 1u << 0,
+};
+int uml_rootfs_mount(struct uml_rootfs *rootfs, const char *mountpoint, unsigned flags);
+const char *uml_rootfs_get_mountpoint(struct uml_rootfs *rootfs);
+int uml_rootfs_umount(struct uml_rootfs *rootfs);
+
 enum uml_state {
 	UML_STATE_CONFIGURING = 0,
 	UML_STATE_BOOTING = 1,

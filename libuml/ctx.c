@@ -140,8 +140,6 @@ UML_EXPORT void uml_ctx_set_progress_fn(struct uml_ctx *ctx, uml_progress_fn fn,
 
 UML_EXPORT int uml_ctx_set_runtime_dir(struct uml_ctx *ctx, const char *dir)
 {
-	char *copy;
-
 	if (!ctx)
 		return -EINVAL;
 	if (!dir || dir[0] != '/')
@@ -151,12 +149,7 @@ UML_EXPORT int uml_ctx_set_runtime_dir(struct uml_ctx *ctx, const char *dir)
 	if (strlen(dir) > 108 - sizeof("/uml-0123456789ab/mconsole"))
 		return uml_fail(ctx, NULL, -ENAMETOOLONG,
 				"runtime dir '%s' is too long for socket paths below it", dir);
-	copy = strdup(dir);
-	if (!copy)
-		return -ENOMEM;
-	free(ctx->runtime_dir);
-	ctx->runtime_dir = copy;
-	return 0;
+	return uml_set_string(&ctx->runtime_dir, dir);
 }
 
 UML_EXPORT const char *uml_ctx_get_runtime_dir(struct uml_ctx *ctx)
@@ -469,6 +462,17 @@ int uml_path_absolute(const char *path, char **ret)
 		return -errno;
 	if (asprintf(ret, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path) < 0)
 		return -ENOMEM;
+	return 0;
+}
+
+int uml_set_string(char **slot, const char *value)
+{
+	char *copy = NULL;
+
+	if (value && !(copy = strdup(value)))
+		return -ENOMEM;
+	free(*slot);
+	*slot = copy;
 	return 0;
 }
 

@@ -376,17 +376,6 @@ UML_EXPORT int uml_instance_append_arg(struct uml_instance *inst, const char *ar
 	return 0;
 }
 
-static int set_string(char **slot, const char *value)
-{
-	char *copy = NULL;
-
-	if (value && !(copy = strdup(value)))
-		return -ENOMEM;
-	free(*slot);
-	*slot = copy;
-	return 0;
-}
-
 UML_EXPORT int uml_instance_set_init(struct uml_instance *inst, const char *path)
 {
 	int r;
@@ -399,7 +388,7 @@ UML_EXPORT int uml_instance_set_init(struct uml_instance *inst, const char *path
 	if (path && (path[0] != '/' || uml_has_space_or_ctrl(path)))
 		return ifail(inst, -EINVAL,
 			     "init '%s' must be an absolute path without white space", path);
-	return set_string(&inst->init, path);
+	return uml_set_string(&inst->init, path);
 }
 
 UML_EXPORT int uml_instance_set_ready_marker(struct uml_instance *inst, const char *text)
@@ -413,7 +402,7 @@ UML_EXPORT int uml_instance_set_ready_marker(struct uml_instance *inst, const ch
 		return r;
 	if (text && (!*text || strpbrk(text, "\r\n")))
 		return ifail(inst, -EINVAL, "ready marker must be a non-empty text on one line");
-	return set_string(&inst->ready_marker, text);
+	return uml_set_string(&inst->ready_marker, text);
 }
 
 UML_EXPORT int uml_instance_set_timeout(struct uml_instance *inst, int64_t timeout_ms)
@@ -460,7 +449,7 @@ UML_EXPORT int uml_instance_set_run_command(struct uml_instance *inst, const cha
 					     RUN_LINE_MAX);
 		}
 	}
-	return set_string(&inst->run_command, command);
+	return uml_set_string(&inst->run_command, command);
 }
 
 UML_EXPORT void uml_instance_set_event_fn(struct uml_instance *inst, uml_event_fn fn,
@@ -1204,7 +1193,7 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	}
 	if (!inst->ready_marker && !inst->run_command && inst->rootfs &&
 	    uml_rootfs_get_ready_marker(inst->rootfs)) {
-		r = set_string(&inst->ready_marker, uml_rootfs_get_ready_marker(inst->rootfs));
+		r = uml_set_string(&inst->ready_marker, uml_rootfs_get_ready_marker(inst->rootfs));
 		if (r < 0)
 			goto fail_names;
 	}

@@ -281,8 +281,6 @@ UML_EXPORT int uml_kernel_build_set_flags(struct uml_kernel_build *b, unsigned f
 
 UML_EXPORT int uml_kernel_build_set_preset(struct uml_kernel_build *b, const char *name)
 {
-	char *copy;
-
 	if (!b)
 		return -EINVAL;
 	if (!name || (strcmp(name, "defconfig") != 0 && strcmp(name, "tinyconfig") != 0 &&
@@ -301,12 +299,7 @@ UML_EXPORT int uml_kernel_build_set_preset(struct uml_kernel_build *b, const cha
 		uml_buf_free(&known);
 		return r;
 	}
-	copy = strdup(name);
-	if (!copy)
-		return -ENOMEM;
-	free(b->preset);
-	b->preset = copy;
-	return 0;
+	return uml_set_string(&b->preset, name);
 }
 
 UML_EXPORT const char *uml_kernel_build_get_preset_text(const char *name)

@@ -67,6 +67,8 @@ int uml_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 ssize_t uml_pread_all(int fd, void *buf, size_t len, uint64_t off);
 int uml_path_absolute(const char *path, char **ret);	/* relative -> cwd-based */
 bool uml_has_space_or_ctrl(const char *s);
+/* Replaces *slot by a copy of value (NULL clears it); -ENOMEM leaves it. */
+int uml_set_string(char **slot, const char *value);
 /* Finds an executable on $PATH (or takes a name with a '/'); -ENOENT if none. */
 int uml_find_program(const char *name, char **ret);
 

@@ -71,20 +71,6 @@ void rootfs_guest_free(struct uml_rootfs *rootfs)
 }
 
 /* Replaces *slot by a copy of value (NULL allowed). */
-static int set_string(char **slot, const char *value)
-{
-	char *copy = NULL;
-
-	if (value) {
-		copy = strdup(value);
-		if (!copy)
-			return -ENOMEM;
-	}
-	free(*slot);
-	*slot = copy;
-	return 0;
-}
-
 static bool all_chars(const char *s, const char *extra)
 {
 	for (; *s; s++)
@@ -127,7 +113,7 @@ UML_EXPORT int uml_rootfs_set_mirror(struct uml_rootfs *rootfs, const char *url)
 		return rfail(rootfs, -EINVAL, "mirror '%s' is not an http:// or https:// URL "
 			     "without white space", url);
 	g = rootfs_guest(rootfs);
-	if (!g || set_string(&g->mirror, url) < 0)
+	if (!g || uml_set_string(&g->mirror, url) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -142,7 +128,7 @@ UML_EXPORT int uml_rootfs_set_arch(struct uml_rootfs *rootfs, const char *arch)
 		return rfail(rootfs, -EINVAL, "architecture '%s' is not a Debian architecture name",
 			     arch);
 	g = rootfs_guest(rootfs);
-	if (!g || set_string(&g->arch, arch) < 0)
+	if (!g || uml_set_string(&g->arch, arch) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -157,7 +143,7 @@ UML_EXPORT int uml_rootfs_set_variant(struct uml_rootfs *rootfs, const char *var
 		return rfail(rootfs, -EINVAL, "debootstrap variant '%s' is not supported (use "
 			     "\"minbase\", \"buildd\" or NULL for the default)", variant);
 	g = rootfs_guest(rootfs);
-	if (!g || set_string(&g->variant, variant) < 0)
+	if (!g || uml_set_string(&g->variant, variant) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -201,7 +187,7 @@ UML_EXPORT int uml_rootfs_set_cache_dir(struct uml_rootfs *rootfs, const char *d
 	if (dir && !dir[0])
 		return rfail(rootfs, -EINVAL, "cache dir for '%s' is empty", rootfs->path);
 	g = rootfs_guest(rootfs);
-	if (!g || set_string(&g->cache_dir, dir) < 0)
+	if (!g || uml_set_string(&g->cache_dir, dir) < 0)
 		return -ENOMEM;
 	return 0;
 }

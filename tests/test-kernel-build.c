@@ -125,7 +125,8 @@ START_TEST(fast_preset_builds_and_boots)
 		      uml_instance_get_console_log(inst, NULL));
 	out = uml_instance_get_run_output(inst, NULL);
 	ck_assert_msg(status == 0, "status %d, output '%s'", status, out);
-	snprintf(expect, sizeof(expect), "%s\n#1 ", version);
+	/* "#N": N counts the builds in this build dir, incremental ones too */
+	snprintf(expect, sizeof(expect), "%s\n#", version);
 	ck_assert_msg(strncmp(out, expect, strlen(expect)) == 0, "guest said '%s'", out);
 
 	uml_instance_unref(inst);

@@ -40,7 +40,11 @@ static void setup(void)
 	kernel = th_kernel(ctx);
 }
 
-/* Processes whose process group is pgid (UML's helpers, slirp). */
+/*
+ * Live processes whose process group is pgid (UML's helpers, slirp).
+ * Zombies do not count: they are dead, and the orphans among them wait for
+ * whatever reaps orphans on this machine, which libuml does not control.
+ */
 static int count_group(pid_t pgid)
 {
 	DIR *d = opendir("/proc");
@@ -52,6 +56,7 @@ static int count_group(pid_t pgid)
 		char path[300], buf[1024], *p;
 		FILE *f;
 		int pg;
+		char state;
 
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
@@ -60,7 +65,7 @@ static int count_group(pid_t pgid)
 		if (!f)
 			continue;
 		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) &&
-		    sscanf(p + 2, "%*c %*d %d", &pg) == 1 && pg == pgid)
+		    sscanf(p + 2, "%c %*d %d", &state, &pg) == 2 && pg == pgid && state != 'Z')
 			n++;
 		fclose(f);
 	}

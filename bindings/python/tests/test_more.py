@@ -2,7 +2,9 @@
 """Files in images, COW overlays, mconsole, live disks and kernel builds."""
 import errno
 import os
+import selectors
 import stat
+import threading
 
 import pytest
 
@@ -145,3 +147,34 @@ def test_kernel_build_progress_exception_cancels_the_build(tmp_path):
     with pytest.raises(Enough):
         b.run()
     assert len(seen) == 1 and seen[0].phase
+
+
+def test_exec_by_umid_while_the_owner_runs_its_loop(kernel, image, ctx, tmp_path):
+    """Context.exec reaches a guest by umid; constructor arguments for exec."""
+    share = tmp_path / 'share'
+    share.mkdir()
+    other = uml.Context(runtime_dir=ctx.runtime_dir)
+    with uml.Instance(kernel, image, umid='py-exec-umid', enable_exec=True,
+                      hostfs=[(str(share), '/mnt/share')]) as vm:
+        vm.wait_ready(timeout=120)
+        result = []
+
+        def ask():
+            try:
+                result.append(other.exec('py-exec-umid', 'echo by umid > /mnt/share/f; echo ok'))
+            except BaseException as e:
+                result.append(e)
+        t = threading.Thread(target=ask)
+        t.start()
+        with selectors.DefaultSelector() as sel:
+            sel.register(vm, selectors.EVENT_READ)
+            while t.is_alive():
+                sel.select(timeout=0.2)
+                vm.process()
+        t.join()
+        assert result and isinstance(result[0], uml.ExecResult), result
+        assert result[0].stdout == b'ok\n' and result[0].returncode == 0
+        assert (share / 'f').read_text() == 'by umid\n'
+    with pytest.raises(OSError) as exc:
+        other.exec('py-exec-umid', ['true'])
+    assert exc.value.errno == errno.ENOTCONN

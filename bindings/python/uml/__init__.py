@@ -51,7 +51,7 @@ __all__ = [
     'BUSYBOX_READY_MARKER', 'MCONSOLE_TIMEOUT', 'Context', 'Event', 'EventType', 'ExitReason',
     'FsType', 'HostCompat', 'InitSystem', 'Instance', 'Kernel', 'KernelBuild', 'Progress',
     'RootfsEntry',
-    'RunResult', 'Rootfs', 'State', 'run',
+    'RunResult', 'Rootfs', 'State', 'run', 'Link', 'Switch',
     'ExecResult',
 ]
 
@@ -1044,14 +1044,73 @@ class KernelBuild(_Object):
         return bool(lib.uml_kernel_build_was_up_to_date(self._ptr))
 
 
+# ---- Networking ------------------------------------------------------------
+
+class Link(_Object):
+    """A point-to-point "cable" between two guests (``Link(context=None)``):
+    pass it to :meth:`Instance.add_link` of two instances before they boot;
+    each gets a vector interface ("vecN") on it.  No root, no switch
+    process."""
+
+    def __init__(self, *, context: Optional[Context] = None) -> None:
+        self.context = context if context is not None else Context()
+        ret = ffi.new('struct uml_link **')
+        self.context._check(lib.uml_link_new(self.context._ptr, ret))
+        self._ptr = ffi.gc(ret[0], lib.uml_link_unref)
+
+    def _check(self, rc: int) -> int:
+        return self.context._check(rc)
+
+    @property
+    def last_error(self) -> Optional[str]:
+        """The context's last error (links keep none of their own)."""
+        return self.context.last_error
+
+
+class Switch(_Object):
+    """An Ethernet switch many guests plug into (a vde_switch of Debian's
+    vde2 package, control directory RUNTIME_DIR/switch-NAME):
+    ``Switch(name, context=None)``.  libuml starts it at the first boot of a
+    guest with a port on it (:meth:`Instance.add_switch_port`) or at
+    :meth:`start`, and stops it once this object and the guests using it
+    are gone."""
+    _last_error_fn = lib.uml_switch_last_error
+
+    def __init__(self, name: str, *, context: Optional[Context] = None) -> None:
+        self.context = context if context is not None else Context()
+        ret = ffi.new('struct uml_switch **')
+        self.context._check(lib.uml_switch_new(self.context._ptr, name.encode(), ret))
+        self._ptr = ffi.gc(ret[0], lib.uml_switch_unref)
+
+    def __repr__(self) -> str:
+        return '<uml.Switch %r pid=%d>' % (self.path, self.pid)
+
+    def start(self) -> 'Switch':
+        """Starts the switch now and waits until it accepts connections.
+        Raises ``OSError`` with errno ENOPKG without vde_switch, EIO when it
+        did not come up."""
+        self._check(lib.uml_switch_start(self._ptr))
+        return self
+
+    @property
+    def path(self) -> str:
+        """The control directory (what ``vde_plug DIR`` takes)."""
+        return _str(lib.uml_switch_get_path(self._ptr)) or ''
+
+    @property
+    def pid(self) -> int:
+        """The pid of the vde_switch libuml started, or 0."""
+        return lib.uml_switch_get_pid(self._ptr)
+
+
 # ---- Instance --------------------------------------------------------------
 
 class Instance(_Object):
     """A User Mode Linux guest.
 
     ``Instance(kernel=None, rootfs=None, *, memory=None, umid=None, args=(),
-    init=None, ready_marker=None, timeout=None, run=None, on_console=None,
-    on_event=None, context=None)``
+    init=None, ready_marker=None, timeout=None, run=None, enable_exec=False,
+    hostfs=(), on_console=None, on_event=None, context=None)``
 
     kernel
         A :class:`Kernel`, a kernel path, or None for :meth:`Kernel.find`.
@@ -1076,6 +1135,13 @@ class Instance(_Object):
     run
         One-shot mode: a shell command the guest runs as init (via /bin/sh)
         before it is halted; read :attr:`run_status` and :attr:`run_output`.
+    enable_exec
+        Boot with libuml's exec channel (:meth:`enable_exec`): then
+        :meth:`exec` runs commands, :meth:`copy_in`/:meth:`copy_out` move
+        files while the guest runs; nothing is installed in the image.
+    hostfs
+        Host directories to share: ``(host_dir, guest_path)`` or
+        ``(host_dir, guest_path, readonly)`` tuples (:meth:`add_hostfs`).
     on_console
         ``on_console(line: str)`` for every console line.
     on_event
@@ -1108,7 +1174,8 @@ class Instance(_Object):
                  memory: Union[int, str, None] = None, umid: Optional[str] = None,
                  args: Iterable[str] = (), init: Optional[str] = None,
                  ready_marker: Optional[str] = None, timeout: Optional[float] = None,
-                 run: Optional[str] = None,
+                 run: Optional[str] = None, enable_exec: bool = False,
+                 hostfs: Iterable[tuple] = (),
                  on_console: Optional[Callable[[str], Any]] = None,
                  on_event: Optional[Callable[[Event], Any]] = None,
                  context: Optional[Context] = None) -> None:
@@ -1147,6 +1214,10 @@ class Instance(_Object):
             self.set_timeout(timeout)
         if run is not None:
             self.set_run_command(run)
+        if enable_exec:
+            self.enable_exec()
+        for share in hostfs:
+            self.add_hostfs(*share[:2], readonly=bool(share[2:] and share[2]))
 
     def __repr__(self) -> str:
         return '<uml.Instance %s %s>' % (self.umid, self.state.name.lower())
@@ -1418,6 +1489,68 @@ class Instance(_Object):
         n = ffi.new('size_t *')
         p = lib.uml_instance_get_console_log(self._ptr, n)
         return '' if p == ffi.NULL else ffi.unpack(p, n[0]).decode('utf-8', 'replace')
+
+    # -- network
+
+    def _iface(self, fn: Any, *args: Any) -> int:
+        ret = ffi.new('unsigned *')
+        self._check(fn(self._ptr, *args, ret))
+        return ret[0]
+
+    def add_nat(self) -> int:
+        """Adds an interface with NAT to the host through slirp (no root):
+        the guest gets 10.0.2.15/24, gateway 10.0.2.2 (the host's
+        127.0.0.1), DNS 10.0.2.3.  Returns the interface's index.  Raises
+        ``FileExistsError`` for a second one, ``OSError`` (ENOPKG) without
+        slirp."""
+        return self._iface(lib.uml_instance_add_nat)
+
+    def add_link(self, link: Link) -> int:
+        """Plugs the guest into one end of *link* (before boot); returns the
+        interface's index."""
+        return self._iface(lib.uml_instance_add_link, link._ptr)
+
+    def add_switch_port(self, switch: Switch) -> int:
+        """Plugs the guest into a port of *switch* (also while it runs);
+        returns the interface's index."""
+        return self._iface(lib.uml_instance_add_switch_port, switch._ptr)
+
+    def add_tap(self, dev: str, *, create: bool = False) -> int:
+        """Connects the guest to the host tap device *dev*; with *create*
+        libuml creates it at boot (root) and deletes it afterwards.  Returns
+        the interface's index."""
+        return self._iface(lib.uml_instance_add_tap, dev.encode(),
+                           lib.UML_TAP_CREATE if create else 0)
+
+    def set_iface_mac(self, index: int, mac: str) -> None:
+        """Sets the MAC address of interface *index* ("02:00:00:00:00:01")."""
+        self._check(lib.uml_instance_set_iface_mac(self._ptr, index, mac.encode()))
+
+    def set_iface_address(self, index: int, address: Optional[str],
+                          gateway: Optional[str] = None) -> None:
+        """The guest side's "A.B.C.D/LEN" of interface *index* and a default
+        route through *gateway*, set at boot (busybox guests, one-shot
+        commands) or passed on the kernel command line."""
+        self._check(lib.uml_instance_set_iface_address(
+            self._ptr, index, address.encode() if address else ffi.NULL,
+            gateway.encode() if gateway else ffi.NULL))
+
+    def set_dns(self, server: Optional[str]) -> None:
+        """The guest's name server (IPv4), or None."""
+        self._check(lib.uml_instance_set_dns(self._ptr, server.encode() if server else ffi.NULL))
+
+    @property
+    def ifaces(self) -> list:
+        """The interfaces as (name, mac) tuples by index: ("eth0",
+        "02:...") for NAT, switch ports and taps, ("vec0", ...) for links.
+        Removed interfaces keep their index."""
+        return [(_str(lib.uml_instance_get_iface_name(self._ptr, i)),
+                 _str(lib.uml_instance_get_iface_mac(self._ptr, i)))
+                for i in range(lib.uml_instance_get_iface_count(self._ptr))]
+
+    def remove_iface(self, index: int) -> None:
+        """Removes interface *index* (from a running guest too)."""
+        self._check(lib.uml_instance_remove_iface(self._ptr, index))
 
     # -- mconsole
 

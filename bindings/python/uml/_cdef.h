@@ -271,5 +271,32 @@ const char *uml_exec_get_stderr(struct uml_exec *exec, size_t *len);
 int uml_ctx_exec(struct uml_ctx *ctx, const char *umid, const char *const *argv, const void *stdin_data, size_t stdin_len, int timeout_ms, struct uml_exec **ret);
 int uml_instance_copy_in(struct uml_instance *inst, const char *host_path, const char *guest_path);
 int uml_instance_copy_out(struct uml_instance *inst, const char *guest_path, const char *host_path);
+struct uml_link;
+struct uml_switch;
+
+enum uml_tap_flags {
+	UML_TAP_CREATE = 1u << 0,
+};
+int uml_instance_add_nat(struct uml_instance *inst, unsigned *ret_index);
+int uml_link_new(struct uml_ctx *ctx, struct uml_link **ret);
+struct uml_link *uml_link_ref(struct uml_link *link);
+struct uml_link *uml_link_unref(struct uml_link *link);
+int uml_instance_add_link(struct uml_instance *inst, struct uml_link *link, unsigned *ret_index);
+int uml_switch_new(struct uml_ctx *ctx, const char *name, struct uml_switch **ret);
+struct uml_switch *uml_switch_ref(struct uml_switch *sw);
+struct uml_switch *uml_switch_unref(struct uml_switch *sw);
+int uml_switch_start(struct uml_switch *sw);
+const char *uml_switch_get_path(struct uml_switch *sw);
+pid_t uml_switch_get_pid(struct uml_switch *sw);
+const char *uml_switch_last_error(struct uml_switch *sw);
+int uml_instance_add_switch_port(struct uml_instance *inst, struct uml_switch *sw, unsigned *ret_index);
+int uml_instance_add_tap(struct uml_instance *inst, const char *dev, unsigned flags, unsigned *ret_index);
+int uml_instance_set_iface_mac(struct uml_instance *inst, unsigned index, const char *mac);
+int uml_instance_set_iface_address(struct uml_instance *inst, unsigned index, const char *address, const char *gateway);
+int uml_instance_set_dns(struct uml_instance *inst, const char *server);
+unsigned uml_instance_get_iface_count(struct uml_instance *inst);
+const char *uml_instance_get_iface_name(struct uml_instance *inst, unsigned index);
+const char *uml_instance_get_iface_mac(struct uml_instance *inst, unsigned index);
+int uml_instance_remove_iface(struct uml_instance *inst, unsigned index);
 static const char *const UML_BUSYBOX_READY_MARKER;
 static const int UML_MCONSOLE_TIMEOUT_MS;

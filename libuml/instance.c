@@ -43,6 +43,7 @@ static const char *const reserved_args[] = {
 
 struct line_splitter {
 	struct uml_buf partial;
+	size_t logged;		/* bytes of the partial line already in the log */
 };
 
 struct uml_instance {
@@ -721,7 +722,7 @@ static void feed_lines(struct uml_instance *inst, struct line_splitter *ls, cons
 		       size_t len, bool console, bool flush)
 {
 	struct uml_buf *p = &ls->partial;
-	size_t start = 0;
+	size_t start = 0, tail;
 
 	uml_buf_append(p, data, len);
 	for (size_t i = 0; i < p->len; i++) {
@@ -732,21 +733,39 @@ static void feed_lines(struct uml_instance *inst, struct line_splitter *ls, cons
 		while (end > start && p->data[end - 1] == '\r')
 			end--;
 		p->data[end] = '\0';
-		log_append(inst, p->data + start, end - start);
+		/* the front of the first line may be in the log already */
+		if (start == 0 && ls->logged < end)
+			log_append(inst, p->data + ls->logged, end - ls->logged);
+		else if (start > 0)
+			log_append(inst, p->data + start, end - start);
 		log_append(inst, "\n", 1);
+		ls->logged = 0;
 		handle_line(inst, p->data + start, end - start, console);
 		start = i + 1;
 	}
 	uml_buf_drop_front(p, start);
-	/* prompts ("login: ") end without a newline but may be the ready marker */
+	/*
+	 * The unfinished line goes into the log now (but for CRs that may
+	 * still turn out to end it): a prompt ("login: ") ends without a
+	 * newline and may be the ready marker, and whoever waited for it
+	 * finds it in the log.
+	 */
+	for (tail = p->len; tail > 0 && p->data[tail - 1] == '\r'; tail--)
+		;
+	if (tail > ls->logged) {
+		log_append(inst, p->data + ls->logged, tail - ls->logged);
+		ls->logged = tail;
+	}
 	if (console && !inst->run_command && inst->ready_marker && p->len &&
 	    memmem(p->data, p->len, inst->ready_marker, strlen(inst->ready_marker)))
 		set_ready(inst);
 	/* a guest printing without newlines must not grow us without bound */
 	if ((flush && p->len > 0) || p->len > 65536) {
-		log_append(inst, p->data, p->len);
+		if (p->len > ls->logged)
+			log_append(inst, p->data + ls->logged, p->len - ls->logged);
 		handle_line(inst, p->data, p->len, console);
 		uml_buf_drop_front(p, p->len);
+		ls->logged = 0;
 	}
 }
 

@@ -855,8 +855,8 @@ START_TEST(test_busybox_boot)
 	log = uml_instance_get_console_log(inst, &len);
 	ck_assert_msg(r == 0, "not ready (%d, %s); console:\n%s", r,
 		      uml_exit_reason_to_string(uml_instance_get_exit_reason(inst)), log);
-	/* the whole line, not the echo command in /init */
-	ck_assert_ptr_nonnull(strstr(log, "\n" UML_BUSYBOX_READY_MARKER "\n"));
+	/* at the start of a line (its newline may still be on the way) */
+	ck_assert_ptr_nonnull(strstr(log, "\n" UML_BUSYBOX_READY_MARKER));
 	ck_assert_ptr_nonnull(strstr(log, "EXT4-fs (ubda): re-mounted"));
 	ck_assert_int_eq(uml_instance_halt(inst, 10000), 0);
 	uml_instance_unref(inst);

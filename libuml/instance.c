@@ -835,6 +835,13 @@ static void handle_notify(struct uml_instance *inst)
 				emit(inst, UML_EVENT_KERNEL_UP, data, len);
 				if (!inst->ready_marker && !inst->run_command && !inst->exec)
 					set_ready(inst);
+				/*
+				 * The init line is KERN_INFO, which "quiet" or a low
+				 * loglevel hides; kernel-up comes regardless, and the
+				 * console socket keeps the script until the tty reads it.
+				 */
+				if (inst->run_command && !inst->run_sent)
+					send_run_script(inst);
 			}
 			break;
 		case UML_MCONSOLE_NOTIFY_PANIC:

@@ -333,6 +333,22 @@ START_TEST(one_shot_success_and_empty_output)
 }
 END_TEST
 
+START_TEST(one_shot_with_quiet_kernel)
+{
+	int status = -1;
+
+	/* "quiet" hides the kernel's "Run /bin/sh as init process" line */
+	ck_assert_int_eq(uml_instance_append_arg(f.inst, "quiet"), 0);
+	ck_assert_int_eq(uml_instance_set_run_command(f.inst, "echo hi; exit 4"), 0);
+	ck_assert_int_eq(uml_instance_set_timeout(f.inst, 60000), 0);
+	ck_assert_int_eq(uml_instance_boot(f.inst), 0);
+	ck_assert_int_eq(uml_instance_wait(f.inst, BOOT_MS), 0);
+	ck_assert_int_eq(uml_instance_get_run_status(f.inst, &status), 0);
+	ck_assert_int_eq(status, 4);
+	ck_assert_str_eq(uml_instance_get_run_output(f.inst, NULL), "hi\n");
+}
+END_TEST
+
 START_TEST(poweroff_from_the_guest)
 {
 	int status;
@@ -530,6 +546,7 @@ int main(void)
 	tcase_add_test(boot, boot_ready_halt);
 	tcase_add_test(boot, one_shot_command);
 	tcase_add_test(boot, one_shot_success_and_empty_output);
+	tcase_add_test(boot, one_shot_with_quiet_kernel);
 	tcase_add_test(boot, poweroff_from_the_guest);
 	tcase_add_test(boot, reboot_from_the_guest);
 	tcase_add_test(boot, panic_is_named);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "uml/libuml.h"
+#include "testhelp.h"
 
 #define KERNEL		"/usr/bin/linux.uml"
 #define MKE2FS		"/usr/sbin/mke2fs"
@@ -640,7 +641,7 @@ START_TEST(test_kernel_writes_through_libuml_overlay)
 	char *console, *text;
 
 	console = boot_guest(cow_spec(path_in("guest.cow")), "g0");
-	ck_assert_msg(strstr(console, "COW-GUEST-DONE"), "guest did not finish:\n%s", console);
+	ck_assert_msg(strstr(console, "COW-GUEST-DONE"), "guest did not finish:\n%s", th_tail(console));
 	free(console);
 	assert_same_fingerprint(before, fingerprint(backing_path));
 
@@ -659,7 +660,7 @@ START_TEST(test_kernel_writes_through_libuml_overlay)
 
 	/* the merged image boots standalone */
 	console = boot_guest(path_in("merged.img"), "g1");
-	ck_assert_msg(strstr(console, "COW-GUEST-DONE"), "merged image did not boot:\n%s", console);
+	ck_assert_msg(strstr(console, "COW-GUEST-DONE"), "merged image did not boot:\n%s", th_tail(console));
 	free(console);
 	text = image_cat(path_in("merged.img"), "/from-g1");
 	ck_assert_str_eq(text, "written by g1\n");
@@ -678,7 +679,7 @@ START_TEST(test_open_kernel_made_overlay)
 
 	/* ubd0=COW,BACKING with a missing COW file: the kernel creates it */
 	console = boot_guest(cow_spec(path_in("kernel.cow")), "k0");
-	ck_assert_msg(strstr(console, "COW-GUEST-DONE"), "guest did not finish:\n%s", console);
+	ck_assert_msg(strstr(console, "COW-GUEST-DONE"), "guest did not finish:\n%s", th_tail(console));
 	ck_assert_ptr_nonnull(strstr(console, "as COW file for"));
 	free(console);
 
@@ -729,7 +730,7 @@ START_TEST(test_instance_boots_overlay)
 	ck_assert_int_eq(uml_instance_wait(inst, GUEST_WAIT_S * 1000), 0);
 	log = uml_instance_get_console_log(inst, NULL);
 	why = uml_instance_get_exit_reason(inst);
-	ck_assert_msg(strstr(log, "COW-GUEST-DONE"), "guest did not finish:\n%s", log);
+	ck_assert_msg(strstr(log, "COW-GUEST-DONE"), "guest did not finish:\n%s", th_tail(log));
 	ck_assert_msg(why == UML_EXIT_POWEROFF || why == UML_EXIT_HALT, "exit reason %s",
 		      uml_exit_reason_to_string(why));
 	uml_instance_unref(inst);
@@ -762,7 +763,7 @@ START_TEST(test_eight_guests_share_one_backing)
 
 		snprintf(tag, sizeof(tag), "s%d", i);
 		console = wait_guest(pids[i], tag);
-		ck_assert_msg(strstr(console, "COW-GUEST-DONE"), "guest %d:\n%s", i, console);
+		ck_assert_msg(strstr(console, "COW-GUEST-DONE"), "guest %d:\n%s", i, th_tail(console));
 		free(console);
 	}
 	assert_same_fingerprint(before, fingerprint(backing_path));

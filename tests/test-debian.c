@@ -147,12 +147,10 @@ static bool wait_console(struct uml_instance *inst, const char *text, size_t fro
 	}
 }
 
-/* The end of the console output, for messages (check caps their length). */
+/* The end of the console output, for messages. */
 static const char *tail(struct uml_instance *inst)
 {
-	if (!cons.data)
-		return "";
-	return cons.len > 1500 ? cons.data + cons.len - 1500 : cons.data;
+	return th_tail(cons.data);
 }
 
 static size_t console_len(struct uml_instance *inst)

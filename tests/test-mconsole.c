@@ -397,7 +397,7 @@ START_TEST(test_version_help_proc)
 		char word[32];
 
 		snprintf(word, sizeof(word), "    %s ", commands[i]);
-		ck_assert_msg(strstr(r, word), "help lacks '%s':\n%s", commands[i], r);
+		ck_assert_msg(strstr(r, word), "help lacks '%s':\n%.1500s", commands[i], r);
 	}
 	free(r);
 
@@ -459,14 +459,14 @@ START_TEST(test_config_remove_disk)
 	close(fd);
 
 	r = mc_ok(&g, "proc partitions", NULL);
-	ck_assert_msg(strstr(r, "ubda"), "partitions:\n%s", r);
+	ck_assert_msg(strstr(r, "ubda"), "partitions:\n%.1500s", r);
 	ck_assert_ptr_null(strstr(r, "ubdb"));
 	free(r);
 
 	snprintf(cmd, sizeof(cmd), "config ubd1=%s", disk);
 	free(mc_ok(&g, cmd, NULL));
 	r = mc_ok(&g, "proc partitions", NULL);
-	ck_assert_msg(strstr(r, "ubdb"), "hot-added disk not in partitions:\n%s", r);
+	ck_assert_msg(strstr(r, "ubdb"), "hot-added disk not in partitions:\n%.1500s", r);
 	free(r);
 	/* a query answers the configuration */
 	r = mc_ok(&g, "config ubd1", NULL);
@@ -769,7 +769,7 @@ START_TEST(test_instance_helpers)
 	ck_assert_int_eq(uml_instance_add_disk_live(inst, 2, rel, UML_DISK_LIVE_READONLY), 0);
 	ck_assert_int_eq(chdir(cwd), 0);
 	ck_assert_int_eq(uml_instance_mconsole_proc(inst, "partitions", &r, NULL), 0);
-	ck_assert_msg(strstr(r, "ubdc"), "partitions:\n%s", r);
+	ck_assert_msg(strstr(r, "ubdc"), "partitions:\n%.1500s", r);
 	free(r);
 	ck_assert_int_eq(uml_instance_mconsole_config_get(inst, "ubd2", &r), 0);
 	ck_assert_str_eq(r, disk);

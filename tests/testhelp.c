@@ -188,6 +188,19 @@ int th_system(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+const char *th_tail(const char *text)
+{
+	size_t len;
+
+	if (!text)
+		return "";
+	len = strlen(text);
+	if (len <= 1500)
+		return text;
+	fprintf(stderr, "---- whole text ----\n%s\n---- end ----\n", text);
+	return text + len - 1500;
+}
+
 bool th_no_boot(const char *test)
 {
 	if (!getenv("UML_TEST_NO_BOOT"))

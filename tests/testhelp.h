@@ -26,6 +26,11 @@ int th_count_processes(const char *text);
 int th_count_children(void);
 /* Number of entries in a directory (0 if it does not exist). */
 int th_count_entries(const char *dir);
+/*
+ * The last 1500 bytes of text ("" for NULL), for a failure message: check
+ * refuses messages longer than a few KiB, so the whole text goes to stderr.
+ */
+const char *th_tail(const char *text);
 /* Runs a shell command, returns its exit status. */
 int th_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*

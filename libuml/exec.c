@@ -617,11 +617,16 @@ static bool handle_frame(struct uml_exec_chan *c, uint32_t type, const char *p, 
 			break;
 		}
 		return true;
-	case F_ERROR:
+	case F_ERROR: {
+		/* the guest's errno; anything outside 1..4095 is not one */
+		uint32_t err;
+
 		if (c->done || len < 4)
 			return false;
-		finish_request(c, -(int)(get32(p) ? get32(p) : EIO), p + 4, len - 4);
+		err = get32(p);
+		finish_request(c, err >= 1 && err < 4096 ? -(int)err : -EIO, p + 4, len - 4);
 		return true;
+	}
 	case F_DATA:
 		if (c->done)
 			return false;

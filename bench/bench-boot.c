@@ -59,11 +59,11 @@ static void wait_unlocked(const char *image)
 
 /* The same kernel, arguments and marker, without libuml. */
 static double boot_raw(const char *kernel, const char *image, const char *rundir,
-		       const char *preload, const char *lpj, int i)
+		       const char *preload, const char *lpj, const char *rw, int i)
 {
 	char a_ubd[4096], a_umid[64], a_dir[4096], a_con[64], env_preload[4200];
 	char *argv[] = { (char *)kernel, "mem=64M", a_ubd, "root=/dev/ubda", a_umid, a_dir,
-			 "con=null", "ssl=null", a_con, (char *)lpj, NULL };
+			 "con=null", "ssl=null", a_con, (char *)lpj, (char *)rw, NULL };
 	char *envp[] = { env_preload, NULL };
 	struct uml_buf_s { char data[1 << 16]; size_t len; } *buf = calloc(1, sizeof(*buf));
 	int sv[2];
@@ -133,6 +133,7 @@ int main(int argc, char **argv)
 	char dir[] = "/tmp/bench-boot-XXXXXX", image[128], rundir[128], cmd[300];
 	const char *builddir = getenv("UML_TEST_BUILDDIR");
 	char preload[4096], lpj[64] = "lpj=0";
+	const char *rw = NULL;
 	struct uml_ctx *ctx;
 	struct uml_kernel *k;
 	struct uml_rootfs *img;
@@ -155,13 +156,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	{
-		/* the lpj= libuml passes, so both sides boot alike */
+		/* the lpj= (and rw) libuml passes, so both sides boot alike */
 		struct uml_instance *probe;
 
 		uml_instance_new(k, &probe);
-		for (const char *const *a = uml_instance_get_argv(probe); a && *a; a++)
+		uml_instance_set_rootfs(probe, img);
+		for (const char *const *a = uml_instance_get_argv(probe); a && *a; a++) {
 			if (strncmp(*a, "lpj=", 4) == 0)
 				snprintf(lpj, sizeof(lpj), "%s", *a);
+			if (strcmp(*a, "rw") == 0)
+				rw = "rw";
+		}
 		uml_instance_unref(probe);
 	}
 	lib = calloc((size_t)runs, sizeof(double));
@@ -169,7 +174,7 @@ int main(int argc, char **argv)
 	/* interleave so drift on the machine hits both sides alike */
 	for (int i = 0; i < runs; i++) {
 		raw[i] = boot_raw(uml_kernel_get_path(k), image, rundir,
-				  uml_ctx_host_needs_compat(ctx) ? preload : NULL, lpj, i);
+				  uml_ctx_host_needs_compat(ctx) ? preload : NULL, lpj, rw, i);
 		lib[i] = boot_libuml(k, img);
 	}
 	ml = bench_median(lib, runs);

@@ -626,6 +626,7 @@ UML_EXPORT int uml_rootfs_new_cow(struct uml_rootfs *backing, const char *cow_pa
 		goto out;
 	cow->fs_type = backing->fs_type;
 	cow->ready_marker = backing->ready_marker;
+	cow->root_rw = backing->root_rw;
 	*ret = cow;
 out:
 	if (tmp)

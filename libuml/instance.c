@@ -491,6 +491,9 @@ static int build_argv(struct uml_instance *inst, int console_fd, char ***ret)
 			goto fail;
 		ADD("ubd0=%s", ubd);
 		ADD("root=/dev/ubda");
+		/* saves its init a remount (a process) before the guest is ready */
+		if (uml_rootfs_get_root_rw(inst->rootfs) && !inst->run_command)
+			ADD("rw");
 	}
 	ADD("umid=%s", inst->umid);
 	ADD("uml_dir=%s", dir);

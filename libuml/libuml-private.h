@@ -190,6 +190,7 @@ struct uml_rootfs {
 	uint64_t size;			/* bytes, for images created by libuml */
 	enum uml_fs_type fs_type;
 	const char *ready_marker;	/* static string, or NULL */
+	bool root_rw;			/* its init wants / mounted rw (libuml's busybox /init) */
 	char *last_error;
 	struct uml_rootfs_entry *listing;	/* of uml_rootfs_list_dir(), with its names */
 	size_t n_listing;
@@ -205,6 +206,8 @@ struct uml_ctx *uml_rootfs_get_ctx(struct uml_rootfs *rootfs);
 char *uml_rootfs_ubd_spec(struct uml_rootfs *rootfs);
 /* The ready marker guests made by this rootfs print, or NULL. */
 const char *uml_rootfs_get_ready_marker(struct uml_rootfs *rootfs);
+/* Whether its init wants the root mounted rw from the start ("rw" on the kernel line). */
+bool uml_rootfs_get_root_rw(struct uml_rootfs *rootfs);
 
 /* ---- instance.c ------------------------------------------------------- */
 

@@ -13,18 +13,30 @@ static const char busybox_init[] =
 	"#!/bin/sh\n"
 	"# init of a libuml busybox guest\n"
 	"export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=linux\n"
-	"mount -t proc proc /proc\n"
-	"mount -t sysfs sysfs /sys\n"
-	"# devtmpfs when the kernel has it, else the static nodes in /dev\n"
-	"mount -t devtmpfs devtmpfs /dev 2>/dev/null\n"
+	/*
+	 * Every process costs a guest some milliseconds (a host process per
+	 * address space), and this runs before the guest is ready: shell
+	 * builtins where they do, one mount for proc and sys (from fstab).
+	 */
+	"mount -a -t proc,sysfs 2>/dev/null\n"
+	"[ -e /proc/mounts ] || mount -t proc proc /proc\n"
+	"[ -e /sys/kernel ] || mount -t sysfs sysfs /sys\n"
+	"root_opts= devtmpfs=\n"
+	"while read -r _ dir type opts _; do\n"
+	"\tcase $dir in /) root_opts=,$opts, ;; /dev) [ \"$type\" = devtmpfs ] && devtmpfs=1 ;; esac\n"
+	"done </proc/mounts\n"
+	"# libuml boots this image rw; remount only if it was not\n"
+	"case $root_opts in *,rw,*) ;; *) mount -o remount,rw / ;; esac\n"
+	"# devtmpfs (most kernels mount it themselves), else the static nodes in /dev\n"
+	"[ -n \"$devtmpfs\" ] || mount -t devtmpfs devtmpfs /dev 2>/dev/null\n"
 	"mkdir -p /dev/pts 2>/dev/null && mount -t devpts devpts /dev/pts 2>/dev/null\n"
-	"mount -o remount,rw /\n"
-	"hostname -F /etc/hostname\n"
+	"read -r name </etc/hostname && echo \"$name\" >/proc/sys/kernel/hostname\n"
 	/* ---- net: addresses libuml passes as libuml.ip=IF,ADDR/LEN[,GW] and
 	 * libuml.dns=ADDR on the kernel command line (see net.c) ---- */
 	"ip link set lo up 2>/dev/null\n"
 	"dns=\n"
-	"for a in $(cat /proc/cmdline); do\n"
+	"read -r cmdline </proc/cmdline\n"
+	"for a in $cmdline; do\n"
 	"\tcase \"$a\" in\n"
 	"\tlibuml.ip=*)\n"
 	"\t\tv=${a#libuml.ip=}; dev=${v%%,*}; v=${v#*,}; addr=${v%%,*}; gw=${v#\"$addr\"}; gw=${gw#,}\n"
@@ -343,7 +355,9 @@ UML_EXPORT int uml_rootfs_create_busybox(struct uml_rootfs *rootfs, const char *
 	rootfs_build_free(&b);
 	if (r == -ENOMEM)
 		return rfail(rootfs, r, "out of memory creating busybox guest '%s'", rootfs->path);
-	if (r == 0)
+	if (r == 0) {
 		rootfs->ready_marker = UML_BUSYBOX_READY_MARKER;
+		rootfs->root_rw = true;
+	}
 	return r;
 }

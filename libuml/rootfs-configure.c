@@ -1000,6 +1000,7 @@ UML_EXPORT int uml_rootfs_configure(struct uml_rootfs *rootfs, unsigned flags)
 	if (r == 0) {
 		rootfs->ready_marker = c.init == UML_INIT_BUSYBOX ? UML_BUSYBOX_READY_MARKER :
 				       CONSOLE_MARKER;
+		rootfs->root_rw = false;	/* its init checks and remounts / itself */
 		uml_info(rootfs->ctx, "configured '%s' for %s%s%s%s", rootfs->path,
 			 init_names[c.init], c.g->hostname ? ", host name " : "",
 			 c.g->hostname ? c.g->hostname : "", c.g->autologin ? ", autologin" : "");

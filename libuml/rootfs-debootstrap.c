@@ -1011,6 +1011,7 @@ static int image_from_cache(struct uml_rootfs *rootfs, const struct recipe *rc, 
 	}
 	rootfs->size = rootfs->size_set ? rootfs->size : (uint64_t)st.st_size;
 	rootfs->ready_marker = NULL;
+	rootfs->root_rw = false;
 	return 1;
 }
 

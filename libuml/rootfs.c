@@ -92,6 +92,11 @@ const char *uml_rootfs_get_ready_marker(struct uml_rootfs *rootfs)
 	return rootfs ? rootfs->ready_marker : NULL;
 }
 
+bool uml_rootfs_get_root_rw(struct uml_rootfs *rootfs)
+{
+	return rootfs && rootfs->root_rw;
+}
+
 char *uml_rootfs_ubd_spec(struct uml_rootfs *rootfs)
 {
 	char *spec;
@@ -268,8 +273,10 @@ UML_EXPORT int uml_rootfs_create_from_dir(struct uml_rootfs *rootfs, const char 
 	rootfs_build_free(&b);
 	if (r == -ENOMEM)
 		return rfail(rootfs, r, "out of memory creating '%s' from '%s'", rootfs->path, dir);
-	if (r == 0)
+	if (r == 0) {
 		rootfs->ready_marker = NULL;
+		rootfs->root_rw = false;
+	}
 	if (r == 0)
 		uml_info(rootfs->ctx, "created %s image '%s' from '%s' (%llu entries)",
 			 rootfs->fs_type == UML_FS_EXT4 ? "ext4" :

@@ -827,18 +827,48 @@ START_TEST(test_busybox_refused)
 }
 END_TEST
 
-/* Boots the busybox image on the real kernel until its ready marker line. */
+/* Boots an image until the busybox ready marker line; returns its console log. */
+static char *boot_until_ready(struct fx *f, struct uml_kernel *kernel, const char *extra_arg)
+{
+	struct uml_instance *inst;
+	const char *log;
+	char *copy;
+	int r;
+
+	ck_assert_int_eq(uml_instance_new(kernel, &inst), 0);
+	/* no marker set here: the busybox rootfs brings its own */
+	ck_assert_int_eq(uml_instance_set_rootfs(inst, f->rootfs), 0);
+	if (extra_arg)
+		ck_assert_int_eq(uml_instance_append_arg(inst, extra_arg), 0);
+	ck_assert_msg(uml_instance_boot(inst) == 0, "%s", uml_instance_last_error(inst));
+	r = uml_instance_wait_ready(inst, 120000);
+	log = uml_instance_get_console_log(inst, NULL);
+	ck_assert_msg(r == 0, "not ready (%d, %s); console:\n%s", r,
+		      uml_exit_reason_to_string(uml_instance_get_exit_reason(inst)), th_tail(log));
+	/* at the start of a line (its newline may still be on the way) */
+	ck_assert_ptr_nonnull(strstr(log, "\n" UML_BUSYBOX_READY_MARKER));
+	copy = strdup(log);
+	ck_assert_ptr_nonnull(copy);
+	ck_assert_int_eq(uml_instance_halt(inst, 10000), 0);
+	uml_instance_unref(inst);
+	/* halted cleanly: nothing left to replay */
+	ck_assert_int_eq(e2fsck(f->img), 0);
+	return copy;
+}
+
+/*
+ * Boots the busybox image on the real kernel until its ready marker line:
+ * libuml mounts its root rw from the start (no remount, one process less
+ * before ready); a kernel line that says "ro" gets the remount from /init.
+ */
 START_TEST(test_busybox_boot)
 {
 	/* busybox --list, resize2fs and guests run through libuml's spawn */
 	if (th_no_boot("test_busybox_boot"))
 		return;
 	struct fx f = fx_make("busybox-boot");
-	struct uml_instance *inst;
 	struct uml_kernel *kernel;
-	const char *log;
-	size_t len;
-	int r;
+	char *log;
 
 	if (access("/bin/busybox", X_OK) < 0) {
 		fprintf(stderr, "test-rootfs: /bin/busybox missing, boot test skipped\n");
@@ -847,22 +877,18 @@ START_TEST(test_busybox_boot)
 	}
 	make_busybox(&f);
 	kernel = th_kernel(f.ctx);
-	ck_assert_int_eq(uml_instance_new(kernel, &inst), 0);
-	/* no marker set here: the busybox rootfs brings its own */
-	ck_assert_int_eq(uml_instance_set_rootfs(inst, f.rootfs), 0);
-	ck_assert_msg(uml_instance_boot(inst) == 0, "%s", uml_instance_last_error(inst));
-	r = uml_instance_wait_ready(inst, 120000);
-	log = uml_instance_get_console_log(inst, &len);
-	ck_assert_msg(r == 0, "not ready (%d, %s); console:\n%s", r,
-		      uml_exit_reason_to_string(uml_instance_get_exit_reason(inst)), th_tail(log));
-	/* at the start of a line (its newline may still be on the way) */
-	ck_assert_ptr_nonnull(strstr(log, "\n" UML_BUSYBOX_READY_MARKER));
-	ck_assert_ptr_nonnull(strstr(log, "EXT4-fs (ubda): re-mounted"));
-	ck_assert_int_eq(uml_instance_halt(inst, 10000), 0);
-	uml_instance_unref(inst);
+
+	log = boot_until_ready(&f, kernel, NULL);
+	ck_assert_msg(strstr(log, "VFS: Mounted root (ext4 filesystem) on device"), "%s", th_tail(log));
+	ck_assert_msg(!strstr(log, "re-mounted"), "%s", th_tail(log));
+	free(log);
+
+	log = boot_until_ready(&f, kernel, "ro");
+	ck_assert_msg(strstr(log, "VFS: Mounted root (ext4 filesystem) readonly"), "%s", th_tail(log));
+	ck_assert_msg(strstr(log, "EXT4-fs (ubda): re-mounted"), "%s", th_tail(log));
+	free(log);
+
 	uml_kernel_unref(kernel);
-	/* halted cleanly: nothing left to replay */
-	ck_assert_int_eq(e2fsck(f.img), 0);
 	fx_done(&f);
 }
 END_TEST

@@ -645,7 +645,8 @@ UML_EXPORT int uml_rootfs_create_from_dir(struct uml_rootfs *rootfs, const char 
  *
  * Creates a minimal guest: busybox with its applet links, an /init (also
  * reached as /sbin/init, where the kernel looks) that mounts /proc, /sys
- * and /dev, remounts / read-write, sets the hostname, prints
+ * and /dev, remounts / read-write unless it is already (instances boot
+ * this rootfs with "rw"), sets the hostname, prints
  * UML_BUSYBOX_READY_MARKER on the console and keeps a shell there,
  * device nodes for the consoles, serial lines and /dev/ubda../dev/ubdd,
  * an fstab with /dev/ubda as root, passwd and group with root.  Everything
@@ -1372,8 +1373,10 @@ UML_EXPORT struct uml_instance *uml_instance_unref(struct uml_instance *inst);
 
 /**
  * uml_instance_set_rootfs:
- * Uses @rootfs as ubd0 and boots from it (root=/dev/ubda).  The instance
- * keeps a reference.
+ * Uses @rootfs as ubd0 and boots from it (root=/dev/ubda, plus "rw" for
+ * a uml_rootfs_create_busybox() guest or an overlay of one, unless in
+ * one-shot mode; an "ro" appended with uml_instance_append_arg() wins).
+ * The instance keeps a reference.
  * Returns: 0, -EBUSY once booted.
  * Since: 0.1
  */

@@ -23,6 +23,7 @@
 
 #include "busybox-image.h"
 #include "libuml-private.h"
+#include "testhelp.h"
 
 #define KERNEL "/usr/bin/linux.uml"
 #define BOOT_TIMEOUT_MS 60000
@@ -127,19 +128,6 @@ struct guest {
 	struct uml_ctx *ctx;		/* runtime dir = dir */
 };
 
-/*
- * The end of the console, short enough for a check message; the whole
- * console goes to stderr, where the test log keeps it.
- */
-static const char *console_tail(struct guest *g)
-{
-	if (!g->console.data)
-		return "";
-	fprintf(stderr, "---- console of %s ----\n%s\n---- end of console ----\n", g->umid,
-		g->console.data);
-	return g->console.len > 1500 ? g->console.data + g->console.len - 1500 : g->console.data;
-}
-
 static void drain_console(struct guest *g)
 {
 	char buf[4096];
@@ -181,7 +169,7 @@ static int wait_notify(struct guest *g, char *data, size_t size, size_t *len)
 		return type;
 	}
 	ck_abort_msg("no notify from guest %s within %d ms; console:\n%s", g->umid,
-		     BOOT_TIMEOUT_MS, console_tail(g));
+		     BOOT_TIMEOUT_MS, th_tail(g->console.data));
 	return -1;
 }
 
@@ -197,7 +185,7 @@ static void wait_console(struct guest *g, const char *text)
 			return;
 		poll(&p, 1, 200);
 	}
-	ck_abort_msg("'%s' not on the console of %s:\n%s", text, g->umid, console_tail(g));
+	ck_abort_msg("'%s' not on the console of %s:\n%s", text, g->umid, th_tail(g->console.data));
 }
 
 static void guest_type(struct guest *g, const char *line)
@@ -568,7 +556,7 @@ static void wait_reexec(struct guest *g, pid_t pid)
 		}
 		poll(&p, 1, 200);
 	}
-	ck_abort_msg("guest %s did not restart:\n%s", g->umid, console_tail(g));
+	ck_abort_msg("guest %s did not restart:\n%s", g->umid, th_tail(g->console.data));
 }
 
 START_TEST(test_reboot)

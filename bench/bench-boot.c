@@ -130,7 +130,7 @@ static double boot_raw(const char *kernel, const char *image, const char *rundir
 int main(int argc, char **argv)
 {
 	int runs = argc > 1 ? atoi(argv[1]) : 20;
-	char dir[] = "/tmp/bench-boot-XXXXXX", image[128], rundir[128], cmd[300];
+	char dir[] = "/tmp/bench-boot-XXXXXX";
 	const char *builddir = getenv("UML_TEST_BUILDDIR");
 	char preload[4096], lpj[64] = "lpj=0";
 	const char *rw = NULL;
@@ -141,16 +141,8 @@ int main(int argc, char **argv)
 
 	if (runs < 1 || !mkdtemp(dir))
 		return 1;
-	snprintf(image, sizeof(image), "%s/busybox.img", dir);
-	snprintf(rundir, sizeof(rundir), "%s/run", dir);
 	snprintf(preload, sizeof(preload), "%s/libuml/uml-hostcompat.so", builddir ? builddir : ".");
-	if (uml_ctx_new(&ctx) < 0 || uml_ctx_set_runtime_dir(ctx, rundir) < 0)
-		return 1;
-	if ((argc > 2 ? uml_kernel_new_from_path(ctx, argv[2], &k) : uml_kernel_new_default(ctx, &k)) < 0 ||
-	    uml_rootfs_new(ctx, image, &img) < 0 || uml_rootfs_create_busybox(img, NULL, 0) < 0) {
-		fprintf(stderr, "setup: %s\n", uml_ctx_last_error(ctx));
-		return 1;
-	}
+	bench_busybox_setup(dir, argc > 2 ? argv[2] : NULL, &ctx, &k, &img);
 	if (uml_ctx_host_needs_compat(ctx) && access(preload, R_OK) < 0) {
 		fprintf(stderr, "the baseline needs %s (run from the build dir)\n", preload);
 		return 1;
@@ -173,7 +165,8 @@ int main(int argc, char **argv)
 	raw = calloc((size_t)runs, sizeof(double));
 	/* interleave so drift on the machine hits both sides alike */
 	for (int i = 0; i < runs; i++) {
-		raw[i] = boot_raw(uml_kernel_get_path(k), image, rundir,
+		raw[i] = boot_raw(uml_kernel_get_path(k), uml_rootfs_get_path(img),
+				  uml_ctx_get_runtime_dir(ctx),
 				  uml_ctx_host_needs_compat(ctx) ? preload : NULL, lpj, rw, i);
 		lib[i] = boot_libuml(k, img);
 	}
@@ -188,6 +181,5 @@ int main(int argc, char **argv)
 	uml_rootfs_unref(img);
 	uml_kernel_unref(k);
 	uml_ctx_unref(ctx);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : 1;
+	return bench_rm_rf(dir) == 0 ? 0 : 1;
 }

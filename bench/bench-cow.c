@@ -20,29 +20,10 @@
 
 #include <uml/libuml.h>
 
+#include "stats.h"
+
 #define RUN_EVERY	(4u << 20)
 #define RUN_LEN		(256u << 10)
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void die(const char *what)
 {
@@ -53,7 +34,7 @@ static void die(const char *what)
 /* Runs argv, returns the wall time in ms. */
 static double run_timed(char *const argv[])
 {
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 	int status;
 	pid_t pid = fork();
 
@@ -67,7 +48,7 @@ static double run_timed(char *const argv[])
 		fprintf(stderr, "%s failed\n", argv[0]);
 		exit(1);
 	}
-	return now_ms() - t0;
+	return bench_now_ms() - t0;
 }
 
 static void make_backing(const char *path, uint64_t size)
@@ -129,7 +110,6 @@ int main(int argc, char **argv)
 	int runs = argc > 1 ? atoi(argv[1]) : 5;
 	uint64_t size = (argc > 2 ? strtoull(argv[2], NULL, 10) : 1024) << 20;
 	char dir[] = "/tmp/bench-cow-XXXXXX", backing[64], cow[64], cow_b[64], img[64], img_b[64];
-	char cmd[128];
 	double *t_new, *t_mkcow, *t_merge, *t_moo, *t_check;
 	struct uml_rootfs *b, *c;
 	struct uml_ctx *ctx;
@@ -157,12 +137,12 @@ int main(int argc, char **argv)
 
 		unlink(cow);
 		unlink(cow_b);
-		t0 = now_ms();
+		t0 = bench_now_ms();
 		if (uml_rootfs_new_cow(b, cow, 0, &c) < 0) {
 			fprintf(stderr, "new_cow: %s\n", uml_ctx_last_error(ctx));
 			return 1;
 		}
-		t_new[i] = now_ms() - t0;
+		t_new[i] = bench_now_ms() - t0;
 		uml_rootfs_unref(c);
 		t_mkcow[i] = run_timed((char *[]){ "/usr/bin/uml_mkcow", cow_b, backing, NULL });
 	}
@@ -178,16 +158,16 @@ int main(int argc, char **argv)
 
 		unlink(img);
 		unlink(img_b);
-		t0 = now_ms();
+		t0 = bench_now_ms();
 		if (uml_rootfs_cow_check(c) < 0)
 			return 1;
-		t_check[i] = now_ms() - t0;
-		t0 = now_ms();
+		t_check[i] = bench_now_ms() - t0;
+		t0 = bench_now_ms();
 		if (uml_rootfs_cow_merge(c, img, 0) < 0) {
 			fprintf(stderr, "merge: %s\n", uml_ctx_last_error(ctx));
 			return 1;
 		}
-		t_merge[i] = now_ms() - t0;
+		t_merge[i] = bench_now_ms() - t0;
 		t_moo[i] = run_timed((char *[]){ "/usr/bin/uml_moo", cow, img_b, NULL });
 	}
 	if (!files_equal(img, img_b)) {
@@ -198,12 +178,12 @@ int main(int argc, char **argv)
 	printf("%-44s | %10s | %10s | %6s | %s\n", "metric", "libuml", "baseline", "ratio",
 	       "target");
 	printf("%-44s | %7.2f ms | %7.2f ms | %6.3f | %s\n",
-	       "create overlay (baseline uml_mkcow), median", median(t_new, runs),
-	       median(t_mkcow, runs), median(t_new, runs) / median(t_mkcow, runs), "<= 1");
+	       "create overlay (baseline uml_mkcow), median", bench_median(t_new, runs),
+	       bench_median(t_mkcow, runs), bench_median(t_new, runs) / bench_median(t_mkcow, runs), "<= 1");
 	printf("%-44s | %7.2f ms | %10s |        |\n", "check backing size+mtime, median",
-	       median(t_check, runs), "-");
+	       bench_median(t_check, runs), "-");
 	printf("%-44s | %7.1f ms | %7.1f ms | %6.3f | %s\n", "merge (baseline uml_moo), median",
-	       median(t_merge, runs), median(t_moo, runs), median(t_merge, runs) / median(t_moo, runs),
+	       bench_median(t_merge, runs), bench_median(t_moo, runs), bench_median(t_merge, runs) / bench_median(t_moo, runs),
 	       "<= 1");
 	printf("(%d runs each; backing %llu MiB, half data, half hole; overlay holds %llu MiB;\n"
 	       " results byte-identical to uml_mkcow's and uml_moo's)\n", runs,
@@ -211,6 +191,5 @@ int main(int argc, char **argv)
 	uml_rootfs_unref(c);
 	uml_rootfs_unref(b);
 	uml_ctx_unref(ctx);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : 1;
+	return bench_rm_rf(dir) == 0 ? 0 : 1;
 }

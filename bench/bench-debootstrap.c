@@ -25,13 +25,7 @@
 
 #include "uml/libuml.h"
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "stats.h"
 
 /* One libuml build into work/NAME.img with the cache in work/cache; seconds or < 0. */
 static double build(struct uml_ctx *ctx, const char *work, const char *name, const char *suite,
@@ -49,13 +43,13 @@ static double build(struct uml_ctx *ctx, const char *work, const char *name, con
 	uml_rootfs_set_variant(rootfs, "minbase");
 	uml_rootfs_add_package(rootfs, "systemd-sysv");
 	uml_rootfs_set_hostname(rootfs, "bench");
-	t0 = now();
+	t0 = bench_now_s();
 	if (uml_rootfs_create_debootstrap(rootfs, suite, 0) < 0) {
 		fprintf(stderr, "libuml: %s\n", uml_rootfs_last_error(rootfs));
 		uml_rootfs_unref(rootfs);
 		return -1;
 	}
-	t = now() - t0;
+	t = bench_now_s() - t0;
 	*cached = uml_rootfs_debootstrap_was_cached(rootfs);
 	uml_rootfs_unref(rootfs);
 	unlink(img);
@@ -66,7 +60,7 @@ static double build(struct uml_ctx *ctx, const char *work, const char *name, con
 static double plain(const char *work, const char *suite, const char *mirror)
 {
 	char dir[600];
-	double t0 = now();
+	double t0 = bench_now_s();
 	pid_t pid;
 	int status;
 
@@ -83,7 +77,7 @@ static double plain(const char *work, const char *suite, const char *mirror)
 	}
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
 		return -1;
-	return now() - t0;
+	return bench_now_s() - t0;
 }
 
 int main(int argc, char **argv)
@@ -120,8 +114,7 @@ int main(int argc, char **argv)
 	warm = cold >= 0 ? build(ctx, work, "warm", suite, &warm_cached) : -1;
 	if (!no_base && warm >= 0)
 		base = plain(work, suite, mirror);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work);
-	if (system(cmd) != 0)
+	if (bench_rm_rf(work) != 0)
 		fprintf(stderr, "could not remove %s\n", work);
 	uml_ctx_unref(ctx);
 	if (cold < 0 || warm < 0) {

@@ -68,7 +68,7 @@ int main(int argc, char **argv)
 	char loop[128];
 	const char *const shloop[] = { "sh", "-c", loop, NULL };
 	int runs = argc > 1 ? atoi(argv[1]) : 1000;
-	char dir[] = "/tmp/bench-exec-XXXXXX", image[128], rundir[128], out[160], cmd[300];
+	char dir[] = "/tmp/bench-exec-XXXXXX", out[160];
 	struct uml_ctx *ctx;
 	struct uml_kernel *k;
 	struct uml_rootfs *img;
@@ -77,18 +77,10 @@ int main(int argc, char **argv)
 
 	if (runs < 1 || !mkdtemp(dir))
 		return 1;
-	snprintf(image, sizeof(image), "%s/busybox.img", dir);
-	snprintf(rundir, sizeof(rundir), "%s/run", dir);
 	snprintf(out, sizeof(out), "%s/hostname", dir);
 	snprintf(loop, sizeof(loop), "i=0; while [ $i -lt %d ]; do /bin/true; i=$((i+1)); done",
 		 LOOP_N);
-	if (uml_ctx_new(&ctx) < 0 || uml_ctx_set_runtime_dir(ctx, rundir) < 0)
-		return 1;
-	if ((argc > 2 ? uml_kernel_new_from_path(ctx, argv[2], &k) : uml_kernel_new_default(ctx, &k)) < 0 ||
-	    uml_rootfs_new(ctx, image, &img) < 0 || uml_rootfs_create_busybox(img, NULL, 0) < 0) {
-		fprintf(stderr, "setup: %s\n", uml_ctx_last_error(ctx));
-		return 1;
-	}
+	bench_busybox_setup(dir, argc > 2 ? argv[2] : NULL, &ctx, &k, &img);
 	rt = calloc((size_t)runs, sizeof(double));
 	get = calloc((size_t)runs, sizeof(double));
 
@@ -161,6 +153,5 @@ int main(int argc, char **argv)
 	uml_ctx_unref(ctx);
 	free(rt);
 	free(get);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : 1;
+	return bench_rm_rf(dir) == 0 ? 0 : 1;
 }

@@ -122,13 +122,8 @@ static char work[512];
 
 static void remove_work(void)
 {
-	char cmd[600];
-
-	if (work[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", work);
-	}
+	if (work[0] && bench_rm_rf(work) != 0)
+		fprintf(stderr, "could not remove %s\n", work);
 }
 
 struct series {

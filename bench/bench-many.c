@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,25 @@ static int n_guests = 256;
 static unsigned mem_mib = 32;
 static int no_aslr = 1;	/* as libuml starts kernels; -R: with ASLR */
 
+/* Reads /proc/PID/NAME into buf as a string; false if it is gone or empty. */
+static bool read_proc(const char *pid, const char *name, char *buf, size_t size)
+{
+	char path[300];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/%s", pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
 /* PSS in KiB of every process in process group pgid. */
 static long group_pss_kib(pid_t pgid)
 {
@@ -40,36 +60,20 @@ static long group_pss_kib(pid_t pgid)
 	long total = 0;
 
 	while (d && (de = readdir(d))) {
-		char path[300], buf[4096];
-		int fd;
-		ssize_t n;
+		char buf[4096];
 		long pg;
 		char *p;
 
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		if (!read_proc(de->d_name, "stat", buf, sizeof(buf)))
 			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
 		/* field 5 (pgrp) comes after the ")" that ends the command name */
 		p = strrchr(buf, ')');
 		if (!p || sscanf(p + 2, "%*c %*d %ld", &pg) != 1 || pg != pgid)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/smaps_rollup", de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		if (!read_proc(de->d_name, "smaps_rollup", buf, sizeof(buf)))
 			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
 		p = strstr(buf, "\nPss:");
 		if (p)
 			total += strtol(p + 5, NULL, 10);
@@ -247,7 +251,7 @@ static struct result run_raw(const char *kernel, const char *base, const char *d
 int main(int argc, char **argv)
 {
 	const char *kernel_path = NULL, *builddir = getenv("UML_TEST_BUILDDIR");
-	char dir[] = "/var/tmp/bench-many-XXXXXX", path[4096], preload[4096], cmd[4200];
+	char dir[] = "/var/tmp/bench-many-XXXXXX", path[4096], preload[4096];
 	struct uml_ctx *ctx;
 	struct uml_kernel *k;
 	struct uml_rootfs *base;
@@ -311,6 +315,5 @@ int main(int argc, char **argv)
 	uml_rootfs_unref(base);
 	uml_kernel_unref(k);
 	uml_ctx_unref(ctx);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : 1;
+	return bench_rm_rf(dir) == 0 ? 0 : 1;
 }

@@ -24,19 +24,13 @@
 
 #include <uml/libuml.h>
 
+#include "stats.h"
+
 static struct uml_ctx *ctx;
 static struct uml_kernel *kernel;
 static char dir[] = "/tmp/bench-net-XXXXXX";
 static char image[128];
 static unsigned mib = 32;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static struct uml_instance *guest(int i, const char *command, struct uml_rootfs **disk)
 {
@@ -269,10 +263,10 @@ static double host_loopback(void)
 	usleep(300000);
 	snprintf(cmd, sizeof(cmd), "dd if=/dev/zero bs=64k count=%u 2>/dev/null | "
 		 "busybox nc 127.0.0.1 5093", mib * 16);
-	t = now_s();
+	t = bench_now_s();
 	if (system(cmd) != 0)
 		return -1;
-	t = now_s() - t;
+	t = bench_now_s() - t;
 	return mib * 1.048576 / t;
 }
 
@@ -281,7 +275,6 @@ int main(int argc, char **argv)
 	struct uml_rootfs *img;
 	struct uml_switch *sw;
 	double rtt_link, http_link, mbs_link, rtt_sw, http_sw, mbs_sw, nat, base;
-	char run[160], cmd[200];
 
 	if (argc > 1)
 		mib = (unsigned)atoi(argv[1]);
@@ -289,15 +282,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bench-net [MIB] [KERNEL]\n");
 		return 2;
 	}
-	if (!mkdtemp(dir) || uml_ctx_new(&ctx) < 0)
+	if (!mkdtemp(dir))
 		return 1;
-	snprintf(run, sizeof(run), "%s/run", dir);
 	snprintf(image, sizeof(image), "%s/busybox.img", dir);
-	if (uml_ctx_set_runtime_dir(ctx, run) < 0 ||
-	    (argc > 2 ? uml_kernel_new_from_path(ctx, argv[2], &kernel)
-		      : uml_kernel_new_default(ctx, &kernel)) < 0 ||
-	    uml_rootfs_new(ctx, image, &img) < 0 || uml_rootfs_create_busybox(img, NULL, 0) < 0 ||
-	    uml_switch_new(ctx, "bench", &sw) < 0) {
+	bench_busybox_setup(dir, argc > 2 ? argv[2] : NULL, &ctx, &kernel, &img);
+	if (uml_switch_new(ctx, "bench", &sw) < 0) {
 		fprintf(stderr, "setup: %s\n", uml_ctx_last_error(ctx));
 		return 1;
 	}
@@ -323,6 +312,5 @@ int main(int argc, char **argv)
 	uml_rootfs_unref(img);
 	uml_kernel_unref(kernel);
 	uml_ctx_unref(ctx);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : 1;
+	return bench_rm_rf(dir) == 0 ? 0 : 1;
 }

@@ -30,13 +30,7 @@
 
 #include "uml/libuml.h"
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "stats.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -180,18 +174,18 @@ int main(int argc, char **argv)
 		int r;
 
 		unlink(img);
-		t0 = now();
+		t0 = bench_now_s();
 		r = uml_rootfs_create_from_dir(rootfs, tree, UML_ROOTFS_CREATE_OVERWRITE);
 		if (r < 0) {
 			fprintf(stderr, "libuml: %s\n", uml_rootfs_last_error(rootfs));
 			return 1;
 		}
 		if (i >= 0)
-			t_lib[i] = now() - t0;
+			t_lib[i] = bench_now_s() - t0;
 		if (i == runs - 1)
 			fsck_lib = run((char *[]){ "e2fsck", "-fn", img, NULL }, 1);
 		unlink(img);
-		t0 = now();
+		t0 = bench_now_s();
 		r = run((char *[]){ "mke2fs", "-q", "-t", "ext4", "-d", (char *)tree, img,
 				    size_arg, NULL }, 1);
 		if (r != 0) {
@@ -199,7 +193,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (i >= 0)
-			t_mke2fs[i] = now() - t0;
+			t_mke2fs[i] = bench_now_s() - t0;
 		if (i == runs - 1)
 			fsck_mke2fs = run((char *[]){ "e2fsck", "-fn", img, NULL }, 1);
 	}
@@ -208,13 +202,13 @@ int main(int argc, char **argv)
 	if (uml_rootfs_new(ctx, img, &bb) < 0)
 		return 1;
 	for (int i = 0; i < runs; i++) {
-		double t0 = now();
+		double t0 = bench_now_s();
 
 		if (uml_rootfs_create_busybox(bb, NULL, UML_ROOTFS_CREATE_OVERWRITE) < 0) {
 			fprintf(stderr, "busybox: %s\n", uml_rootfs_last_error(bb));
 			return 1;
 		}
-		t_bb[i] = now() - t0;
+		t_bb[i] = bench_now_s() - t0;
 	}
 	unlink(img);
 

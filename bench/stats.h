@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Timing and medians for the benchmark programs. */
+/* Timing, medians and the scratch setup shared by the benchmark programs. */
 #ifndef BENCH_STATS_H
 #define BENCH_STATS_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include <uml/libuml.h>
 
 /* CLOCK_MONOTONIC in milliseconds */
 static inline double bench_now_ms(void)
@@ -13,6 +16,12 @@ static inline double bench_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* CLOCK_MONOTONIC in seconds */
+static inline double bench_now_s(void)
+{
+	return bench_now_ms() / 1e3;
 }
 
 static inline int bench_cmp_double(const void *a, const void *b)
@@ -27,6 +36,39 @@ static inline double bench_median(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof(*v), bench_cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * What most programs boot: a context whose runtime dir is DIR/run, the
+ * kernel at kernel_path (NULL: the default kernel) and a busybox guest in
+ * DIR/busybox.img.  Exits with the library's message when any is missing.
+ */
+static inline void bench_busybox_setup(const char *dir, const char *kernel_path,
+				       struct uml_ctx **ctx, struct uml_kernel **k,
+				       struct uml_rootfs **img)
+{
+	char rundir[4096], image[4096];
+
+	snprintf(rundir, sizeof(rundir), "%s/run", dir);
+	snprintf(image, sizeof(image), "%s/busybox.img", dir);
+	if (uml_ctx_new(ctx) < 0)
+		exit(1);
+	if (uml_ctx_set_runtime_dir(*ctx, rundir) < 0 ||
+	    (kernel_path ? uml_kernel_new_from_path(*ctx, kernel_path, k)
+			 : uml_kernel_new_default(*ctx, k)) < 0 ||
+	    uml_rootfs_new(*ctx, image, img) < 0 || uml_rootfs_create_busybox(*img, NULL, 0) < 0) {
+		fprintf(stderr, "setup: %s\n", uml_ctx_last_error(*ctx));
+		exit(1);
+	}
+}
+
+/* Removes a scratch dir of the program's (made by mkdtemp); 0 when gone. */
+static inline int bench_rm_rf(const char *dir)
+{
+	char cmd[4200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 #endif

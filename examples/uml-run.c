@@ -193,7 +193,8 @@ static int exec_command(struct uml_instance *inst, const char *command)
 	uml_instance_halt(inst, -1);
 	return code;
 }
-/* ---- net: --net KIND[:ARG][,ip=ADDR/LEN][,gw=GW][,mac=MAC] ---- */
+
+/* --net KIND[:ARG][,ip=ADDR/LEN][,gw=GW][,mac=MAC] */
 static int add_net(struct uml_ctx *ctx, struct uml_instance *inst, const char *spec)
 {
 	char *copy = strdup(spec), *opts, *arg, *ip = NULL, *gw = NULL, *mac = NULL;
@@ -251,7 +252,6 @@ bad:
 	free(copy);
 	return -EINVAL;
 }
-/* ---- end net ---- */
 
 static int run(struct options *o, struct uml_ctx *ctx, const char *tmpdir)
 {

@@ -6,7 +6,7 @@
  */
 #include "config.h"
 
-#include "libuml-private.h"
+#include "exec-proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,7 +19,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct uml_ctx *ctx;
 	static struct uml_kernel *kernel;
 	struct uml_instance *inst;
-	struct uml_exec_chan *c;
 
 	if (size < 1)
 		return 0;
@@ -32,13 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (uml_instance_new(kernel, &inst) < 0 || uml_instance_enable_exec(inst) < 0)
 		abort();
-	c = *uml_instance_exec_chan_slot(inst);
-	if (!c)
-		abort();
 	/* in two pieces, as reads split frames anywhere */
 	size_t half = (size - 1) / 2;
-	if (uml_exec_chan_feed(c, data + 1, half, data[0] & 1) == 0)
-		uml_exec_chan_feed(c, data + 1 + half, size - 1 - half, data[0] & 2);
+	if (uml_instance_exec_feed(inst, data + 1, half, data[0] & 1) == 0)
+		uml_instance_exec_feed(inst, data + 1 + half, size - 1 - half, data[0] & 2);
 	uml_instance_unref(inst);
 	return 0;
 }

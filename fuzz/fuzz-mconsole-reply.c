@@ -6,7 +6,7 @@
  */
 #include "config.h"
 
-#include "libuml-private.h"
+#include "mconsole-proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -681,25 +681,32 @@ static int check_is_cow(struct uml_rootfs *rootfs)
 	return 0;
 }
 
-UML_EXPORT int uml_rootfs_cow_check(struct uml_rootfs *cow)
+int uml_rootfs_cow_check_into(struct uml_rootfs *cow, char **slot)
 {
 	struct cow_header h;
 	int fd, r;
+
+	r = cow_open_and_read(cow->ctx, slot, cow->path, &h, NULL);
+	if (r < 0)
+		return r;
+	r = open_backing(cow->ctx, slot, cow->backing, cow->path, &fd);
+	if (r < 0)
+		return r;
+	r = cow_compare_backing(cow->ctx, slot, cow->path, cow->backing, fd, &h);
+	close(fd);
+	return r;
+}
+
+UML_EXPORT int uml_rootfs_cow_check(struct uml_rootfs *cow)
+{
+	int r;
 
 	if (!cow)
 		return -EINVAL;
 	r = check_is_cow(cow);
 	if (r < 0)
 		return r;
-	r = cow_open_and_read(cow->ctx, &cow->last_error, cow->path, &h, NULL);
-	if (r < 0)
-		return r;
-	r = open_backing(cow->ctx, &cow->last_error, cow->backing, cow->path, &fd);
-	if (r < 0)
-		return r;
-	r = cow_compare_backing(cow->ctx, &cow->last_error, cow->path, cow->backing, fd, &h);
-	close(fd);
-	return r;
+	return uml_rootfs_cow_check_into(cow, &cow->last_error);
 }
 
 /*

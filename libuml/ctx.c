@@ -12,7 +12,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host.h"
 #include "libuml-private.h"
+
+/*
+ * The last failure message of one thread.  Objects of one context may fail
+ * in several threads at once; each thread reads its own message, which
+ * only its own next failure replaces.
+ */
+struct thread_error {
+	pthread_t thread;
+	char *msg;
+	struct thread_error *next;
+};
 
 struct uml_ctx {
 	int refcount;
@@ -24,9 +36,8 @@ struct uml_ctx {
 	char *runtime_dir;
 	enum uml_hostcompat hostcompat;
 	unsigned long lpj;		/* measured once, see uml_ctx_get_lpj() */
-	/* objects of one context may fail in several threads at once */
-	pthread_mutex_t error_lock;
-	char *last_error;
+	pthread_mutex_t error_lock;	/* guards errors */
+	struct thread_error *errors;
 };
 
 static int parse_priority(const char *s)
@@ -93,23 +104,21 @@ UML_EXPORT int uml_ctx_new(struct uml_ctx **ret)
 	return 0;
 }
 
-UML_EXPORT struct uml_ctx *uml_ctx_ref(struct uml_ctx *ctx)
+static void ctx_free(struct uml_ctx *ctx)
 {
-	if (ctx)
-		__atomic_add_fetch(&ctx->refcount, 1, __ATOMIC_RELAXED);
-	return ctx;
+	pthread_mutex_destroy(&ctx->error_lock);
+	while (ctx->errors) {
+		struct thread_error *e = ctx->errors;
+
+		ctx->errors = e->next;
+		free(e->msg);
+		free(e);
+	}
+	free(ctx->runtime_dir);
+	free(ctx);
 }
 
-UML_EXPORT struct uml_ctx *uml_ctx_unref(struct uml_ctx *ctx)
-{
-	if (!ctx || __atomic_sub_fetch(&ctx->refcount, 1, __ATOMIC_ACQ_REL) > 0)
-		return NULL;
-	pthread_mutex_destroy(&ctx->error_lock);
-	free(ctx->runtime_dir);
-	free(ctx->last_error);
-	free(ctx);
-	return NULL;
-}
+UML_DEFINE_REF_UNREF(uml_ctx, uml_ctx, ctx_free)
 
 UML_EXPORT void uml_ctx_set_log_fn(struct uml_ctx *ctx, uml_log_fn fn, void *userdata)
 {
@@ -175,12 +184,38 @@ enum uml_hostcompat uml_ctx_get_hostcompat(struct uml_ctx *ctx)
 
 UML_EXPORT int uml_ctx_host_needs_compat(struct uml_ctx *ctx)
 {
-	return uml_hostcompat_needed() ? 1 : 0;
+	return uml_host_needs_compat() ? 1 : 0;
+}
+
+/* This thread's entry; created when create is set (NULL without memory). */
+static struct thread_error *thread_error(struct uml_ctx *ctx, bool create)
+{
+	pthread_t self = pthread_self();
+	struct thread_error *e;
+
+	for (e = ctx->errors; e; e = e->next)
+		if (pthread_equal(e->thread, self))
+			return e;
+	if (!create || !(e = calloc(1, sizeof(*e))))
+		return NULL;
+	e->thread = self;
+	e->next = ctx->errors;
+	ctx->errors = e;
+	return e;
 }
 
 UML_EXPORT const char *uml_ctx_last_error(struct uml_ctx *ctx)
 {
-	return ctx ? ctx->last_error : NULL;
+	struct thread_error *e;
+	const char *msg;
+
+	if (!ctx)
+		return NULL;
+	pthread_mutex_lock(&ctx->error_lock);
+	e = thread_error(ctx, false);
+	msg = e ? e->msg : NULL;
+	pthread_mutex_unlock(&ctx->error_lock);
+	return msg;
 }
 
 /* The host's delay-loop speed for lpj=, measured at the first boot. */
@@ -191,12 +226,12 @@ unsigned long uml_ctx_get_lpj(struct uml_ctx *ctx)
 	return ctx->lpj;
 }
 
-int uml_ctx_ensure_runtime_dir(struct uml_ctx *ctx)
+int uml_ctx_ensure_runtime_dir(struct uml_ctx *ctx, char **slot)
 {
 	int r = uml_mkdir_p(ctx->runtime_dir, 0700);
 
 	if (r < 0)
-		return uml_fail(ctx, NULL, r, "cannot create runtime dir '%s': %s",
+		return uml_fail(ctx, slot, r, "cannot create runtime dir '%s': %s",
 				ctx->runtime_dir, strerror(-r));
 	return 0;
 }
@@ -243,11 +278,17 @@ int uml_fail(struct uml_ctx *ctx, char **slot, int err, const char *fmt, ...)
 		return err;
 	if (ctx) {
 		char *copy = strdup(msg);
+		struct thread_error *e;
 
 		pthread_mutex_lock(&ctx->error_lock);
-		free(ctx->last_error);
-		ctx->last_error = copy;
+		e = thread_error(ctx, true);
+		if (e) {
+			free(e->msg);
+			e->msg = copy;
+			copy = NULL;
+		}
 		pthread_mutex_unlock(&ctx->error_lock);
+		free(copy);
 		uml_log(ctx, LOG_ERR, "%s", msg);
 	}
 	if (slot) {
@@ -266,292 +307,4 @@ int uml_progress(struct uml_ctx *ctx, const char *phase, uint64_t done, uint64_t
 	if (!ctx || !ctx->progress_fn)
 		return 0;
 	return ctx->progress_fn(ctx->progress_data, &p) ? -ECANCELED : 0;
-}
-
-/* ---- small helpers ------------------------------------------------------ */
-
-uint64_t uml_now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-int uml_mkdir_p(const char *path, mode_t mode)
-{
-	char *copy = strdup(path);
-	int r = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	for (char *p = copy + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-
-		*p = '\0';
-		if (mkdir(copy, mode) < 0 && errno != EEXIST) {
-			r = -errno;
-			break;
-		}
-		*p = c;
-		if (c == '\0')
-			break;
-	}
-	free(copy);
-	if (r == 0) {
-		struct stat st;
-
-		if (stat(path, &st) < 0)
-			r = -errno;
-		else if (!S_ISDIR(st.st_mode))
-			r = -ENOTDIR;
-	}
-	return r;
-}
-
-static int rm_rf_at(int dfd)
-{
-	DIR *d = fdopendir(dfd);
-	struct dirent *de;
-	int r = 0;
-
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-			continue;
-		if (errno == EISDIR || errno == EPERM) {
-			int sub = openat(dirfd(d), de->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub >= 0) {
-				int q = rm_rf_at(sub);
-
-				if (q < 0 && r == 0)
-					r = q;
-				if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && r == 0)
-					r = -errno;
-				continue;
-			}
-		}
-		if (errno != ENOENT && r == 0)
-			r = -errno;
-	}
-	closedir(d);
-	return r;
-}
-
-int uml_rm_rf(const char *path)
-{
-	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int r;
-
-	if (dfd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		if (errno == ENOTDIR || errno == ELOOP)
-			return unlink(path) < 0 ? -errno : 0;
-		return -errno;
-	}
-	r = rm_rf_at(dfd);
-	if (rmdir(path) < 0 && errno != ENOENT && r == 0)
-		r = -errno;
-	return r;
-}
-
-int uml_read_file(const char *path, char **ret, size_t *len)
-{
-	struct uml_buf b = { 0 };
-	char chunk[65536];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		r = uml_buf_append(&b, chunk, (size_t)n);
-		if (r < 0)
-			break;
-	}
-	close(fd);
-	if (r == 0 && !b.data)
-		r = uml_buf_append(&b, "", 0);
-	if (r < 0) {
-		uml_buf_free(&b);
-		return r;
-	}
-	*ret = b.data;
-	if (len)
-		*len = b.len;
-	return 0;
-}
-
-int uml_write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int uml_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	for (size_t done = 0; done < len; ) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-ssize_t uml_pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
-int uml_path_absolute(const char *path, char **ret)
-{
-	char cwd[4096];
-
-	if (path[0] == '/') {
-		*ret = strdup(path);
-		return *ret ? 0 : -ENOMEM;
-	}
-	if (!getcwd(cwd, sizeof(cwd)))
-		return -errno;
-	if (asprintf(ret, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-int uml_set_string(char **slot, const char *value)
-{
-	char *copy = NULL;
-
-	if (value && !(copy = strdup(value)))
-		return -ENOMEM;
-	free(*slot);
-	*slot = copy;
-	return 0;
-}
-
-bool uml_has_space_or_ctrl(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s <= ' ' || *s == 0x7f)
-			return true;
-	return false;
-}
-
-int uml_find_program(const char *name, char **ret)
-{
-	const char *path = getenv("PATH");
-
-	if (strchr(name, '/')) {
-		if (access(name, X_OK) < 0)
-			return -errno;
-		*ret = strdup(name);
-		return *ret ? 0 : -ENOMEM;
-	}
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		size_t len = strcspn(path, ":");
-		char *cand;
-
-		if (len > 0) {
-			if (asprintf(&cand, "%.*s/%s", (int)len, path, name) < 0)
-				return -ENOMEM;
-			if (access(cand, X_OK) == 0) {
-				*ret = cand;
-				return 0;
-			}
-			free(cand);
-		}
-		path += len;
-		if (*path == ':')
-			path++;
-	}
-	return -ENOENT;
-}
-
-int uml_buf_append(struct uml_buf *b, const void *data, size_t len)
-{
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + len + 1)
-			cap *= 2;
-		p = realloc(b->data, cap);
-		if (!p)
-			return -ENOMEM;
-		b->data = p;
-		b->cap = cap;
-	}
-	if (len)
-		memcpy(b->data + b->len, data, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return 0;
-}
-
-void uml_buf_drop_front(struct uml_buf *b, size_t n)
-{
-	if (n >= b->len) {
-		b->len = 0;
-	} else {
-		memmove(b->data, b->data + n, b->len - n);
-		b->len -= n;
-	}
-	if (b->data)
-		b->data[b->len] = '\0';
-}
-
-void uml_buf_free(struct uml_buf *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
 }

@@ -29,47 +29,23 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "libuml-private.h"
+#include "exec-proto.h"
+#include "instance-internal.h"
 
 extern const unsigned char uml_agent_blob[];
 extern const size_t uml_agent_blob_size;
 
-/* frame types; keep in sync with agent/uml-agent.c */
-enum {
-	F_EXEC = 1,
-	F_PUT = 2,
-	F_GET = 3,
-	F_HELLO = 0x81,
-	F_STDOUT = 0x82,
-	F_STDERR = 0x83,
-	F_EXIT = 0x84,
-	F_ERROR = 0x85,
-	F_DATA = 0x86,
-	F_END = 0x87,
-	F_CREDIT = 0x88,
-};
-
 /*
  * Bytes we may have sent that the agent has not confirmed reading.  UML's
  * serial line stops reading for good once its tty throttles (at about
- * 4 KiB unread); see F_CREDIT in the agent.  Must exceed its CREDIT_EVERY.
+ * 4 KiB unread); see UML_EXEC_F_CREDIT in the agent.  Must exceed its CREDIT_EVERY.
  */
 #define SEND_WINDOW 2048
 
 #define GUEST_TTY "/dev/ttyS1"
 #define GUEST_SSL_LINE 1
 #define MAX_IN_FRAME (16u << 20)	/* the agent sends at most 64 KiB */
-#define MAX_REQUEST (256u << 20)
 #define READ_BUDGET (1u << 20)		/* per uml_instance_process() call */
-#define HOST_GRACE_MS 30000		/* past a command's timeout, before giving up on the agent */
-
-struct uml_exec {
-	int refcount;
-	int status;
-	int signal;
-	bool timed_out;
-	struct uml_buf out, err;
-};
 
 struct share {
 	char *host, *guest;
@@ -94,7 +70,7 @@ struct uml_exec_chan {
 	size_t n_shares;
 	bool hello, broken, busy;
 	struct uml_buf in, out;
-	size_t unconfirmed;		/* sent, not yet confirmed by F_CREDIT */
+	size_t unconfirmed;		/* sent, not yet confirmed by UML_EXEC_F_CREDIT */
 
 	/* other processes: a socket, their connections, and who each queued request is for */
 	int epfd, listen_fd;		/* epfd covers fd, listen_fd and the clients */
@@ -107,92 +83,18 @@ struct uml_exec_chan {
 	bool done;
 	int err;
 	char *err_msg;
-	struct uml_exec *exec;		/* F_EXEC */
-	struct uml_buf data;		/* F_GET */
-	uint32_t mode;			/* F_GET */
+	struct uml_exec *exec;		/* UML_EXEC_F_EXEC */
+	struct uml_buf data;		/* UML_EXEC_F_GET */
+	uint32_t mode;			/* UML_EXEC_F_GET */
 };
-
-#define ifail(inst, err, ...) uml_fail(uml_instance_get_ctx(inst), uml_instance_last_error_slot(inst), \
-				       err, __VA_ARGS__)
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	p[0] = v & 0xff;
-	p[1] = (v >> 8) & 0xff;
-	p[2] = (v >> 16) & 0xff;
-	p[3] = v >> 24;
-}
-
-static uint32_t get32(const void *v)
-{
-	const unsigned char *p = v;
-
-	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-/* ---- results ---------------------------------------------------------------- */
-
-UML_EXPORT struct uml_exec *uml_exec_ref(struct uml_exec *e)
-{
-	if (e)
-		__atomic_add_fetch(&e->refcount, 1, __ATOMIC_RELAXED);
-	return e;
-}
-
-UML_EXPORT struct uml_exec *uml_exec_unref(struct uml_exec *e)
-{
-	if (!e || __atomic_sub_fetch(&e->refcount, 1, __ATOMIC_ACQ_REL) > 0)
-		return NULL;
-	uml_buf_free(&e->out);
-	uml_buf_free(&e->err);
-	free(e);
-	return NULL;
-}
-
-UML_EXPORT int uml_exec_get_status(struct uml_exec *e)
-{
-	return e ? e->status : -1;
-}
-
-UML_EXPORT int uml_exec_get_signal(struct uml_exec *e)
-{
-	return e ? e->signal : 0;
-}
-
-UML_EXPORT int uml_exec_get_timed_out(struct uml_exec *e)
-{
-	return e && e->timed_out ? 1 : 0;
-}
-
-static const char *buf_get(struct uml_buf *b, size_t *len)
-{
-	if (len)
-		*len = b->len;
-	return b->data ? b->data : "";
-}
-
-UML_EXPORT const char *uml_exec_get_stdout(struct uml_exec *e, size_t *len)
-{
-	return e ? buf_get(&e->out, len) : NULL;
-}
-
-UML_EXPORT const char *uml_exec_get_stderr(struct uml_exec *e, size_t *len)
-{
-	return e ? buf_get(&e->err, len) : NULL;
-}
 
 /* ---- configuration ---------------------------------------------------------- */
 
+static const struct uml_part_ops exec_ops;
+
 static void free_client(struct client *cl)
 {
-	close_fd(&cl->fd);
+	uml_close_fd(&cl->fd);
 	uml_buf_free(&cl->in);
 	uml_buf_free(&cl->out);
 	free(cl);
@@ -208,22 +110,22 @@ static void close_socket(struct uml_exec_chan *c)
 		free_client(cl);
 	}
 	c->n_queue = 0;
-	close_fd(&c->listen_fd);
+	uml_close_fd(&c->listen_fd);
 	if (c->sock_path)
 		unlink(c->sock_path);
 	free(c->sock_path);
 	c->sock_path = NULL;
 }
 
-void uml_exec_chan_free(struct uml_exec_chan *c)
+static void chan_free(void *data)
 {
-	if (!c)
-		return;
+	struct uml_exec_chan *c = data;
+
 	close_socket(c);
-	close_fd(&c->fd);
-	close_fd(&c->guest_fd);
-	close_fd(&c->initrd_fd);
-	close_fd(&c->epfd);
+	uml_close_fd(&c->fd);
+	uml_close_fd(&c->guest_fd);
+	uml_close_fd(&c->initrd_fd);
+	uml_close_fd(&c->epfd);
 	free(c->queue);
 	for (size_t i = 0; i < c->n_shares; i++) {
 		free(c->shares[i].host);
@@ -238,37 +140,28 @@ void uml_exec_chan_free(struct uml_exec_chan *c)
 	free(c);
 }
 
-static int check_configuring(struct uml_instance *inst, const char *what)
-{
-	if (uml_instance_get_state(inst) != UML_STATE_CONFIGURING)
-		return ifail(inst, -EBUSY, "cannot %s for guest '%s': it was booted already", what,
-			     uml_instance_get_umid(inst));
-	return 0;
-}
-
 static int require_config(struct uml_instance *inst, const char *option, const char *what)
 {
 	const char *v;
-	int r = uml_kernel_get_config(uml_instance_get_kernel(inst), option, &v);
+	int r = uml_kernel_get_config(inst->kernel, option, &v);
 
 	/* a kernel without an embedded configuration may still have it */
 	if (r == -ENOENT)
 		return ifail(inst, -EOPNOTSUPP, "kernel %s has no CONFIG_%s, which %s needs",
-			     uml_kernel_get_path(uml_instance_get_kernel(inst)), option, what);
+			     uml_kernel_get_path(inst->kernel), option, what);
 	return 0;
 }
 
 UML_EXPORT int uml_instance_enable_exec(struct uml_instance *inst)
 {
-	struct uml_exec_chan **slot, *c;
+	struct uml_exec_chan *c;
 	int r;
 
 	if (!inst)
 		return -EINVAL;
-	slot = uml_instance_exec_chan_slot(inst);
-	if (*slot)
+	if (uml_instance_get_part(inst, &exec_ops))
 		return 0;
-	r = check_configuring(inst, "enable the exec channel");
+	r = uml_instance_check_configuring(inst, "enable the exec channel");
 	if (r < 0)
 		return r;
 	r = require_config(inst, "BLK_DEV_INITRD", "the exec channel's agent");
@@ -281,8 +174,7 @@ UML_EXPORT int uml_instance_enable_exec(struct uml_instance *inst)
 		return -ENOMEM;
 	c->inst = inst;
 	c->fd = c->guest_fd = c->initrd_fd = c->epfd = c->listen_fd = -1;
-	*slot = c;
-	return 0;
+	return uml_instance_add_part(inst, &exec_ops, c);
 }
 
 /* A guest path as the agent takes it: absolute, no "..", no newline. */
@@ -310,7 +202,7 @@ UML_EXPORT int uml_instance_add_hostfs(struct uml_instance *inst, const char *ho
 		return -EINVAL;
 	if (flags & ~(unsigned)UML_HOSTFS_READONLY)
 		return ifail(inst, -EINVAL, "unknown hostfs flags 0x%x", flags);
-	r = check_configuring(inst, "add a hostfs share");
+	r = uml_instance_check_configuring(inst, "add a hostfs share");
 	if (r < 0)
 		return r;
 	r = check_guest_path(inst, guest_path, "hostfs mount point");
@@ -328,7 +220,7 @@ UML_EXPORT int uml_instance_add_hostfs(struct uml_instance *inst, const char *ho
 	r = uml_instance_enable_exec(inst);
 	if (r < 0)
 		return r;
-	c = *uml_instance_exec_chan_slot(inst);
+	c = uml_instance_get_part(inst, &exec_ops);
 	r = uml_path_absolute(host_dir, &host);
 	if (r < 0)
 		return r;
@@ -434,8 +326,8 @@ static int open_socket(struct uml_exec_chan *c)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, r;
 
-	if (asprintf(&c->sock_path, "%s/.%s.exec", uml_ctx_get_runtime_dir(uml_instance_get_ctx(c->inst)),
-		     uml_instance_get_umid(c->inst)) < 0) {
+	if (asprintf(&c->sock_path, "%s/.%s.exec", uml_ctx_get_runtime_dir(c->inst->ctx),
+		     c->inst->umid) < 0) {
 		c->sock_path = NULL;
 		return -ENOMEM;
 	}
@@ -468,20 +360,21 @@ static int open_socket(struct uml_exec_chan *c)
 	return 0;
 fail:
 	close_socket(c);
-	close_fd(&c->epfd);
+	uml_close_fd(&c->epfd);
 	return r;
 }
 
-int uml_exec_chan_prepare(struct uml_exec_chan *c, int keep[2])
+static int chan_prepare(struct uml_instance *inst, void *data)
 {
+	struct uml_exec_chan *c = data;
 	int sv[2];
 	int r;
 
 	close_socket(c);
-	close_fd(&c->fd);
-	close_fd(&c->guest_fd);
-	close_fd(&c->initrd_fd);
-	close_fd(&c->epfd);
+	uml_close_fd(&c->fd);
+	uml_close_fd(&c->guest_fd);
+	uml_close_fd(&c->initrd_fd);
+	uml_close_fd(&c->epfd);
 	c->hello = c->broken = false;
 	c->unconfirmed = 0;
 	uml_buf_drop_front(&c->in, c->in.len);
@@ -490,7 +383,7 @@ int uml_exec_chan_prepare(struct uml_exec_chan *c, int keep[2])
 	if (r < 0)
 		return r;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		close_fd(&c->initrd_fd);
+		uml_close_fd(&c->initrd_fd);
 		return ifail(c->inst, -errno, "cannot create the exec channel: %m");
 	}
 	c->fd = sv[0];
@@ -498,42 +391,46 @@ int uml_exec_chan_prepare(struct uml_exec_chan *c, int keep[2])
 	fcntl(c->fd, F_SETFL, O_NONBLOCK);
 	r = open_socket(c);
 	if (r < 0) {
-		close_fd(&c->fd);
-		close_fd(&c->guest_fd);
-		close_fd(&c->initrd_fd);
+		uml_close_fd(&c->fd);
+		uml_close_fd(&c->guest_fd);
+		uml_close_fd(&c->initrd_fd);
 		return r;
 	}
-	keep[0] = c->guest_fd;
-	keep[1] = c->initrd_fd;
 	return 0;
 }
 
-int uml_exec_chan_args(struct uml_exec_chan *c, char *args[3])
+/* The serial line, the initramfs (placeholders "N" before prepare) and its init. */
+static int chan_launch(struct uml_instance *inst, void *data, struct uml_launch *l)
 {
+	struct uml_exec_chan *c = data;
 	char n1[16] = "N", n2[16] = "N";
+	int r = 0;
 
-	if (c->guest_fd >= 0)
+	if (c->guest_fd >= 0) {
 		snprintf(n1, sizeof(n1), "%d", c->guest_fd);
-	if (c->initrd_fd >= 0)
-		snprintf(n2, sizeof(n2), "%d", c->initrd_fd);
-	args[0] = args[1] = args[2] = NULL;
-	if (asprintf(&args[0], "ssl%d=fd:%s", GUEST_SSL_LINE, n1) < 0 ||
-	    asprintf(&args[1], "initrd=/proc/self/fd/%s", n2) < 0 ||
-	    asprintf(&args[2], "rdinit=/uml-agent") < 0) {
-		for (int i = 0; i < 3; i++) {
-			free(args[i]);
-			args[i] = NULL;
-		}
-		return -ENOMEM;
+		r |= uml_intv_add(&l->keep_fds, c->guest_fd);
 	}
-	return 0;
+	if (c->initrd_fd >= 0) {
+		snprintf(n2, sizeof(n2), "%d", c->initrd_fd);
+		r |= uml_intv_add(&l->keep_fds, c->initrd_fd);
+	}
+	r |= uml_strv_addf(&l->args, "ssl%d=fd:%s", GUEST_SSL_LINE, n1);
+	r |= uml_strv_addf(&l->args, "initrd=/proc/self/fd/%s", n2);
+	r |= uml_strv_add(&l->args, "rdinit=/uml-agent");
+	return r < 0 ? -ENOMEM : 0;
 }
 
-int uml_exec_chan_started(struct uml_exec_chan *c)
+static void chan_ended(struct uml_instance *inst, void *data);
+
+/* The kernel has its ends (or the boot failed): close ours of them. */
+static void chan_started(struct uml_instance *inst, void *data, bool ok)
 {
-	close_fd(&c->guest_fd);
-	close_fd(&c->initrd_fd);
-	return c->epfd;
+	struct uml_exec_chan *c = data;
+
+	uml_close_fd(&c->guest_fd);
+	uml_close_fd(&c->initrd_fd);
+	if (!ok || uml_instance_watch_fd(inst, c->epfd) < 0)
+		chan_ended(inst, c);	/* also removes its socket */
 }
 
 /* ---- frames from the agent ---------------------------------------------------- */
@@ -555,36 +452,16 @@ static void handle_hello(struct uml_exec_chan *c, const char *p, size_t len)
 	if (c->hello)
 		return;
 	c->hello = true;
-	uml_dbg(uml_instance_get_ctx(c->inst), "guest %s: agent up (%.*s)",
-		uml_instance_get_umid(c->inst), (int)(nl ? nl - p : (ptrdiff_t)len), p);
+	uml_dbg(c->inst->ctx, "guest %s: agent up (%.*s)",
+		c->inst->umid, (int)(nl ? nl - p : (ptrdiff_t)len), p);
 	/* the lines after the first name shares that could not be mounted */
 	for (p = nl ? nl + 1 : end; p < end; p = nl ? nl + 1 : end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if ((nl ? nl : end) > p)
-			ifail(c->inst, -EIO, "guest %s: %.*s", uml_instance_get_umid(c->inst),
+			ifail(c->inst, -EIO, "guest %s: %.*s", c->inst->umid,
 			      (int)((nl ? nl : end) - p), p);
 	}
-	uml_instance_agent_up(c->inst);
-}
-
-/*
- * Applies an output or exit frame to a result.  Returns 1 for the exit
- * frame, 0 for output, -ENOMEM, or -EBADMSG for a malformed frame.
- */
-static int exec_result_frame(struct uml_exec *e, uint32_t type, const char *p, size_t len)
-{
-	if (type == F_STDOUT || type == F_STDERR)
-		return uml_buf_append(type == F_STDOUT ? &e->out : &e->err, p, len) < 0 ? -ENOMEM : 0;
-	if (type != F_EXIT || len != 8)
-		return -EBADMSG;
-	e->timed_out = get32(p) == 2;
-	if (get32(p) == 0) {
-		e->status = (int)get32(p + 4);
-	} else {
-		e->status = -1;
-		e->signal = (int)get32(p + 4);
-	}
-	return 1;
+	uml_instance_update_ready(c->inst);
 }
 
 /* Returns false if the frame breaks the protocol. */
@@ -593,20 +470,20 @@ static bool handle_frame(struct uml_exec_chan *c, uint32_t type, const char *p, 
 	struct uml_exec *e = c->exec;
 
 	switch (type) {
-	case F_CREDIT:
-		if (len != 8 || get32(p) > c->unconfirmed)
+	case UML_EXEC_F_CREDIT:
+		if (len != 8 || uml_get32(p) > c->unconfirmed)
 			return false;
-		c->unconfirmed -= get32(p);
+		c->unconfirmed -= uml_get32(p);
 		return true;
-	case F_HELLO:
+	case UML_EXEC_F_HELLO:
 		handle_hello(c, p, len);
 		return true;
-	case F_STDOUT:
-	case F_STDERR:
-	case F_EXIT:
+	case UML_EXEC_F_STDOUT:
+	case UML_EXEC_F_STDERR:
+	case UML_EXEC_F_EXIT:
 		if (!e || c->done)
 			return false;
-		switch (exec_result_frame(e, type, p, len)) {
+		switch (uml_exec_result_frame(e, type, p, len)) {
 		case -EBADMSG:
 			return false;
 		case -ENOMEM:
@@ -617,26 +494,25 @@ static bool handle_frame(struct uml_exec_chan *c, uint32_t type, const char *p, 
 			break;
 		}
 		return true;
-	case F_ERROR: {
+	case UML_EXEC_F_ERROR: {
 		/* the guest's errno; anything outside 1..4095 is not one */
-		uint32_t err;
+		int err = uml_exec_error_frame(p, len);
 
-		if (c->done || len < 4)
+		if (c->done || err == -EBADMSG)
 			return false;
-		err = get32(p);
-		finish_request(c, err >= 1 && err < 4096 ? -(int)err : -EIO, p + 4, len - 4);
+		finish_request(c, err, p + 4, len - 4);
 		return true;
 	}
-	case F_DATA:
+	case UML_EXEC_F_DATA:
 		if (c->done)
 			return false;
 		if (uml_buf_append(&c->data, p, len) < 0)
 			finish_request(c, -ENOMEM, "out of memory for the file", 26);
 		return true;
-	case F_END:
+	case UML_EXEC_F_END:
 		if (c->done || len != 8)
 			return false;
-		c->mode = get32(p);
+		c->mode = uml_get32(p);
 		finish_request(c, 0, NULL, 0);
 		return true;
 	}
@@ -646,8 +522,8 @@ static bool handle_frame(struct uml_exec_chan *c, uint32_t type, const char *p, 
 static void break_channel(struct uml_exec_chan *c, const char *why)
 {
 	if (!c->broken)
-		uml_info(uml_instance_get_ctx(c->inst), "guest %s: exec channel broken: %s",
-			 uml_instance_get_umid(c->inst), why);
+		uml_info(c->inst->ctx, "guest %s: exec channel broken: %s",
+			 c->inst->umid, why);
 	c->broken = true;
 	uml_buf_drop_front(&c->out, c->out.len);
 	close_socket(c);
@@ -658,10 +534,10 @@ static void break_channel(struct uml_exec_chan *c, const char *why)
 /* Hands a frame (header at p) to whoever the request at the queue's head is for. */
 static bool route_frame(struct uml_exec_chan *c, uint32_t type, const char *p, size_t len)
 {
-	bool last = type == F_EXIT || type == F_ERROR || type == F_END;
+	bool last = type == UML_EXEC_F_EXIT || type == UML_EXEC_F_ERROR || type == UML_EXEC_F_END;
 	struct client *cl;
 
-	if (type == F_HELLO || type == F_CREDIT)
+	if (type == UML_EXEC_F_HELLO || type == UML_EXEC_F_CREDIT)
 		return handle_frame(c, type, p + 8, len);
 	if (c->n_queue == 0)
 		return false;
@@ -685,7 +561,7 @@ static void parse_frames(struct uml_exec_chan *c)
 	size_t off = 0;
 
 	while (!c->broken && c->in.len - off >= 8) {
-		uint32_t type = get32(c->in.data + off), len = get32(c->in.data + off + 4);
+		uint32_t type = uml_get32(c->in.data + off), len = uml_get32(c->in.data + off + 4);
 
 		if (len > MAX_IN_FRAME) {
 			break_channel(c, "oversized frame from the agent");
@@ -722,17 +598,20 @@ static void take_input(struct uml_exec_chan *c, const void *data, size_t len)
 		parse_frames(c);
 }
 
-int uml_exec_chan_feed(struct uml_exec_chan *c, const void *data, size_t len, bool own_request)
+int uml_instance_exec_feed(struct uml_instance *inst, const void *data, size_t len,
+			   bool own_request)
 {
+	struct uml_exec_chan *c = uml_instance_get_part(inst, &exec_ops);
+
+	if (!c)
+		return -ENOTCONN;
 	if (own_request && c->n_queue == 0 && !c->broken) {
-		struct uml_exec *e = calloc(1, sizeof(*e));
+		struct uml_exec *e = uml_exec_new();
 
 		if (!e || queue_push(c, NULL) < 0) {
-			free(e);
+			uml_exec_unref(e);
 			return -ENOMEM;
 		}
-		e->refcount = 1;
-		e->status = -1;
 		uml_exec_unref(c->exec);
 		c->exec = e;
 		c->done = false;
@@ -748,9 +627,9 @@ static void client_request(struct uml_exec_chan *c, struct client *cl)
 
 	if (cl->pending || cl->in.len < 8)
 		return;
-	type = get32(cl->in.data);
-	len = get32(cl->in.data + 4);
-	if ((type != F_EXEC && type != F_PUT && type != F_GET) || len > MAX_REQUEST) {
+	type = uml_get32(cl->in.data);
+	len = uml_get32(cl->in.data + 4);
+	if ((type != UML_EXEC_F_EXEC && type != UML_EXEC_F_PUT && type != UML_EXEC_F_GET) || len > UML_EXEC_MAX_REQUEST) {
 		cl->gone = true;
 		return;
 	}
@@ -822,15 +701,16 @@ static int serve_clients(struct uml_exec_chan *c)
 		}
 		if (cl->gone && cl->fd >= 0) {
 			epoll_ctl(c->epfd, EPOLL_CTL_DEL, cl->fd, NULL);
-			close_fd(&cl->fd);
+			uml_close_fd(&cl->fd);
 		}
 		pp = &cl->next;
 	}
 	return handled;
 }
 
-int uml_exec_chan_process(struct uml_exec_chan *c)
+static int chan_process(struct uml_instance *inst, void *data)
 {
+	struct uml_exec_chan *c = data;
 	char chunk[65536];
 	size_t budget = READ_BUDGET;
 	int handled = 0;
@@ -855,33 +735,39 @@ int uml_exec_chan_process(struct uml_exec_chan *c)
 	return handled;
 }
 
-bool uml_exec_chan_is_up(struct uml_exec_chan *c)
+static bool chan_ready(struct uml_instance *inst, void *data)
 {
-	return c->hello;
+	return ((struct uml_exec_chan *)data)->hello;
 }
 
-void uml_exec_chan_ended(struct uml_exec_chan *c)
+static void chan_ended(struct uml_instance *inst, void *data)
 {
-	uml_exec_chan_process(c);
+	struct uml_exec_chan *c = data;
+
+	chan_process(inst, c);
 	/* hand clients what came; closing tells them the guest is gone */
 	for (struct client *cl = c->clients; cl; cl = cl->next)
 		if (!cl->gone && cl->out.len)
 			uml_write_all(cl->fd, cl->out.data, cl->out.len);
 	close_socket(c);
-	close_fd(&c->fd);
-	close_fd(&c->epfd);
+	uml_close_fd(&c->fd);
+	uml_close_fd(&c->epfd);
 	if (!c->done)
 		finish_request(c, -ECONNRESET, "the guest ended", 15);
 }
 
+static const struct uml_part_ops exec_ops = {
+	.name = "exec channel",
+	.prepare = chan_prepare,
+	.launch = chan_launch,
+	.started = chan_started,
+	.process = chan_process,
+	.ready = chan_ready,
+	.ended = chan_ended,
+	.free = chan_free,
+};
+
 /* ---- requests ------------------------------------------------------------------- */
-
-static bool guest_running(struct uml_instance *inst)
-{
-	enum uml_state s = uml_instance_get_state(inst);
-
-	return s == UML_STATE_BOOTING || s == UML_STATE_RUNNING;
-}
 
 static int flush_out(struct uml_exec_chan *c)
 {
@@ -907,8 +793,8 @@ static int queue_frame(struct uml_exec_chan *c, uint32_t type, const void *a, si
 	unsigned char hdr[8];
 	int r;
 
-	put32(hdr, type);
-	put32(hdr + 4, (uint32_t)(alen + blen + dlen));
+	uml_put32(hdr, type);
+	uml_put32(hdr + 4, (uint32_t)(alen + blen + dlen));
 	r = uml_buf_append(&c->out, hdr, 8);
 	r |= uml_buf_append(&c->out, a, alen);
 	r |= uml_buf_append(&c->out, b, blen);
@@ -918,13 +804,13 @@ static int queue_frame(struct uml_exec_chan *c, uint32_t type, const void *a, si
 
 static int usable_chan(struct uml_instance *inst, const char *what, struct uml_exec_chan **ret)
 {
-	struct uml_exec_chan *c = *uml_instance_exec_chan_slot(inst);
-	const char *umid = uml_instance_get_umid(inst);
+	struct uml_exec_chan *c = uml_instance_get_part(inst, &exec_ops);
+	const char *umid = inst->umid;
 
 	if (!c)
 		return ifail(inst, -ENOTCONN, "cannot %s: guest '%s' has no exec channel "
 			     "(uml_instance_enable_exec() before boot)", what, umid);
-	switch (uml_instance_get_state(inst)) {
+	switch (inst->state) {
 	case UML_STATE_CONFIGURING:
 		return ifail(inst, -ENOTCONN, "cannot %s: guest '%s' was not booted", what, umid);
 	case UML_STATE_EXITED:
@@ -987,9 +873,9 @@ static int run_request(struct uml_instance *inst, struct uml_exec_chan *c, int64
 		goto out;
 	}
 	while (!c->done) {
-		if (!guest_running(inst)) {
+		if (!uml_instance_running(inst)) {
 			r = ifail(inst, -ECONNRESET, "guest '%s' ended (%s) before it could %s",
-				  uml_instance_get_umid(inst),
+				  inst->umid,
 				  uml_exit_reason_to_string(uml_instance_get_exit_reason(inst)), what);
 			goto out;
 		}
@@ -997,14 +883,14 @@ static int run_request(struct uml_instance *inst, struct uml_exec_chan *c, int64
 			/* the agent missed its own deadline: its later frames would be misread */
 			break_channel(c, "no answer in time");
 			r = ifail(inst, -ETIMEDOUT, "guest '%s': no answer from the agent to: %s",
-				  uml_instance_get_umid(inst), what);
+				  inst->umid, what);
 			goto out;
 		}
 		r = c->hello ? flush_out(c) : 0;
 		if (r == 0)
 			r = wait_step(inst, c, until);
 		if (r < 0) {
-			ifail(inst, r, "guest '%s': exec channel: %s", uml_instance_get_umid(inst),
+			ifail(inst, r, "guest '%s': exec channel: %s", inst->umid,
 			      strerror(-r));
 			goto out;
 		}
@@ -1018,46 +904,8 @@ out:
 static int request_error(struct uml_instance *inst, struct uml_exec_chan *c, int r,
 			 const char *what)
 {
-	return ifail(inst, r, "guest '%s': cannot %s: %s", uml_instance_get_umid(inst), what,
+	return ifail(inst, r, "guest '%s': cannot %s: %s", inst->umid, what,
 		     c->err_msg && *c->err_msg ? c->err_msg : strerror(-r));
-}
-
-/* Builds an exec request frame into *req and a fresh result. */
-static int exec_request(const char *const *argv, const void *in, size_t in_len, int timeout_ms,
-			struct uml_buf *req, struct uml_exec **ret)
-{
-	unsigned char head[16];
-	struct uml_buf args = { 0 };
-	struct uml_exec *e;
-	uint32_t argc = 0;
-	int r = 0;
-
-	for (; argv[argc]; argc++)
-		r |= uml_buf_append(&args, argv[argc], strlen(argv[argc]) + 1);
-	if (r == 0 && args.len + in_len > MAX_REQUEST)
-		r = -E2BIG;
-	e = r == 0 ? calloc(1, sizeof(*e)) : NULL;
-	if (!e) {
-		uml_buf_free(&args);
-		return r ? (r == -E2BIG ? r : -ENOMEM) : -ENOMEM;
-	}
-	e->refcount = 1;
-	e->status = -1;
-	put32(head, F_EXEC);
-	put32(head + 4, (uint32_t)(8 + args.len + in_len));
-	put32(head + 8, timeout_ms > 0 ? (uint32_t)timeout_ms : 0);
-	put32(head + 12, argc);
-	r = uml_buf_append(req, head, sizeof(head));
-	r |= uml_buf_append(req, args.data, args.len);
-	r |= uml_buf_append(req, in, in_len);
-	uml_buf_free(&args);
-	if (r) {
-		uml_buf_free(req);
-		uml_exec_unref(e);
-		return -ENOMEM;
-	}
-	*ret = e;
-	return 0;
 }
 
 UML_EXPORT int uml_instance_exec(struct uml_instance *inst, const char *const *argv,
@@ -1075,10 +923,10 @@ UML_EXPORT int uml_instance_exec(struct uml_instance *inst, const char *const *a
 	if (!argv[0][0])
 		return ifail(inst, -EINVAL, "empty command name");
 	snprintf(what, sizeof(what), "run '%.80s'", argv[0]);
-	r = exec_request(argv, stdin_data, stdin_len, timeout_ms, &req, &e);
+	r = uml_exec_request(argv, stdin_data, stdin_len, timeout_ms, &req, &e);
 	if (r == -E2BIG)
 		return ifail(inst, r, "cannot %s: arguments and input exceed %u bytes", what,
-			     MAX_REQUEST);
+			     UML_EXEC_MAX_REQUEST);
 	if (r < 0)
 		return r;
 	r = usable_chan(inst, what, &c);
@@ -1091,7 +939,7 @@ UML_EXPORT int uml_instance_exec(struct uml_instance *inst, const char *const *a
 	}
 	uml_exec_unref(c->exec);
 	c->exec = e;
-	r = run_request(inst, c, timeout_ms > 0 ? (int64_t)timeout_ms + HOST_GRACE_MS : -1, what);
+	r = run_request(inst, c, timeout_ms > 0 ? (int64_t)timeout_ms + UML_EXEC_HOST_GRACE_MS : -1, what);
 	c->exec = NULL;
 	if (r < 0) {
 		if (c->done)
@@ -1124,17 +972,17 @@ UML_EXPORT int uml_instance_copy_in(struct uml_instance *inst, const char *host_
 	if (!S_ISREG(st.st_mode))
 		return ifail(inst, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
 			     "cannot copy '%s' into the guest: not a regular file", host_path);
-	if ((uint64_t)st.st_size > MAX_REQUEST)
+	if ((uint64_t)st.st_size > UML_EXEC_MAX_REQUEST)
 		return ifail(inst, -EFBIG, "cannot copy '%s' into the guest: larger than %u bytes",
-			     host_path, MAX_REQUEST);
+			     host_path, UML_EXEC_MAX_REQUEST);
 	r = usable_chan(inst, what, &c);
 	if (r < 0)
 		return r;
 	r = uml_read_file(host_path, &data, &len);
 	if (r < 0)
 		return ifail(inst, r, "cannot read '%s': %s", host_path, strerror(-r));
-	put32(mode, st.st_mode & 07777);
-	r = queue_frame(c, F_PUT, mode, 4, guest_path, strlen(guest_path) + 1, data, len);
+	uml_put32(mode, st.st_mode & 07777);
+	r = queue_frame(c, UML_EXEC_F_PUT, mode, 4, guest_path, strlen(guest_path) + 1, data, len);
 	free(data);
 	if (r < 0)
 		return r;
@@ -1160,7 +1008,7 @@ UML_EXPORT int uml_instance_copy_out(struct uml_instance *inst, const char *gues
 	r = usable_chan(inst, what, &c);
 	if (r < 0)
 		return r;
-	r = queue_frame(c, F_GET, guest_path, strlen(guest_path) + 1, NULL, 0, NULL, 0);
+	r = queue_frame(c, UML_EXEC_F_GET, guest_path, strlen(guest_path) + 1, NULL, 0, NULL, 0);
 	if (r < 0)
 		return r;
 	uml_buf_drop_front(&c->data, c->data.len);
@@ -1182,104 +1030,5 @@ UML_EXPORT int uml_instance_copy_out(struct uml_instance *inst, const char *gues
 		ifail(inst, r, "cannot write '%s': %s", host_path, strerror(-r));
 out:
 	uml_buf_free(&c->data);
-	return r;
-}
-
-/* ---- from another process ---------------------------------------------------- */
-
-UML_EXPORT int uml_ctx_exec(struct uml_ctx *ctx, const char *umid, const char *const *argv,
-			    const void *stdin_data, size_t stdin_len, int timeout_ms,
-			    struct uml_exec **ret)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct uml_buf req = { 0 }, in = { 0 };
-	uint64_t until;
-	struct uml_exec *e = NULL;
-	int fd = -1, r;
-
-	if (!ctx || !umid || !argv || !argv[0] || !argv[0][0] || !ret || (!stdin_data && stdin_len))
-		return -EINVAL;
-	if (!umid[0] || strchr(umid, '/') || strcmp(umid, ".") == 0 || strcmp(umid, "..") == 0)
-		return uml_fail(ctx, NULL, -EINVAL, "'%s' is not a umid", umid);
-	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/.%s.exec", uml_ctx_get_runtime_dir(ctx),
-		     umid) >= (int)sizeof(sa.sun_path))
-		return uml_fail(ctx, NULL, -ENAMETOOLONG, "exec socket path for '%s' is too long", umid);
-	r = exec_request(argv, stdin_data, stdin_len, timeout_ms, &req, &e);
-	if (r < 0)
-		return uml_fail(ctx, NULL, r, "cannot run '%s' in '%s': %s", argv[0], umid, strerror(-r));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = uml_fail(ctx, NULL, -ENOTCONN, "no guest '%s' with an exec channel in %s (%s)",
-			     umid, uml_ctx_get_runtime_dir(ctx), strerror(errno));
-		goto out;
-	}
-	r = uml_write_all(fd, req.data, req.len);
-	if (r < 0) {
-		uml_fail(ctx, NULL, r, "cannot send to guest '%s': %s", umid, strerror(-r));
-		goto out;
-	}
-	shutdown(fd, SHUT_WR);
-	until = timeout_ms > 0 ? uml_now_usec() + ((uint64_t)timeout_ms + HOST_GRACE_MS) * 1000u
-			       : UINT64_MAX;
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		uint64_t now = uml_now_usec();
-		char chunk[65536];
-		size_t off = 0;
-		ssize_t n;
-		int done = 0;
-
-		if (poll(&pfd, 1, until == UINT64_MAX ? -1 :
-			 now >= until ? 0 : (int)((until - now) / 1000 + 1)) == 0) {
-			r = uml_fail(ctx, NULL, -ETIMEDOUT, "no answer from guest '%s'", umid);
-			goto out;
-		}
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = uml_fail(ctx, NULL, -ECONNRESET, "guest '%s' ended before it could run '%s'",
-				     umid, argv[0]);
-			goto out;
-		}
-		if (uml_buf_append(&in, chunk, (size_t)n) < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
-		while (in.len - off >= 8 && in.len - off - 8 >= get32(in.data + off + 4)) {
-			uint32_t type = get32(in.data + off), len = get32(in.data + off + 4);
-			const char *p = in.data + off + 8;
-
-			off += 8 + (size_t)len;
-			if (type == F_ERROR && len >= 4) {
-				r = -(int)(get32(p) ? get32(p) : EIO);
-				uml_fail(ctx, NULL, r, "guest '%s': %.*s", umid, (int)(len - 4), p + 4);
-				goto out;
-			}
-			r = exec_result_frame(e, type, p, len);
-			if (r < 0) {
-				uml_fail(ctx, NULL, r == -ENOMEM ? r : -EPROTO,
-					 "guest '%s': bad answer on the exec socket", umid);
-				r = r == -ENOMEM ? r : -EPROTO;
-				goto out;
-			}
-			if (r == 1) {
-				done = 1;
-				break;
-			}
-		}
-		uml_buf_drop_front(&in, off);
-		if (done)
-			break;
-	}
-	*ret = e;
-	e = NULL;
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	uml_buf_free(&req);
-	uml_buf_free(&in);
-	uml_exec_unref(e);
 	return r;
 }

@@ -8,13 +8,13 @@
  *   stdio       a pipe with the kernel process's own stdout and stderr
  *   notify      a datagram socket given as mconsole=notify: (kernel up,
  *               panic text, guest writes to /proc/mconsole)
+ * plus whatever fds the guest's parts watch (instance-internal.h).
  */
 #include "config.h"
 
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -22,7 +22,9 @@
 #include <unistd.h>
 #include <libmount.h>
 
-#include "libuml-private.h"
+#include "host.h"
+#include "instance-internal.h"
+#include "mconsole-proto.h"
 
 #define DEFAULT_MEMORY (64ull << 20)
 #define MIN_MEMORY (16ull << 20)
@@ -30,8 +32,6 @@
 #define MAX_ARGS_BYTES 4096
 #define MAX_UMID 63
 #define CONSOLE_LOG_MAX (8u << 20)
-#define RUN_COMMAND_MAX (64u << 10)
-#define RUN_LINE_MAX 1000
 #define DEFAULT_HALT_STEP_MS 5000
 #define MCONSOLE_TIMEOUT_MS 2000
 
@@ -41,88 +41,6 @@ static const char *const reserved_args[] = {
 	"root=", "init=",
 };
 
-struct line_splitter {
-	struct uml_buf partial;
-	size_t logged;		/* bytes of the partial line already in the log */
-};
-
-struct uml_instance {
-	int refcount;
-	struct uml_ctx *ctx;
-	struct uml_kernel *kernel;
-	struct uml_rootfs *rootfs;
-
-	/* configuration */
-	uint64_t memory;
-	char *umid;
-	char **args;
-	size_t n_args;
-	char *init;
-	char *ready_marker;
-	int64_t timeout_ms;
-	char *run_command;
-	uml_event_fn event_fn;
-	void *event_data;
-	char **argv;		/* last built argv */
-
-	/* a running guest */
-	enum uml_state state;
-	struct uml_spawn proc;		/* the kernel process and its watchdog */
-	int epfd, console_fd, stdio_fd, notify_fd;
-	char *umid_dir, *notify_path, *mconsole_path;
-	struct line_splitter console_lines, stdio_lines;
-	struct uml_buf console_log;
-	struct uml_buf console_out;	/* input for the guest not yet written */
-	uint64_t deadline_usec;
-	bool kernel_up, timed_out, halt_requested, hostcompat_applied, reboot_killed;
-	int signal_sent;
-
-	/* how it ended */
-	enum uml_console_class end_class;
-	char *end_line;
-	char *panic_message;
-	enum uml_exit_reason reason;
-	int exit_signal, exit_code;
-
-	/* one-shot command */
-	char run_nonce[33];
-	char *run_begin, *run_end;	/* the marker texts the guest prints */
-	bool run_sent, run_started, run_done;
-	int run_status;
-	struct uml_buf run_output;
-
-	char *last_error;
-
-	/* exec channel (exec.c) */
-	struct uml_exec_chan *exec;
-	bool marker_seen;
-	/* ---- net: network interfaces (net.c) ---- */
-	struct uml_net *net;
-	/* ---- end net ---- */
-};
-
-#define ifail(inst, err, ...) uml_fail((inst)->ctx, &(inst)->last_error, err, __VA_ARGS__)
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-static int random_hex(char *out, size_t n_hex)
-{
-	unsigned char raw[32];
-	size_t n = (n_hex + 1) / 2;
-
-	if (n > sizeof(raw) || getrandom(raw, n, 0) != (ssize_t)n)
-		return -EIO;
-	for (size_t i = 0; i < n_hex; i++)
-		out[i] = "0123456789abcdef"[(raw[i / 2] >> (i % 2 ? 0 : 4)) & 0xf];
-	out[n_hex] = '\0';
-	return 0;
-}
-
 UML_EXPORT int uml_instance_new(struct uml_kernel *kernel, struct uml_instance **ret)
 {
 	struct uml_instance *inst;
@@ -130,7 +48,7 @@ UML_EXPORT int uml_instance_new(struct uml_kernel *kernel, struct uml_instance *
 
 	if (!kernel || !ret)
 		return -EINVAL;
-	if (random_hex(id, 12) < 0)
+	if (uml_random_hex(id, 12) < 0)
 		return -EIO;
 	inst = calloc(1, sizeof(*inst));
 	if (!inst)
@@ -151,109 +69,118 @@ UML_EXPORT int uml_instance_new(struct uml_kernel *kernel, struct uml_instance *
 	return 0;
 }
 
-UML_EXPORT struct uml_instance *uml_instance_ref(struct uml_instance *inst)
-{
-	if (inst)
-		__atomic_add_fetch(&inst->refcount, 1, __ATOMIC_RELAXED);
-	return inst;
-}
-
-static void free_argv(char **argv)
-{
-	if (!argv)
-		return;
-	for (char **p = argv; *p; p++)
-		free(*p);
-	free(argv);
-}
-
 static void stop_and_reap(struct uml_instance *inst);
 
-UML_EXPORT struct uml_instance *uml_instance_unref(struct uml_instance *inst)
+static void instance_free(struct uml_instance *inst)
 {
-	if (!inst || __atomic_sub_fetch(&inst->refcount, 1, __ATOMIC_ACQ_REL) > 0)
-		return NULL;
 	stop_and_reap(inst);
-	uml_exec_chan_free(inst->exec);
-	uml_net_free(inst);	/* net */
-	for (size_t i = 0; i < inst->n_args; i++)
-		free(inst->args[i]);
-	free(inst->args);
-	free_argv(inst->argv);
+	for (size_t i = 0; i < inst->n_parts; i++)
+		if (inst->parts[i].ops->free)
+			inst->parts[i].ops->free(inst->parts[i].data);
+	free(inst->parts);
+	uml_strv_free(&inst->args);
+	uml_strv_free_array(inst->argv);
 	free(inst->umid);
 	free(inst->init);
 	free(inst->ready_marker);
-	free(inst->run_command);
-	free(inst->run_begin);
-	free(inst->run_end);
+	free(inst->marker);
 	free(inst->end_line);
 	free(inst->panic_message);
 	free(inst->last_error);
 	uml_buf_free(&inst->console_log);
 	uml_buf_free(&inst->console_out);
-	uml_buf_free(&inst->run_output);
 	uml_buf_free(&inst->console_lines.partial);
 	uml_buf_free(&inst->stdio_lines.partial);
 	uml_rootfs_unref(inst->rootfs);
 	uml_kernel_unref(inst->kernel);
 	uml_ctx_unref(inst->ctx);
 	free(inst);
+}
+
+UML_DEFINE_REF_UNREF(uml_instance, uml_instance, instance_free)
+
+/* ---- parts ---------------------------------------------------------------- */
+
+int uml_instance_add_part(struct uml_instance *inst, const struct uml_part_ops *ops, void *data)
+{
+	struct uml_part *p = realloc(inst->parts, (inst->n_parts + 1) * sizeof(*p));
+
+	if (!p) {
+		if (ops->free)
+			ops->free(data);
+		return -ENOMEM;
+	}
+	inst->parts = p;
+	inst->parts[inst->n_parts++] = (struct uml_part){ .ops = ops, .data = data };
+	return 0;
+}
+
+void *uml_instance_get_part(struct uml_instance *inst, const struct uml_part_ops *ops)
+{
+	for (size_t i = 0; i < inst->n_parts; i++)
+		if (inst->parts[i].ops == ops)
+			return inst->parts[i].data;
 	return NULL;
 }
 
-struct uml_ctx *uml_instance_get_ctx(struct uml_instance *inst)
+void uml_instance_remove_part(struct uml_instance *inst, const struct uml_part_ops *ops)
 {
-	return inst->ctx;
+	for (size_t i = 0; i < inst->n_parts; i++) {
+		if (inst->parts[i].ops != ops)
+			continue;
+		if (ops->free)
+			ops->free(inst->parts[i].data);
+		memmove(inst->parts + i, inst->parts + i + 1,
+			(inst->n_parts - i - 1) * sizeof(*inst->parts));
+		inst->n_parts--;
+		return;
+	}
 }
 
-const char *uml_instance_get_mconsole_path(struct uml_instance *inst)
+/* Calls hook on every part that has it; stops at the first negative return. */
+#define FOR_PARTS(inst, p) \
+	for (struct uml_part *p = (inst)->parts; p < (inst)->parts + (inst)->n_parts; p++)
+
+int uml_instance_run_prologue(struct uml_instance *inst, struct uml_buf *script)
 {
-	return inst->state == UML_STATE_BOOTING || inst->state == UML_STATE_RUNNING ?
-	       inst->mconsole_path : NULL;
+	FOR_PARTS(inst, p) {
+		int r = p->ops->run_prologue ? p->ops->run_prologue(inst, p->data, script) : 0;
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
-char **uml_instance_last_error_slot(struct uml_instance *inst)
-{
-	return &inst->last_error;
-}
+/* ---- simple getters -------------------------------------------------------- */
 
-/* ---- exec channel hooks (exec.c) ---- */
-struct uml_exec_chan **uml_instance_exec_chan_slot(struct uml_instance *inst)
-{
-	return &inst->exec;
-}
+UML_DEFINE_GETTER(const char *, uml_instance_last_error, uml_instance, p->last_error, NULL)
+UML_DEFINE_GETTER(const char *, uml_instance_get_umid, uml_instance, p->umid, NULL)
+UML_DEFINE_GETTER(enum uml_state, uml_instance_get_state, uml_instance, p->state,
+		  UML_STATE_CONFIGURING)
+UML_DEFINE_GETTER(pid_t, uml_instance_get_pid, uml_instance,
+		  uml_instance_running(p) ? p->proc.pid : 0, 0)
+UML_DEFINE_GETTER(enum uml_exit_reason, uml_instance_get_exit_reason, uml_instance, p->reason,
+		  UML_EXIT_NONE)
+UML_DEFINE_GETTER(const char *, uml_instance_get_exit_detail, uml_instance, p->end_line, NULL)
+UML_DEFINE_GETTER(const char *, uml_instance_get_panic_message, uml_instance, p->panic_message,
+		  NULL)
+UML_DEFINE_GETTER(int, uml_instance_get_exit_signal, uml_instance, p->exit_signal, 0)
+UML_DEFINE_GETTER(int, uml_instance_get_exit_code, uml_instance, p->exit_code, -1)
+UML_DEFINE_GETTER(int, uml_instance_get_hostcompat_applied, uml_instance,
+		  p->hostcompat_applied ? 1 : 0, 0)
 
-struct uml_kernel *uml_instance_get_kernel(struct uml_instance *inst)
+bool uml_instance_running(struct uml_instance *inst)
 {
-	return inst->kernel;
-}
-
-static void set_ready(struct uml_instance *inst);
-
-void uml_instance_agent_up(struct uml_instance *inst)
-{
-	if (!inst->run_command && (!inst->ready_marker || inst->marker_seen))
-		set_ready(inst);
-}
-/* ---- end exec channel hooks ---- */
-/* ---- net ---- */
-struct uml_net **uml_instance_net_slot(struct uml_instance *inst)
-{
-	return &inst->net;
-}
-/* ---- end net ---- */
-
-UML_EXPORT const char *uml_instance_last_error(struct uml_instance *inst)
-{
-	return inst ? inst->last_error : NULL;
+	return inst->state == UML_STATE_BOOTING || inst->state == UML_STATE_RUNNING;
 }
 
 /* ---- configuration ------------------------------------------------------ */
 
-static int check_configuring(struct uml_instance *inst, const char *what)
+int uml_instance_check_configuring(struct uml_instance *inst, const char *what)
 {
 	if (inst->state != UML_STATE_CONFIGURING)
-		return ifail(inst, -EBUSY, "cannot set %s of guest '%s': it was booted already",
+		return ifail(inst, -EBUSY, "cannot %s for guest '%s': it was booted already",
 			     what, inst->umid);
 	return 0;
 }
@@ -264,7 +191,7 @@ UML_EXPORT int uml_instance_set_rootfs(struct uml_instance *inst, struct uml_roo
 
 	if (!inst || !rootfs)
 		return -EINVAL;
-	r = check_configuring(inst, "the root disk");
+	r = uml_instance_check_configuring(inst, "set the root disk");
 	if (r < 0)
 		return r;
 	uml_rootfs_unref(inst->rootfs);
@@ -278,7 +205,7 @@ UML_EXPORT int uml_instance_set_memory(struct uml_instance *inst, uint64_t bytes
 
 	if (!inst)
 		return -EINVAL;
-	r = check_configuring(inst, "the memory size");
+	r = uml_instance_check_configuring(inst, "set the memory size");
 	if (r < 0)
 		return r;
 	if (bytes < MIN_MEMORY || bytes > MAX_MEMORY || bytes % (1u << 20))
@@ -301,8 +228,7 @@ static int check_umid(struct uml_instance *inst, const char *umid)
 			     umid, MAX_UMID);
 	if (strcmp(umid, ".") == 0 || strcmp(umid, "..") == 0)
 		return ifail(inst, -EINVAL, "umid '%s' is not a name", umid);
-	if (umid[strspn(umid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			 "0123456789._-")] != '\0')
+	if (!uml_valid_name(umid, MAX_UMID))
 		return ifail(inst, -EINVAL,
 			     "umid '%s' has a character outside [A-Za-z0-9._-] (no '/' or spaces)",
 			     umid);
@@ -315,39 +241,27 @@ static int check_umid(struct uml_instance *inst, const char *umid)
 
 UML_EXPORT int uml_instance_set_umid(struct uml_instance *inst, const char *umid)
 {
-	char *copy;
 	int r;
 
 	if (!inst || !umid)
 		return -EINVAL;
-	r = check_configuring(inst, "the umid");
+	r = uml_instance_check_configuring(inst, "set the umid");
 	if (r < 0)
 		return r;
 	r = check_umid(inst, umid);
 	if (r < 0)
 		return r;
-	copy = strdup(umid);
-	if (!copy)
-		return -ENOMEM;
-	free(inst->umid);
-	inst->umid = copy;
-	return 0;
-}
-
-UML_EXPORT const char *uml_instance_get_umid(struct uml_instance *inst)
-{
-	return inst ? inst->umid : NULL;
+	return uml_set_string(&inst->umid, umid);
 }
 
 UML_EXPORT int uml_instance_append_arg(struct uml_instance *inst, const char *arg)
 {
 	size_t total = 0;
-	char **args, *copy;
 	int r;
 
 	if (!inst || !arg)
 		return -EINVAL;
-	r = check_configuring(inst, "kernel arguments");
+	r = uml_instance_check_configuring(inst, "add kernel arguments");
 	if (r < 0)
 		return r;
 	if (!*arg)
@@ -360,21 +274,11 @@ UML_EXPORT int uml_instance_append_arg(struct uml_instance *inst, const char *ar
 		if (strncmp(arg, reserved_args[i], strlen(reserved_args[i])) == 0)
 			return ifail(inst, -EINVAL,
 				     "kernel argument '%s' is set by libuml; use its setter", arg);
-	for (size_t i = 0; i < inst->n_args; i++)
-		total += strlen(inst->args[i]) + 1;
+	for (size_t i = 0; i < inst->args.n; i++)
+		total += strlen(inst->args.v[i]) + 1;
 	if (total + strlen(arg) + 1 > MAX_ARGS_BYTES)
 		return ifail(inst, -E2BIG, "kernel arguments exceed %d bytes", MAX_ARGS_BYTES);
-	copy = strdup(arg);
-	args = realloc(inst->args, (inst->n_args + 1) * sizeof(*args));
-	if (!copy || !args) {
-		free(copy);
-		if (args)
-			inst->args = args;
-		return -ENOMEM;
-	}
-	inst->args = args;
-	inst->args[inst->n_args++] = copy;
-	return 0;
+	return uml_strv_add(&inst->args, arg);
 }
 
 UML_EXPORT int uml_instance_set_init(struct uml_instance *inst, const char *path)
@@ -383,7 +287,7 @@ UML_EXPORT int uml_instance_set_init(struct uml_instance *inst, const char *path
 
 	if (!inst)
 		return -EINVAL;
-	r = check_configuring(inst, "init");
+	r = uml_instance_check_configuring(inst, "set init");
 	if (r < 0)
 		return r;
 	if (path && (path[0] != '/' || uml_has_space_or_ctrl(path)))
@@ -398,7 +302,7 @@ UML_EXPORT int uml_instance_set_ready_marker(struct uml_instance *inst, const ch
 
 	if (!inst)
 		return -EINVAL;
-	r = check_configuring(inst, "the ready marker");
+	r = uml_instance_check_configuring(inst, "set the ready marker");
 	if (r < 0)
 		return r;
 	if (text && (!*text || strpbrk(text, "\r\n")))
@@ -413,44 +317,9 @@ UML_EXPORT int uml_instance_set_timeout(struct uml_instance *inst, int64_t timeo
 	if (timeout_ms < 0)
 		return ifail(inst, -ERANGE, "timeout %" PRId64 " ms is negative", timeout_ms);
 	inst->timeout_ms = timeout_ms;
-	if (inst->state == UML_STATE_BOOTING || inst->state == UML_STATE_RUNNING)
+	if (uml_instance_running(inst))
 		inst->deadline_usec = timeout_ms ? uml_now_usec() + (uint64_t)timeout_ms * 1000u : 0;
 	return 0;
-}
-
-UML_EXPORT int uml_instance_set_run_command(struct uml_instance *inst, const char *command)
-{
-	size_t line = 0;
-	int r;
-
-	if (!inst)
-		return -EINVAL;
-	r = check_configuring(inst, "the run command");
-	if (r < 0)
-		return r;
-	if (command) {
-		if (strlen(command) > RUN_COMMAND_MAX)
-			return ifail(inst, -E2BIG, "run command is longer than %u bytes",
-				     RUN_COMMAND_MAX);
-		for (const char *p = command; *p; p++) {
-			unsigned char c = (unsigned char)*p;
-
-			if (c == '\n') {
-				line = 0;
-				continue;
-			}
-			if ((c < ' ' && c != '\t') || c == 0x7f)
-				return ifail(inst, -EINVAL,
-					     "run command has control character 0x%02x; only "
-					     "newlines and tabs pass the console", c);
-			line += c == '\'' ? 4 : 1;	/* quoted as '\'' */
-			if (line > RUN_LINE_MAX)
-				return ifail(inst, -E2BIG,
-					     "a line of the run command is longer than %d bytes",
-					     RUN_LINE_MAX);
-		}
-	}
-	return uml_set_string(&inst->run_command, command);
 }
 
 UML_EXPORT void uml_instance_set_event_fn(struct uml_instance *inst, uml_event_fn fn,
@@ -462,96 +331,175 @@ UML_EXPORT void uml_instance_set_event_fn(struct uml_instance *inst, uml_event_f
 	inst->event_data = userdata;
 }
 
-/* ---- argv --------------------------------------------------------------- */
+/* ---- the launch: argv, environment, fds ------------------------------------ */
+
+static void launch_free(struct uml_launch *l)
+{
+	uml_strv_free(&l->args);
+	uml_strv_free(&l->env);
+	uml_strv_free(&l->cleanup);
+	uml_strv_free(&l->paths);
+	uml_intv_free(&l->keep_fds);
+}
 
 static bool has_arg(struct uml_instance *inst, const char *prefix)
 {
-	for (size_t i = 0; i < inst->n_args; i++)
-		if (strncmp(inst->args[i], prefix, strlen(prefix)) == 0)
+	for (size_t i = 0; i < inst->args.n; i++)
+		if (strncmp(inst->args.v[i], prefix, strlen(prefix)) == 0)
 			return true;
 	return false;
 }
 
-static int build_argv(struct uml_instance *inst, int console_fd, char ***ret)
+/*
+ * Asks every part for its share of the launch, then writes the kernel's
+ * argv: its own arguments, the parts', the caller's.  console_fd < 0 and
+ * l->dry_run: placeholders for what boot would create.
+ */
+static int build_argv(struct uml_instance *inst, struct uml_launch *l, int console_fd,
+		      char ***ret)
 {
 	const char *dir = uml_ctx_get_runtime_dir(inst->ctx);
-	size_t n = 0, max = 19 + inst->n_args + (size_t)uml_net_count_args(inst) /* net */;
-	char **argv = calloc(max + 1, sizeof(char *));
-	char *ubd = NULL;
-	int r = -ENOMEM;
+	struct uml_strv argv = { 0 };
+	_cleanup_(uml_freep) char *ubd = NULL;
+	int r = 0;
 
-#define ADD(...) do { if (asprintf(&argv[n], __VA_ARGS__) < 0) { argv[n] = NULL; goto fail; } n++; } while (0)
-	if (!argv)
-		return -ENOMEM;
-	ADD("%s", uml_kernel_get_path(inst->kernel));
-	ADD("mem=%" PRIu64 "M", inst->memory >> 20);
+	l->init = inst->init;
+	l->ready_marker = inst->ready_marker ? inst->ready_marker :
+			  inst->rootfs ? uml_rootfs_get_ready_marker(inst->rootfs) : NULL;
+	/* saves its init a remount (a process) before the guest is ready */
+	l->root_rw = inst->rootfs && uml_rootfs_get_root_rw(inst->rootfs);
+	FOR_PARTS(inst, p) {
+		r = p->ops->launch ? p->ops->launch(inst, p->data, l) : 0;
+		if (r < 0)
+			return r;
+	}
+
+	r |= uml_strv_add(&argv, uml_kernel_get_path(inst->kernel));
+	r |= uml_strv_addf(&argv, "mem=%" PRIu64 "M", inst->memory >> 20);
 	if (inst->rootfs) {
 		ubd = uml_rootfs_ubd_spec(inst->rootfs);
-		if (!ubd)
-			goto fail;
-		ADD("ubd0=%s", ubd);
-		ADD("root=/dev/ubda");
-		/* saves its init a remount (a process) before the guest is ready */
-		if (uml_rootfs_get_root_rw(inst->rootfs) && !inst->run_command)
-			ADD("rw");
+		r |= ubd ? uml_strv_addf(&argv, "ubd0=%s", ubd) : -ENOMEM;
+		r |= uml_strv_add(&argv, "root=/dev/ubda");
+		if (l->root_rw)
+			r |= uml_strv_add(&argv, "rw");
 	}
-	ADD("umid=%s", inst->umid);
-	ADD("uml_dir=%s", dir);
+	r |= uml_strv_addf(&argv, "umid=%s", inst->umid);
+	r |= uml_strv_addf(&argv, "uml_dir=%s", dir);
 	/* every other console and serial line goes nowhere (never an xterm) */
-	ADD("con=null");
-	ADD("ssl=null");
+	r |= uml_strv_add(&argv, "con=null");
+	r |= uml_strv_add(&argv, "ssl=null");
 	if (console_fd >= 0)
-		ADD("con0=fd:%d,fd:%d", console_fd, console_fd);
+		r |= uml_strv_addf(&argv, "con0=fd:%d,fd:%d", console_fd, console_fd);
 	else
-		ADD("con0=fd:N,fd:N");
-	ADD("mconsole=notify:%s/.%s.notify", dir, inst->umid);
-	if (inst->run_command)
-		ADD("init=/bin/sh");
-	else if (inst->init)
-		ADD("init=%s", inst->init);
-	if (inst->exec) {
-		char *exec_args[3];
-
-		if (uml_exec_chan_args(inst->exec, exec_args) < 0)
-			goto fail;
-		for (int i = 0; i < 3; i++)
-			argv[n++] = exec_args[i];
-	}
+		r |= uml_strv_add(&argv, "con0=fd:N,fd:N");
+	r |= uml_strv_addf(&argv, "mconsole=notify:%s/.%s.notify", dir, inst->umid);
+	if (l->init)
+		r |= uml_strv_addf(&argv, "init=%s", l->init);
 	/* skip the ~90 ms delay-loop calibration unless the caller chose a value */
 	if (!has_arg(inst, "lpj=") && uml_ctx_get_lpj(inst->ctx))
-		ADD("lpj=%lu", uml_ctx_get_lpj(inst->ctx));
-	/* ---- net ---- */
-	r = uml_net_build_args(inst, argv, &n);
-	if (r < 0)
-		goto fail;
-	r = -ENOMEM;
-	/* ---- end net ---- */
-	for (size_t i = 0; i < inst->n_args; i++)
-		ADD("%s", inst->args[i]);
-#undef ADD
-	free(ubd);
-	*ret = argv;
+		r |= uml_strv_addf(&argv, "lpj=%lu", uml_ctx_get_lpj(inst->ctx));
+	for (size_t i = 0; i < l->args.n; i++)
+		r |= uml_strv_add(&argv, l->args.v[i]);
+	for (size_t i = 0; i < inst->args.n; i++)
+		r |= uml_strv_add(&argv, inst->args.v[i]);
+	if (r < 0) {
+		uml_strv_free(&argv);
+		return -ENOMEM;
+	}
+	*ret = argv.v;
 	return 0;
-fail:
-	free(ubd);
-	free_argv(argv);
-	return r;
 }
 
 UML_EXPORT const char *const *uml_instance_get_argv(struct uml_instance *inst)
 {
+	struct uml_launch l = { 0 };
 	char **argv;
+	int r;
 
 	if (!inst)
 		return NULL;
-	if (build_argv(inst, inst->console_fd, &argv) < 0) {
-		if (!inst->last_error)	/* net may have said why */
-			ifail(inst, -ENOMEM, "out of memory building the kernel command line");
+	l.dry_run = !uml_instance_running(inst);
+	r = build_argv(inst, &l, inst->console_fd, &argv);
+	launch_free(&l);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			ifail(inst, r, "out of memory building the kernel command line");
 		return NULL;
 	}
-	free_argv(inst->argv);
+	uml_strv_free_array(inst->argv);
 	inst->argv = argv;
 	return (const char *const *)argv;
+}
+
+static bool want_hostcompat(struct uml_instance *inst)
+{
+	switch (uml_ctx_get_hostcompat(inst->ctx)) {
+	case UML_HOSTCOMPAT_OFF:
+		return false;
+	case UML_HOSTCOMPAT_FORCE:
+		return true;
+	case UML_HOSTCOMPAT_AUTO:
+		break;
+	}
+	return uml_host_needs_compat();
+}
+
+/*
+ * The ptrace interposer for AMX hosts (host.c), loaded into the kernel
+ * process from a memfd: the fd it keeps and the LD_PRELOAD it gets.
+ */
+static int add_hostcompat(struct uml_instance *inst, struct uml_launch *l, int *ret_fd)
+{
+	const char *old = getenv("LD_PRELOAD");
+	int fd, r;
+
+	if (!want_hostcompat(inst))
+		return 0;
+	if (uml_kernel_is_static(inst->kernel)) {
+		uml_info(inst->ctx, "kernel %s is static: the host compatibility fix cannot be "
+			 "applied and it may die at PID 1 on this host",
+			 uml_kernel_get_path(inst->kernel));
+		return 0;
+	}
+	fd = uml_host_compat_library_fd();
+	if (fd < 0)
+		return ifail(inst, fd, "cannot make the host compatibility library: %s",
+			     strerror(-fd));
+	*ret_fd = fd;
+	r = uml_intv_add(&l->keep_fds, fd);
+	if (r == 0)
+		r = uml_strv_addf(&l->env, "LD_PRELOAD=/proc/self/fd/%d%s%s", fd,
+				  old && *old ? ":" : "", old && *old ? old : "");
+	if (r < 0)
+		return r;
+	inst->hostcompat_applied = true;
+	return 0;
+}
+
+/* The environment for the kernel: ours, with the launch's entries in place of ours. */
+static char **build_env(const struct uml_launch *l)
+{
+	extern char **environ;
+	struct uml_strv env = { 0 };
+	int r = 0;
+
+	for (char **e = environ; *e && r == 0; e++) {
+		bool replaced = false;
+
+		for (size_t i = 0; i < l->env.n && !replaced; i++)
+			replaced = strncmp(*e, l->env.v[i], strcspn(l->env.v[i], "=") + 1) == 0;
+		if (!replaced)
+			r = uml_strv_add(&env, *e);
+	}
+	for (size_t i = 0; i < l->env.n && r == 0; i++)
+		r = uml_strv_add(&env, l->env.v[i]);
+	if (r == 0 && !env.v)
+		r = uml_strv_take(&env, NULL);	/* an empty environment */
+	if (r < 0) {
+		uml_strv_free(&env);
+		return NULL;
+	}
+	return env.v;
 }
 
 /* ---- events and console ------------------------------------------------- */
@@ -560,20 +508,41 @@ static void emit(struct uml_instance *inst, enum uml_event_type type, const char
 {
 	struct uml_event ev = { .type = type, .text = text ? text : "", .len = text ? len : 0 };
 
+	FOR_PARTS(inst, p)
+		if (p->ops->event)
+			p->ops->event(inst, p->data, &ev);
 	if (inst->event_fn)
 		inst->event_fn(inst->event_data, inst, &ev);
 }
 
-static void set_ready(struct uml_instance *inst)
+/*
+ * Ready when every gate is open: the ready marker (if any) was seen and
+ * every part with a say agrees.  With no gate at all, kernel-up opens it.
+ */
+void uml_instance_update_ready(struct uml_instance *inst)
 {
+	bool gated = inst->marker != NULL;
+
 	if (inst->state != UML_STATE_BOOTING)
 		return;
+	if (inst->marker && !inst->marker_seen)
+		return;
+	FOR_PARTS(inst, p) {
+		if (!p->ops->ready)
+			continue;
+		gated = true;
+		if (!p->ops->ready(inst, p->data))
+			return;
+	}
+	if (!gated && !inst->kernel_up)
+		return;
 	inst->state = UML_STATE_RUNNING;
+	inst->was_ready = true;
 	uml_dbg(inst->ctx, "guest %s is ready", inst->umid);
 	emit(inst, UML_EVENT_READY, NULL, 0);
 }
 
-static int queue_console_input(struct uml_instance *inst, const char *data, size_t len)
+int uml_instance_console_input(struct uml_instance *inst, const char *data, size_t len)
 {
 	int r = uml_buf_append(&inst->console_out, data, len);
 
@@ -587,141 +556,64 @@ static int queue_console_input(struct uml_instance *inst, const char *data, size
 	return r;
 }
 
-/* The one-shot script: markers are built from pieces so the echo of the
- * script itself never matches them. */
-static int send_run_script(struct uml_instance *inst)
+static void note_end_line(struct uml_instance *inst, enum uml_exit_reason reason,
+			  const char *line, size_t len)
 {
-	const char *parts[] = {
-		"stty -echo 2>&-\n",
-		/* a fresh Linux has /proc and /sys; errors mean the guest has no such dirs */
-		"mount -t proc proc /proc 2>&-; mount -t sysfs sysfs /sys 2>&-\n",
-		"echo ", inst->run_nonce, "\"B\"; ( [ -c /dev/null ] && exec </dev/null; eval '\n",
-	};
-	const char *tail[] = {
-		"\n' ) 2>&1; s=$?; sync 2>&-; printf '\\n%sE%d\\n' ", inst->run_nonce, "\"\" \"$s\"\n",
-	};
-	struct uml_buf s = { 0 };
-	char *net = uml_net_run_prologue(inst);	/* net: interface addresses */
-	int r = 0;
-
-	inst->run_sent = true;
-	if (net)
-		r |= uml_buf_append(&s, net, strlen(net));
-	free(net);
-	for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
-		r |= uml_buf_append(&s, parts[i], strlen(parts[i]));
-	/* inside single quotes, a quote is written as '\'' */
-	for (const char *p = inst->run_command; *p; p++)
-		r |= *p == '\'' ? uml_buf_append(&s, "'\\''", 4) : uml_buf_append(&s, p, 1);
-	for (size_t i = 0; i < ARRAY_SIZE(tail); i++)
-		r |= uml_buf_append(&s, tail[i], strlen(tail[i]));
-	if (r == 0)
-		r = queue_console_input(inst, s.data, s.len);
-	uml_buf_free(&s);
-	return r < 0 ? r : 0;
-}
-
-/* Does line end with suffix?  Prompts may stand before a marker. */
-static bool ends_with(const char *line, size_t len, const char *suffix)
-{
-	size_t n = strlen(suffix);
-
-	return len >= n && memcmp(line + len - n, suffix, n) == 0;
-}
-
-static int request_halt(struct uml_instance *inst);
-
-static void handle_run_line(struct uml_instance *inst, const char *line, size_t len)
-{
-	if (!inst->run_sent) {
-		/* the kernel opened the console and starts /bin/sh */
-		if (memmem(line, len, "as init process", 15))
-			send_run_script(inst);
+	if (uml_exit_reason_rank(reason) <= uml_exit_reason_rank(inst->line_reason))
 		return;
-	}
-	if (!inst->run_started) {
-		if (ends_with(line, len, inst->run_begin)) {
-			inst->run_started = true;
-			set_ready(inst);
-		}
-		return;
-	}
-	if (inst->run_done)
-		return;
-	const char *marker = memmem(line, len, inst->run_end, strlen(inst->run_end));
-
-	if (marker) {
-		const char *num = marker + strlen(inst->run_end);
-		char *end;
-		long st = strtol(num, &end, 10);
-
-		if (end != num && *end == '\0' && st >= 0 && st <= 255) {
-			inst->run_done = true;
-			inst->run_status = (int)st;
-			/* the newline before the marker is ours, not the command's */
-			if (inst->run_output.len > 0)
-				inst->run_output.data[--inst->run_output.len] = '\0';
-			request_halt(inst);
-			return;
-		}
-	}
-	uml_buf_append(&inst->run_output, line, len);
-	uml_buf_append(&inst->run_output, "\n", 1);
-}
-
-static void note_end_line(struct uml_instance *inst, enum uml_console_class c, const char *line,
-			  size_t len)
-{
-	if (uml_console_class_rank(c) <= uml_console_class_rank(inst->end_class))
-		return;
-	inst->end_class = c;
+	inst->line_reason = reason;
 	free(inst->end_line);
 	inst->end_line = strndup(line, len);
-	if (c == UML_CONSOLE_PANIC && !inst->panic_message) {
+	if (reason == UML_EXIT_PANIC && !inst->panic_message) {
 		const char *msg = memmem(line, len, "not syncing: ", 13);
 
 		msg = msg ? msg + 13 : line;
 		inst->panic_message = strndup(msg, len - (size_t)(msg - line));
-		emit(inst, UML_EVENT_PANIC, inst->panic_message, strlen(inst->panic_message));
+		if (inst->panic_message)
+			emit(inst, UML_EVENT_PANIC, inst->panic_message,
+			     strlen(inst->panic_message));
+	}
+}
+
+static void end_guest_now(struct uml_instance *inst)
+{
+	if (inst->proc.pid > 0 && !inst->reboot_killed) {
+		inst->reboot_killed = true;
+		kill(-inst->proc.pid, SIGKILL);
 	}
 }
 
 static void handle_line(struct uml_instance *inst, const char *line, size_t len, bool console)
 {
-	enum uml_console_class c = uml_console_classify(line, len);
+	enum uml_exit_reason reason = uml_exit_reason_of_line(line, len);
 
-	if (c != UML_CONSOLE_PLAIN)
-		note_end_line(inst, c, line, len);
-	if (c == UML_CONSOLE_REBOOT && inst->proc.pid > 0 && !inst->reboot_killed) {
-		/* UML reboots by exec'ing itself again; the guest's life ends here */
-		inst->reboot_killed = true;
-		kill(-inst->proc.pid, SIGKILL);
+	if (reason != UML_EXIT_NONE) {
+		note_end_line(inst, reason, line, len);
+		if (uml_exit_reason_flags(reason) & UML_EXIT_ROW_ENDS_GUEST)
+			end_guest_now(inst);
 	}
-	if (console) {
-		emit(inst, UML_EVENT_CONSOLE_LINE, line, len);
-		if (inst->run_command)
-			handle_run_line(inst, line, len);
-		else if (inst->ready_marker && memmem(line, len, inst->ready_marker,
-							strlen(inst->ready_marker))) {
-			inst->marker_seen = true;
-			/* with an exec channel, also wait for the agent */
-			if (!inst->exec || uml_exec_chan_is_up(inst->exec))
-				set_ready(inst);
-		}
+	if (!console)
+		return;
+	emit(inst, UML_EVENT_CONSOLE_LINE, line, len);
+	if (inst->marker && !inst->marker_seen && memmem(line, len, inst->marker,
+							  strlen(inst->marker))) {
+		inst->marker_seen = true;
+		uml_instance_update_ready(inst);
 	}
 }
 
 static void log_append(struct uml_instance *inst, const char *data, size_t len)
 {
 	if (inst->console_log.len + len > CONSOLE_LOG_MAX)
-		uml_buf_drop_front(&inst->console_log, inst->console_log.len + len - CONSOLE_LOG_MAX + (1u << 20));
+		uml_buf_drop_front(&inst->console_log,
+				   inst->console_log.len + len - CONSOLE_LOG_MAX + (1u << 20));
 	if (len > CONSOLE_LOG_MAX)
 		data += len - CONSOLE_LOG_MAX, len = CONSOLE_LOG_MAX;
 	uml_buf_append(&inst->console_log, data, len);
 }
 
 /* Splits text into lines ("\r\n" and "\n"), handing each to handle_line(). */
-static void feed_lines(struct uml_instance *inst, struct line_splitter *ls, const char *data,
+static void feed_lines(struct uml_instance *inst, struct uml_line_splitter *ls, const char *data,
 		       size_t len, bool console, bool flush)
 {
 	struct uml_buf *p = &ls->partial;
@@ -759,9 +651,11 @@ static void feed_lines(struct uml_instance *inst, struct line_splitter *ls, cons
 		log_append(inst, p->data + ls->logged, tail - ls->logged);
 		ls->logged = tail;
 	}
-	if (console && !inst->run_command && inst->ready_marker && p->len &&
-	    memmem(p->data, p->len, inst->ready_marker, strlen(inst->ready_marker)))
-		set_ready(inst);
+	if (console && inst->marker && !inst->marker_seen && p->len &&
+	    memmem(p->data, p->len, inst->marker, strlen(inst->marker))) {
+		inst->marker_seen = true;
+		uml_instance_update_ready(inst);
+	}
 	/* a guest printing without newlines must not grow us without bound */
 	if ((flush && p->len > 0) || p->len > 65536) {
 		if (p->len > ls->logged)
@@ -772,7 +666,7 @@ static void feed_lines(struct uml_instance *inst, struct line_splitter *ls, cons
 	}
 }
 
-static int drain(struct uml_instance *inst, int *fd, struct line_splitter *ls, bool console,
+static int drain(struct uml_instance *inst, int *fd, struct uml_line_splitter *ls, bool console,
 		 bool flush)
 {
 	char chunk[65536 + 1];	/* room for a NUL after what was read */
@@ -788,7 +682,7 @@ static int drain(struct uml_instance *inst, int *fd, struct line_splitter *ls, b
 		if (n <= 0) {
 			/* EOF or error: the kernel closed it; stop polling it */
 			epoll_ctl(inst->epfd, EPOLL_CTL_DEL, *fd, NULL);
-			close_fd(fd);
+			uml_close_fd(fd);
 			flush = true;
 			break;
 		}
@@ -829,22 +723,13 @@ static void handle_notify(struct uml_instance *inst)
 				 * A second "kernel up": UML rebooted by exec'ing
 				 * itself (mconsole reboot prints no reboot line).
 				 */
-				note_end_line(inst, UML_CONSOLE_REBOOT, "reboot", 6);
-				inst->reboot_killed = true;
-				kill(-inst->proc.pid, SIGKILL);
+				note_end_line(inst, UML_EXIT_REBOOT, "reboot", 6);
+				end_guest_now(inst);
 			}
 			if (!inst->kernel_up) {
 				inst->kernel_up = true;
 				emit(inst, UML_EVENT_KERNEL_UP, data, len);
-				if (!inst->ready_marker && !inst->run_command && !inst->exec)
-					set_ready(inst);
-				/*
-				 * The init line is KERN_INFO, which "quiet" or a low
-				 * loglevel hides; kernel-up comes regardless, and the
-				 * console socket keeps the script until the tty reads it.
-				 */
-				if (inst->run_command && !inst->run_sent)
-					send_run_script(inst);
+				uml_instance_update_ready(inst);
 			}
 			break;
 		case UML_MCONSOLE_NOTIFY_PANIC:
@@ -866,42 +751,6 @@ static void handle_notify(struct uml_instance *inst)
 
 /* ---- exit --------------------------------------------------------------- */
 
-static enum uml_exit_reason decide_reason(struct uml_instance *inst, const siginfo_t *si)
-{
-	bool by_signal = si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED;
-
-	if (inst->timed_out)
-		return UML_EXIT_TIMEOUT;
-	switch (inst->end_class) {
-	case UML_CONSOLE_FP_REGS:
-		return UML_EXIT_HOST_INCOMPATIBLE;
-	case UML_CONSOLE_NO_INIT:
-		return UML_EXIT_NO_INIT;
-	case UML_CONSOLE_NO_ROOT:
-		return UML_EXIT_NO_ROOT;
-	case UML_CONSOLE_NO_CONSOLE:
-		return UML_EXIT_NO_CONSOLE;
-	case UML_CONSOLE_OOM:
-		return UML_EXIT_OUT_OF_MEMORY;
-	case UML_CONSOLE_PANIC:
-		return UML_EXIT_PANIC;
-	case UML_CONSOLE_REBOOT:
-		return UML_EXIT_REBOOT;
-	default:
-		break;
-	}
-	if (inst->panic_message)
-		return UML_EXIT_PANIC;
-	if (by_signal)
-		return UML_EXIT_KILLED;
-	if (si->si_status == 0) {
-		if (inst->end_class == UML_CONSOLE_POWEROFF)
-			return UML_EXIT_POWEROFF;
-		return UML_EXIT_HALT;
-	}
-	return inst->kernel_up ? UML_EXIT_CRASHED : UML_EXIT_FAILED_TO_START;
-}
-
 static void remove_runtime_files(struct uml_instance *inst)
 {
 	if (inst->umid_dir)
@@ -916,16 +765,17 @@ static void remove_runtime_files(struct uml_instance *inst)
 
 static void close_channels(struct uml_instance *inst)
 {
-	close_fd(&inst->console_fd);
-	close_fd(&inst->stdio_fd);
-	close_fd(&inst->notify_fd);
-	close_fd(&inst->epfd);
+	uml_close_fd(&inst->console_fd);
+	uml_close_fd(&inst->stdio_fd);
+	uml_close_fd(&inst->notify_fd);
+	uml_close_fd(&inst->epfd);
 	uml_spawn_release(&inst->proc);
 }
 
 /* The kernel process ended (pidfd readable): read what is left, reap, name. */
 static void finish(struct uml_instance *inst)
 {
+	struct uml_exit_evidence ev = { 0 };
 	siginfo_t si = { 0 };
 	const char *name;
 
@@ -935,8 +785,6 @@ static void finish(struct uml_instance *inst)
 	drain(inst, &inst->stdio_fd, &inst->stdio_lines, false, true);
 	if (inst->notify_fd >= 0)
 		handle_notify(inst);
-	if (inst->exec)
-		uml_exec_chan_ended(inst->exec);
 	while (waitid(P_PIDFD, (id_t)inst->proc.pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
 	/*
@@ -944,14 +792,22 @@ static void finish(struct uml_instance *inst)
 	 * until the last of them is gone: the image is free again only then.
 	 */
 	uml_spawn_wait_group_gone(inst->proc.pid, 2000);
-	inst->reason = decide_reason(inst, &si);
+	FOR_PARTS(inst, p)
+		if (p->ops->ended)
+			p->ops->ended(inst, p->data);
+	ev.timed_out = inst->timed_out;
+	ev.line_reason = inst->line_reason;
+	ev.panicked = inst->panic_message != NULL;
+	ev.by_signal = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
+	ev.status = si.si_status;
+	ev.kernel_up = inst->kernel_up;
+	inst->reason = uml_exit_reason_decide(&ev);
 	if (si.si_code == CLD_EXITED)
 		inst->exit_code = si.si_status;
 	else
 		inst->exit_signal = si.si_status;
 	close_channels(inst);
 	remove_runtime_files(inst);
-	uml_net_guest_ended(inst);	/* net: drop switches and links, delete taps */
 	inst->state = UML_STATE_EXITED;
 	inst->proc.pid = 0;
 	name = uml_exit_reason_to_string(inst->reason);
@@ -972,7 +828,7 @@ static bool process_exited(struct uml_instance *inst)
 
 static void stop_and_reap(struct uml_instance *inst)
 {
-	if (inst->state != UML_STATE_BOOTING && inst->state != UML_STATE_RUNNING)
+	if (!uml_instance_running(inst))
 		return;
 	kill(-inst->proc.pid, SIGKILL);
 	inst->signal_sent = SIGKILL;
@@ -1109,23 +965,22 @@ static int check_disk(struct uml_instance *inst, const char *path, bool writable
 
 static int check_root_image(struct uml_instance *inst)
 {
+	const char *backing;
 	int r;
 
 	if (!inst->rootfs)
 		return 0;
+	backing = uml_rootfs_get_backing(inst->rootfs);
 	r = check_disk(inst, uml_rootfs_get_path(inst->rootfs), true);
-	if (r == 0 && inst->rootfs->backing)
-		r = check_disk(inst, inst->rootfs->backing, false);
+	if (r == 0 && backing)
+		r = check_disk(inst, backing, false);
 	/* a changed backing file: UML would refuse the overlay at mount time */
-	if (r == 0 && inst->rootfs->backing) {
-		r = uml_rootfs_cow_check(inst->rootfs);
-		if (r < 0)
-			r = ifail(inst, r, "%s", uml_rootfs_last_error(inst->rootfs));
-	}
+	if (r == 0 && backing)
+		r = uml_rootfs_cow_check_into(inst->rootfs, &inst->last_error);
 	return r;
 }
 
-static int epoll_watch(struct uml_instance *inst, int fd)
+int uml_instance_watch_fd(struct uml_instance *inst, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 
@@ -1134,60 +989,22 @@ static int epoll_watch(struct uml_instance *inst, int fd)
 	return 0;
 }
 
-static bool want_hostcompat(struct uml_instance *inst)
+static void parts_started(struct uml_instance *inst, bool ok)
 {
-	switch (uml_ctx_get_hostcompat(inst->ctx)) {
-	case UML_HOSTCOMPAT_OFF:
-		return false;
-	case UML_HOSTCOMPAT_FORCE:
-		return true;
-	case UML_HOSTCOMPAT_AUTO:
-		break;
-	}
-	return uml_hostcompat_needed();
-}
-
-/* The environment for the kernel: ours, plus the host compatibility preload. */
-static int build_env(struct uml_instance *inst, int preload_fd, char ***ret)
-{
-	extern char **environ;
-	size_t n = 0;
-	char **env;
-	const char *old = getenv("LD_PRELOAD");
-
-	while (environ[n])
-		n++;
-	env = calloc(n + 2, sizeof(char *));
-	if (!env)
-		return -ENOMEM;
-	n = 0;
-	for (char **e = environ; *e; e++)
-		if (preload_fd < 0 || strncmp(*e, "LD_PRELOAD=", 11) != 0)
-			if (!(env[n++] = strdup(*e)))
-				goto fail;
-	if (preload_fd >= 0 &&
-	    asprintf(&env[n++], "LD_PRELOAD=/proc/self/fd/%d%s%s", preload_fd,
-		     old && *old ? ":" : "", old && *old ? old : "") < 0) {
-		env[n - 1] = NULL;
-		goto fail;
-	}
-	*ret = env;
-	return 0;
-fail:
-	free_argv(env);
-	return -ENOMEM;
+	FOR_PARTS(inst, p)
+		if (p->ops->started)
+			p->ops->started(inst, p->data, ok);
 }
 
 UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 {
-	const char *dir;
+	struct uml_launch l = { 0 };
 	char **argv = NULL, **env = NULL;
 	int cons[2] = { -1, -1 }, out[2] = { -1, -1 }, preload_fd = -1;
-	int keep[4 + UML_NET_MAX_FDS];	/* console, preload, exec channel, net links */
-	char *cleanup[5] = { NULL };	/* for the watchdog, should we die */
-	size_t n_keep = 0;
+	const char *dir;
+	size_t n_prepared = 0;
 	struct uml_spawn sp;
-	int r, exec_fd;
+	int r;
 
 	if (!inst)
 		return -EINVAL;
@@ -1200,9 +1017,9 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	r = check_root_image(inst);
 	if (r < 0)
 		return r;
-	r = uml_ctx_ensure_runtime_dir(inst->ctx);
+	r = uml_ctx_ensure_runtime_dir(inst->ctx, &inst->last_error);
 	if (r < 0)
-		return ifail(inst, r, "%s", uml_ctx_last_error(inst->ctx));
+		return r;
 	if (asprintf(&inst->umid_dir, "%s/%s", dir, inst->umid) < 0 ||
 	    asprintf(&inst->notify_path, "%s/.%s.notify", dir, inst->umid) < 0 ||
 	    asprintf(&inst->mconsole_path, "%s/%s/mconsole", dir, inst->umid) < 0) {
@@ -1212,20 +1029,6 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	r = check_umid_free(inst);
 	if (r < 0)
 		goto fail_names;
-	if (inst->run_command) {
-		if (random_hex(inst->run_nonce, 24) < 0 ||
-		    asprintf(&inst->run_begin, "%sB", inst->run_nonce) < 0 ||
-		    asprintf(&inst->run_end, "%sE", inst->run_nonce) < 0) {
-			r = -ENOMEM;
-			goto fail_names;
-		}
-	}
-	if (!inst->ready_marker && !inst->run_command && inst->rootfs &&
-	    uml_rootfs_get_ready_marker(inst->rootfs)) {
-		r = uml_set_string(&inst->ready_marker, uml_rootfs_get_ready_marker(inst->rootfs));
-		if (r < 0)
-			goto fail_names;
-	}
 
 	inst->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (inst->epfd < 0) {
@@ -1240,56 +1043,43 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	r = open_notify_socket(inst);
 	if (r < 0)
 		goto fail;
-	keep[n_keep++] = cons[1];
-	if (inst->exec) {
-		r = uml_exec_chan_prepare(inst->exec, keep + n_keep);
+	for (; n_prepared < inst->n_parts; n_prepared++) {
+		struct uml_part *p = &inst->parts[n_prepared];
+
+		r = p->ops->prepare ? p->ops->prepare(inst, p->data) : 0;
 		if (r < 0)
 			goto fail;
-		n_keep += 2;
 	}
-	if (want_hostcompat(inst)) {
-		if (uml_kernel_is_static(inst->kernel)) {
-			uml_info(inst->ctx, "kernel %s is static: the host compatibility fix cannot "
-				 "be applied and it may die at PID 1 on this host",
-				 uml_kernel_get_path(inst->kernel));
-		} else {
-			preload_fd = uml_hostcompat_preload_fd(inst->ctx);
-			if (preload_fd < 0) {
-				r = ifail(inst, preload_fd, "%s", uml_ctx_last_error(inst->ctx));
-				goto fail;
-			}
-			keep[n_keep++] = preload_fd;
-			inst->hostcompat_applied = true;
-		}
-	}
-	/* ---- net: switches, taps, link sockets ---- */
-	r = uml_net_boot_prepare(inst, keep, &n_keep);
+	r = uml_intv_add(&l.keep_fds, cons[1]);
+	if (r == 0)
+		r = add_hostcompat(inst, &l, &preload_fd);
+	if (r == 0)
+		r = build_argv(inst, &l, cons[1], &argv);
+	if (r == 0 && !(env = build_env(&l)))
+		r = -ENOMEM;
+	/* for the watchdog, should we die: files before their dirs */
+	if (r == 0)
+		r = uml_strv_addf(&l.cleanup, "%s/pid", inst->umid_dir);
+	if (r == 0)
+		r = uml_strv_addf(&l.cleanup, "%s/mconsole", inst->umid_dir);
+	if (r == 0)
+		r = uml_strv_add(&l.cleanup, inst->umid_dir);
+	if (r == 0)
+		r = uml_strv_add(&l.cleanup, inst->notify_path);
 	if (r < 0)
 		goto fail;
-	/* ---- end net ---- */
-	r = build_argv(inst, cons[1], &argv);
-	if (r < 0)
-		goto fail;
-	r = build_env(inst, preload_fd, &env);
-	if (r < 0)
-		goto fail;
-	if (asprintf(&cleanup[0], "%s/pid", inst->umid_dir) < 0 ||
-	    asprintf(&cleanup[1], "%s/%s", inst->umid_dir, "mconsole") < 0) {
+	if (l.ready_marker && !(inst->marker = strdup(l.ready_marker))) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	cleanup[2] = inst->umid_dir;
-	cleanup[3] = inst->notify_path;
 
-	r = uml_spawn(inst->ctx, argv, env, keep, n_keep, out[1], cleanup, &sp);
-	if (r < 0) {
-		ifail(inst, r, "%s", uml_ctx_last_error(inst->ctx));
+	r = uml_spawn(inst->ctx, &inst->last_error, argv, env, l.keep_fds.v, l.keep_fds.n, out[1],
+		      l.cleanup.v, &sp);
+	if (r < 0)
 		goto fail;
-	}
-	close_fd(&cons[1]);
-	close_fd(&out[1]);
-	close_fd(&preload_fd);
-	exec_fd = inst->exec ? uml_exec_chan_started(inst->exec) : -1;
+	uml_close_fd(&cons[1]);
+	uml_close_fd(&out[1]);
+	uml_close_fd(&preload_fd);
 	inst->proc = sp;
 	inst->console_fd = cons[0];
 	inst->stdio_fd = out[0];
@@ -1298,38 +1088,38 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	inst->state = UML_STATE_BOOTING;
 	inst->deadline_usec = inst->timeout_ms ?
 			      uml_now_usec() + (uint64_t)inst->timeout_ms * 1000u : 0;
-	free_argv(inst->argv);
+	uml_strv_free_array(inst->argv);
 	inst->argv = argv;
-	free_argv(env);
-	free(cleanup[0]);
-	free(cleanup[1]);
-	if (epoll_watch(inst, inst->proc.pidfd) < 0 || epoll_watch(inst, inst->console_fd) < 0 ||
-	    epoll_watch(inst, inst->stdio_fd) < 0 || epoll_watch(inst, inst->notify_fd) < 0 ||
-	    (exec_fd >= 0 && epoll_watch(inst, exec_fd) < 0)) {
-		r = -errno;
+	uml_strv_free_array(env);
+	launch_free(&l);
+	parts_started(inst, true);
+	if (uml_instance_watch_fd(inst, inst->proc.pidfd) < 0 ||
+	    uml_instance_watch_fd(inst, inst->console_fd) < 0 ||
+	    uml_instance_watch_fd(inst, inst->stdio_fd) < 0 ||
+	    uml_instance_watch_fd(inst, inst->notify_fd) < 0) {
 		stop_and_reap(inst);
-		return r ? r : -EIO;
+		return -EIO;
 	}
 	uml_info(inst->ctx, "guest %s booting (pid %d%s)", inst->umid, (int)sp.pid,
 		 inst->hostcompat_applied ? ", host compatibility fix applied" : "");
 	return 0;
 
 fail:
-	free_argv(argv);
-	free_argv(env);
-	free(cleanup[0]);
-	free(cleanup[1]);
-	close_fd(&cons[0]);
-	close_fd(&cons[1]);
-	close_fd(&out[0]);
-	close_fd(&out[1]);
-	close_fd(&preload_fd);
-	if (inst->exec) {
-		uml_exec_chan_started(inst->exec);
-		uml_exec_chan_ended(inst->exec);	/* also removes its socket */
-	}
+	uml_strv_free_array(argv);
+	uml_strv_free_array(env);
+	launch_free(&l);
+	uml_close_fd(&cons[0]);
+	uml_close_fd(&cons[1]);
+	uml_close_fd(&out[0]);
+	uml_close_fd(&out[1]);
+	uml_close_fd(&preload_fd);
+	/* undo what the parts prepared (n_prepared of them) */
+	for (size_t i = 0; i < n_prepared; i++)
+		if (inst->parts[i].ops->started)
+			inst->parts[i].ops->started(inst, inst->parts[i].data, false);
 	close_channels(inst);
-	uml_net_boot_failed(inst);	/* net */
+	free(inst->marker);
+	inst->marker = NULL;
 	inst->hostcompat_applied = false;
 	if (inst->notify_path)
 		unlink(inst->notify_path);
@@ -1343,11 +1133,6 @@ fail_names:
 
 /* ---- event loop --------------------------------------------------------- */
 
-static bool running(struct uml_instance *inst)
-{
-	return inst->state == UML_STATE_BOOTING || inst->state == UML_STATE_RUNNING;
-}
-
 UML_EXPORT int uml_instance_get_fd(struct uml_instance *inst)
 {
 	if (!inst)
@@ -1355,11 +1140,25 @@ UML_EXPORT int uml_instance_get_fd(struct uml_instance *inst)
 	return inst->epfd >= 0 ? inst->epfd : -ENOTCONN;
 }
 
+/* The earliest of the guest's deadline and its parts'. */
+static uint64_t next_deadline(struct uml_instance *inst)
+{
+	uint64_t when = inst->deadline_usec ? inst->deadline_usec : UINT64_MAX;
+
+	FOR_PARTS(inst, p) {
+		uint64_t t = p->ops->deadline ? p->ops->deadline(inst, p->data) : UINT64_MAX;
+
+		if (t < when)
+			when = t;
+	}
+	return when;
+}
+
 UML_EXPORT int uml_instance_get_timeout(struct uml_instance *inst, uint64_t *ret_usec)
 {
 	if (!inst || !ret_usec)
 		return -EINVAL;
-	*ret_usec = running(inst) && inst->deadline_usec ? inst->deadline_usec : UINT64_MAX;
+	*ret_usec = uml_instance_running(inst) ? next_deadline(inst) : UINT64_MAX;
 	return 0;
 }
 
@@ -1369,16 +1168,17 @@ UML_EXPORT int uml_instance_process(struct uml_instance *inst)
 
 	if (!inst)
 		return -EINVAL;
-	if (!running(inst))
+	if (!uml_instance_running(inst))
 		return 0;
 	if (inst->notify_fd >= 0)
 		handle_notify(inst);
 	handled |= drain(inst, &inst->console_fd, &inst->console_lines, true, false);
 	handled |= drain(inst, &inst->stdio_fd, &inst->stdio_lines, false, false);
-	if (inst->exec)
-		handled |= uml_exec_chan_process(inst->exec);
+	FOR_PARTS(inst, p)
+		if (p->ops->process && uml_instance_running(inst))
+			handled |= p->ops->process(inst, p->data);
 	if (inst->console_out.len > 0)
-		queue_console_input(inst, "", 0);
+		uml_instance_console_input(inst, "", 0);
 	if (inst->deadline_usec && uml_now_usec() >= inst->deadline_usec && !inst->timed_out) {
 		uml_info(inst->ctx, "guest %s ran past its timeout; killing it", inst->umid);
 		inst->timed_out = true;
@@ -1393,17 +1193,15 @@ UML_EXPORT int uml_instance_process(struct uml_instance *inst)
 	return handled;
 }
 
-/* Waits for fd activity or the guest's deadline, at most until `until`. */
+/* Waits for fd activity or the next deadline, at most until `until`. */
 static int wait_once(struct uml_instance *inst, uint64_t until)
 {
 	struct epoll_event ev[4];
-	uint64_t now = uml_now_usec(), wake = until;
-	int ms;
+	uint64_t wake = next_deadline(inst);
 
-	if (inst->deadline_usec && inst->deadline_usec < wake)
-		wake = inst->deadline_usec;
-	ms = wake == UINT64_MAX ? -1 : wake <= now ? 0 : (int)((wake - now + 999) / 1000);
-	if (epoll_wait(inst->epfd, ev, ARRAY_SIZE(ev), ms) < 0 && errno != EINTR)
+	if (until < wake)
+		wake = until;
+	if (epoll_wait(inst->epfd, ev, ARRAY_SIZE(ev), uml_ms_until(wake)) < 0 && errno != EINTR)
 		return -errno;
 	return uml_instance_process(inst);
 }
@@ -1431,8 +1229,7 @@ UML_EXPORT int uml_instance_wait_ready(struct uml_instance *inst, int timeout_ms
 		if (r < 0)
 			return r;
 	}
-	if (inst->state == UML_STATE_EXITED && inst->reason != UML_EXIT_NONE &&
-	    !(inst->run_command && inst->run_started))
+	if (inst->state == UML_STATE_EXITED && !inst->was_ready)
 		return ifail(inst, -ECHILD, "guest '%s' ended before it was ready: %s%s%s",
 			     inst->umid, uml_exit_reason_to_string(inst->reason),
 			     inst->end_line ? ": " : "", inst->end_line ? inst->end_line : "");
@@ -1447,7 +1244,7 @@ UML_EXPORT int uml_instance_wait(struct uml_instance *inst, int timeout_ms)
 		return -EINVAL;
 	if (inst->state == UML_STATE_CONFIGURING)
 		return ifail(inst, -ENOTCONN, "guest '%s' was not booted", inst->umid);
-	while (running(inst)) {
+	while (uml_instance_running(inst)) {
 		int r;
 
 		if (uml_now_usec() >= until)
@@ -1460,7 +1257,7 @@ UML_EXPORT int uml_instance_wait(struct uml_instance *inst, int timeout_ms)
 	return 0;
 }
 
-static int request_halt(struct uml_instance *inst)
+int uml_instance_request_halt(struct uml_instance *inst)
 {
 	char *reply = NULL;
 	int err = 0, r;
@@ -1483,18 +1280,18 @@ UML_EXPORT int uml_instance_halt(struct uml_instance *inst, int timeout_ms)
 		return ifail(inst, -ENOTCONN, "guest '%s' was not booted", inst->umid);
 	if (timeout_ms < 0)
 		timeout_ms = DEFAULT_HALT_STEP_MS;
-	if (!running(inst))
+	if (!uml_instance_running(inst))
 		return 0;
-	if (request_halt(inst) == 0 && uml_instance_wait(inst, timeout_ms) == 0)
+	if (uml_instance_request_halt(inst) == 0 && uml_instance_wait(inst, timeout_ms) == 0)
 		return 0;
-	if (running(inst)) {
+	if (uml_instance_running(inst)) {
 		uml_info(inst->ctx, "guest %s did not halt; sending SIGTERM", inst->umid);
 		inst->signal_sent = SIGTERM;
 		kill(inst->proc.pid, SIGTERM);
 		if (uml_instance_wait(inst, timeout_ms) == 0)
 			return 0;
 	}
-	if (running(inst)) {
+	if (uml_instance_running(inst)) {
 		uml_info(inst->ctx, "guest %s ignored SIGTERM; sending SIGKILL", inst->umid);
 		stop_and_reap(inst);
 	}
@@ -1511,42 +1308,7 @@ UML_EXPORT int uml_instance_kill(struct uml_instance *inst)
 	return 0;
 }
 
-/* ---- getters ------------------------------------------------------------ */
-
-UML_EXPORT enum uml_state uml_instance_get_state(struct uml_instance *inst)
-{
-	return inst ? inst->state : UML_STATE_CONFIGURING;
-}
-
-UML_EXPORT pid_t uml_instance_get_pid(struct uml_instance *inst)
-{
-	return inst && running(inst) ? inst->proc.pid : 0;
-}
-
-UML_EXPORT enum uml_exit_reason uml_instance_get_exit_reason(struct uml_instance *inst)
-{
-	return inst ? inst->reason : UML_EXIT_NONE;
-}
-
-UML_EXPORT const char *uml_instance_get_exit_detail(struct uml_instance *inst)
-{
-	return inst ? inst->end_line : NULL;
-}
-
-UML_EXPORT const char *uml_instance_get_panic_message(struct uml_instance *inst)
-{
-	return inst ? inst->panic_message : NULL;
-}
-
-UML_EXPORT int uml_instance_get_exit_signal(struct uml_instance *inst)
-{
-	return inst ? inst->exit_signal : 0;
-}
-
-UML_EXPORT int uml_instance_get_exit_code(struct uml_instance *inst)
-{
-	return inst ? inst->exit_code : -1;
-}
+/* ---- console ------------------------------------------------------------ */
 
 UML_EXPORT const char *uml_instance_get_console_log(struct uml_instance *inst, size_t *len)
 {
@@ -1564,58 +1326,10 @@ UML_EXPORT ssize_t uml_instance_write_console(struct uml_instance *inst, const v
 
 	if (!inst || (!data && len))
 		return -EINVAL;
-	if (!running(inst) || inst->console_fd < 0)
+	if (!uml_instance_running(inst) || inst->console_fd < 0)
 		return ifail(inst, -ENOTCONN, "guest '%s' has no console to write to", inst->umid);
 	n = write(inst->console_fd, data, len);
 	if (n < 0)
 		return errno == EAGAIN ? -EAGAIN : ifail(inst, -errno, "console write: %m");
 	return n;
-}
-
-UML_EXPORT int uml_instance_get_run_status(struct uml_instance *inst, int *ret)
-{
-	if (!inst || !ret)
-		return -EINVAL;
-	if (!inst->run_done)
-		return -ENODATA;
-	*ret = inst->run_status;
-	return 0;
-}
-
-UML_EXPORT const char *uml_instance_get_run_output(struct uml_instance *inst, size_t *len)
-{
-	if (!inst || !inst->run_command)
-		return NULL;
-	if (len)
-		*len = inst->run_output.len;
-	return inst->run_output.data ? inst->run_output.data : "";
-}
-
-UML_EXPORT int uml_instance_get_hostcompat_applied(struct uml_instance *inst)
-{
-	return inst && inst->hostcompat_applied ? 1 : 0;
-}
-
-UML_EXPORT const char *uml_exit_reason_to_string(enum uml_exit_reason reason)
-{
-	static const char *const names[] = {
-		[UML_EXIT_NONE] = "none",
-		[UML_EXIT_POWEROFF] = "poweroff",
-		[UML_EXIT_HALT] = "halt",
-		[UML_EXIT_REBOOT] = "reboot",
-		[UML_EXIT_PANIC] = "panic",
-		[UML_EXIT_KILLED] = "killed",
-		[UML_EXIT_TIMEOUT] = "timeout",
-		[UML_EXIT_FAILED_TO_START] = "failed-to-start",
-		[UML_EXIT_HOST_INCOMPATIBLE] = "host-incompatible",
-		[UML_EXIT_NO_INIT] = "no-init",
-		[UML_EXIT_NO_ROOT] = "no-root",
-		[UML_EXIT_NO_CONSOLE] = "no-console",
-		[UML_EXIT_OUT_OF_MEMORY] = "out-of-memory",
-		[UML_EXIT_CRASHED] = "crashed",
-	};
-
-	if ((unsigned)reason >= ARRAY_SIZE(names))
-		return NULL;
-	return names[reason];
 }

@@ -40,23 +40,6 @@ extern char **environ;
 
 /* ---- small pieces --------------------------------------------------------- */
 
-uint64_t uml_hash_bytes(uint64_t h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-uint64_t uml_hash_str(uint64_t h, const char *s)
-{
-	/* include the NUL so "ab"+"c" differs from "a"+"bc" */
-	return uml_hash_bytes(h, s, strlen(s) + 1);
-}
-
 static bool have_program(const char *name)
 {
 	char *path = NULL;
@@ -183,13 +166,6 @@ UML_EXPORT int uml_kernel_build_new(struct uml_ctx *ctx, struct uml_kernel_build
 	return 0;
 }
 
-UML_EXPORT struct uml_kernel_build *uml_kernel_build_ref(struct uml_kernel_build *b)
-{
-	if (b)
-		b->refcount++;
-	return b;
-}
-
 static void clear_results(struct uml_kernel_build *b)
 {
 	free(b->dropped);
@@ -198,10 +174,8 @@ static void clear_results(struct uml_kernel_build *b)
 	b->up_to_date = false;
 }
 
-UML_EXPORT struct uml_kernel_build *uml_kernel_build_unref(struct uml_kernel_build *b)
+static void kernel_build_free(struct uml_kernel_build *b)
 {
-	if (!b || --b->refcount > 0)
-		return NULL;
 	for (size_t i = 0; i < b->n_opts; i++)
 		uml_kopt_free(&b->opts[i]);
 	free(b->opts);
@@ -216,8 +190,9 @@ UML_EXPORT struct uml_kernel_build *uml_kernel_build_unref(struct uml_kernel_bui
 	free(b->last_error);
 	uml_ctx_unref(b->ctx);
 	free(b);
-	return NULL;
 }
+
+UML_DEFINE_REF_UNREF(uml_kernel_build, uml_kernel_build, kernel_build_free)
 
 static int set_path(struct uml_kernel_build *b, char **slot, const char *path, const char *what)
 {
@@ -610,7 +585,7 @@ static int run_cmd(struct runner *rn, char *const argv[])
 		free(args);
 		return -errno;
 	}
-	r = uml_spawn(rn->b->ctx, args, env, NULL, 0, pfd[1], NULL, &sp);
+	r = uml_spawn(rn->b->ctx, &rn->b->last_error, args, env, NULL, 0, pfd[1], NULL, &sp);
 	free(args);
 	close(pfd[1]);
 	if (r < 0) {
@@ -666,36 +641,6 @@ static int run_cmd(struct runner *rn, char *const argv[])
 }
 
 /* ---- source trees and tarballs -------------------------------------------- */
-
-char *uml_default_cache_dir(void)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-	char *dir;
-
-	if (xdg && xdg[0] == '/')
-		return asprintf(&dir, "%s/libuml", xdg) < 0 ? NULL : dir;
-	if (!home || home[0] != '/')
-		home = "/tmp";
-	return asprintf(&dir, "%s/.cache/libuml", home) < 0 ? NULL : dir;
-}
-
-int uml_lock_file(const char *path)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-
-	if (fd < 0)
-		return -errno;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int r = -errno;
-
-			close(fd);
-			return r;
-		}
-	}
-	return fd;
-}
 
 static bool is_kernel_tree(const char *dir)
 {
@@ -1115,11 +1060,7 @@ static int do_build(struct run_state *s, const struct uml_kplan *p, struct uml_k
 	}
 	if (!ret)
 		return 0;
-	r = uml_kernel_new_from_path(b->ctx, kernel, ret);
-	if (r < 0)
-		return fail(b, r, "kernel build: built '%s' but cannot use it: %s", kernel,
-			    uml_ctx_last_error(b->ctx) ? uml_ctx_last_error(b->ctx) : strerror(-r));
-	return 0;
+	return uml_kernel_open(b->ctx, &b->last_error, kernel, ret);
 }
 
 UML_EXPORT int uml_kernel_build_run(struct uml_kernel_build *b, struct uml_kernel **ret)
@@ -1225,46 +1166,4 @@ out:
 UML_EXPORT const char *uml_kernel_build_get_kernel_path(struct uml_kernel_build *b)
 {
 	return b ? b->kernel_path : NULL;
-}
-
-/* ---- boot tuning ------------------------------------------------------------ */
-
-/* The loop of arch/x86/um/delay.c, which "Calibrating delay loop" times. */
-static void delay_loop(unsigned long loops)
-{
-	__asm__ volatile(
-		"test %0,%0\n"
-		"jz 3f\n"
-		"jmp 1f\n"
-		".align 16\n"
-		"1: jmp 2f\n"
-		".align 16\n"
-		"2: dec %0\n"
-		" jnz 2b\n"
-		"3: dec %0\n"
-		: "+a"(loops));
-}
-
-unsigned long uml_host_lpj(void)
-{
-#if defined(__x86_64__)
-	const unsigned long loops = 1000000;
-	uint64_t best = UINT64_MAX;
-
-	/* the fastest of a few short runs: preemption only ever slows one */
-	for (int i = 0; i < 5; i++) {
-		uint64_t t0 = uml_now_usec(), t;
-
-		delay_loop(loops);
-		t = uml_now_usec() - t0;
-		if (t > 0 && t < best)
-			best = t;
-	}
-	if (best == UINT64_MAX)
-		return 0;
-	/* UML's HZ is 100: loops per 10 ms */
-	return (unsigned long)(loops * 10000ull / best);
-#else
-	return 0;
-#endif
 }

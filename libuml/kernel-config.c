@@ -230,26 +230,6 @@ int uml_kplan_make(struct uml_kernel_build *b, struct uml_kplan *p)
 	return 0;
 }
 
-int uml_write_file(const char *path, const char *data, size_t len)
-{
-	_cleanup_(uml_freep) char *tmp = NULL;
-	int fd, r;
-
-	if (asprintf(&tmp, "%s.tmp", path) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	r = uml_write_all(fd, data, len);
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
-}
-
 /* Replaces the lines of every planned symbol in .config with the plan's. */
 int uml_kconfig_merge(const char *config_path, const struct uml_kplan *p)
 {

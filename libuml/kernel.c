@@ -78,8 +78,7 @@ out:
 	return r;
 }
 
-UML_EXPORT int uml_kernel_new_from_path(struct uml_ctx *ctx, const char *path,
-					struct uml_kernel **ret)
+int uml_kernel_open(struct uml_ctx *ctx, char **slot, const char *path, struct uml_kernel **ret)
 {
 	struct uml_kernel *k;
 	struct stat st;
@@ -90,36 +89,36 @@ UML_EXPORT int uml_kernel_new_from_path(struct uml_ctx *ctx, const char *path,
 	if (!ctx || !ret)
 		return -EINVAL;
 	if (!path || !*path)
-		return uml_fail(ctx, NULL, -EINVAL, "kernel path is empty");
+		return uml_fail(ctx, slot, -EINVAL, "kernel path is empty");
 	r = uml_path_absolute(path, &abs);
 	if (r < 0)
-		return uml_fail(ctx, NULL, r, "cannot resolve kernel path '%s'", path);
+		return uml_fail(ctx, slot, r, "cannot resolve kernel path '%s'", path);
 	fd = open(abs, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ENOENT)
-			r = uml_fail(ctx, NULL, r, "kernel '%s' does not exist", abs);
+			r = uml_fail(ctx, slot, r, "kernel '%s' does not exist", abs);
 		else
-			r = uml_fail(ctx, NULL, r, "cannot open kernel '%s': %s", abs, strerror(-r));
+			r = uml_fail(ctx, slot, r, "cannot open kernel '%s': %s", abs, strerror(-r));
 		goto fail;
 	}
 	if (fstat(fd, &st) < 0) {
-		r = uml_fail(ctx, NULL, -errno, "cannot stat kernel '%s': %m", abs);
+		r = uml_fail(ctx, slot, -errno, "cannot stat kernel '%s': %m", abs);
 		goto fail_fd;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		r = uml_fail(ctx, NULL, -EISDIR, "kernel '%s' is a directory", abs);
+		r = uml_fail(ctx, slot, -EISDIR, "kernel '%s' is a directory", abs);
 		goto fail_fd;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		r = uml_fail(ctx, NULL, -ENOEXEC, "kernel '%s' is not a regular file", abs);
+		r = uml_fail(ctx, slot, -ENOEXEC, "kernel '%s' is not a regular file", abs);
 		goto fail_fd;
 	}
 	if (access(abs, X_OK) < 0) {
-		r = uml_fail(ctx, NULL, -EACCES, "kernel '%s' is not executable", abs);
+		r = uml_fail(ctx, slot, -EACCES, "kernel '%s' is not executable", abs);
 		goto fail_fd;
 	}
-	r = check_elf(ctx, NULL, abs, fd, st.st_size, &is_static);
+	r = check_elf(ctx, slot, abs, fd, st.st_size, &is_static);
 	if (r < 0)
 		goto fail_fd;
 	close(fd);
@@ -144,6 +143,12 @@ fail:
 	return r;
 }
 
+UML_EXPORT int uml_kernel_new_from_path(struct uml_ctx *ctx, const char *path,
+					struct uml_kernel **ret)
+{
+	return uml_kernel_open(ctx, NULL, path, ret);
+}
+
 UML_EXPORT int uml_kernel_new_default(struct uml_ctx *ctx, struct uml_kernel **ret)
 {
 	const char *env = getenv("UML_KERNEL");
@@ -166,17 +171,8 @@ UML_EXPORT int uml_kernel_new_default(struct uml_ctx *ctx, struct uml_kernel **r
 	return r;
 }
 
-UML_EXPORT struct uml_kernel *uml_kernel_ref(struct uml_kernel *k)
+static void kernel_free(struct uml_kernel *k)
 {
-	if (k)
-		__atomic_add_fetch(&k->refcount, 1, __ATOMIC_RELAXED);
-	return k;
-}
-
-UML_EXPORT struct uml_kernel *uml_kernel_unref(struct uml_kernel *k)
-{
-	if (!k || __atomic_sub_fetch(&k->refcount, 1, __ATOMIC_ACQ_REL) > 0)
-		return NULL;
 	uml_ctx_unref(k->ctx);
 	free(k->path);
 	free(k->version);
@@ -184,8 +180,9 @@ UML_EXPORT struct uml_kernel *uml_kernel_unref(struct uml_kernel *k)
 	free(k->config_value);
 	free(k->last_error);
 	free(k);
-	return NULL;
 }
+
+UML_DEFINE_REF_UNREF(uml_kernel, uml_kernel, kernel_free)
 
 struct uml_ctx *uml_kernel_get_ctx(struct uml_kernel *k)
 {
@@ -213,9 +210,9 @@ static int run_probe(struct uml_kernel *k, const char *option, char **out)
 	char *argv[] = { k->path, (char *)option, NULL };
 	int status, r;
 
-	r = uml_spawn_capture(k->ctx, argv, out, NULL, &status, PROBE_TIMEOUT_MS);
+	r = uml_spawn_capture(k->ctx, &k->last_error, argv, out, NULL, &status, PROBE_TIMEOUT_MS);
 	if (r < 0)
-		return kfail(k, r, "running '%s %s' failed: %s", k->path, option, strerror(-r));
+		return r;
 	if (status != 0) {
 		free(*out);
 		*out = NULL;

@@ -1,308 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The UML management console (mconsole) client: requests over the guest's
- * unix datagram socket, replies, and notify datagrams.
- *
- * Wire format (arch/um/drivers/mconsole.h, host byte order):
- *   request: u32 magic, u32 version, u32 len, char data[512]
- *   reply:   u32 err,   u32 more,    u32 len, char data[512]  (repeated while more)
- *   notify:  u32 magic, u32 version, u32 type, u32 len, char data[512]
- * The kernel sends only the used part of data[]; every reply part carries
- * its text plus a terminating NUL in len.  Everything that comes off the
- * socket is treated as hostile: lengths are checked against the datagram.
+ * unix datagram socket (arch/um/drivers/mconsole_user.c is the peer), the
+ * typed calls of the public API, and the checks of their arguments.  The
+ * wire format lives in mconsole-proto.c.
  */
 #include "config.h"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include "libuml-private.h"
-
-struct mc_request {
-	uint32_t magic;
-	uint32_t version;
-	uint32_t len;
-	char data[UML_MCONSOLE_MAX_DATA];
-};
-
-struct mc_reply {
-	uint32_t err;
-	uint32_t more;
-	uint32_t len;
-	char data[UML_MCONSOLE_MAX_DATA];
-};
-
-struct mc_notify {
-	uint32_t magic;
-	uint32_t version;
-	uint32_t type;
-	uint32_t len;
-	char data[UML_MCONSOLE_MAX_DATA];
-};
-
-#define MC_REPLY_HDR offsetof(struct mc_reply, data)
-#define MC_NOTIFY_HDR offsetof(struct mc_notify, data)
-
-/*
- * A reply is at most this big in all.  proc of a large file legitimately
- * sends many parts, but a peer that keeps setting `more` must not make us
- * grow without bound.
- */
-#define MC_MAX_REPLY (16u << 20)
-
-/* Milliseconds left until deadline (usec, 0 = none), for poll(). */
-static int ms_left(uint64_t deadline)
-{
-	uint64_t now;
-
-	if (!deadline)
-		return -1;
-	now = uml_now_usec();
-	if (now >= deadline)
-		return 0;
-	return (int)((deadline - now + 999) / 1000);
-}
-
-static int wait_fd(int fd, short events, uint64_t deadline)
-{
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = events };
-		int r = poll(&p, 1, ms_left(deadline));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -ETIMEDOUT;
-		return 0;
-	}
-}
-
-/*
- * The kernel answers with sendto() to the address the request came from,
- * so the client socket needs one.  Autobind gives an abstract address
- * without touching the file system.  Where that is refused, bind a path in
- * a private mode-0700 directory; it must stay until the reply is in (an
- * unlinked path cannot be reached), and unbind_client() removes it.
- */
-static int bind_client(int fd, char **tmpdir)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[] = "/tmp/libuml-mc-XXXXXX";
-	const char *base;
-	int n;
-
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa_family_t)) == 0)
-		return 0;
-	base = getenv("TMPDIR");
-	if (base && base[0] == '/' && strlen(base) < 60) {
-		char *t;
-
-		if (asprintf(&t, "%s/libuml-mc-XXXXXX", base) < 0)
-			return -ENOMEM;
-		if (!mkdtemp(t)) {
-			free(t);
-			t = NULL;
-		}
-		*tmpdir = t;
-	}
-	if (!*tmpdir) {
-		if (!mkdtemp(dir))
-			return -errno;
-		*tmpdir = strdup(dir);
-		if (!*tmpdir) {
-			rmdir(dir);
-			return -ENOMEM;
-		}
-	}
-	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/c", *tmpdir);
-	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
-	return 0;
-}
-
-static void unbind_client(char *tmpdir)
-{
-	char path[128];
-
-	if (!tmpdir)
-		return;
-	snprintf(path, sizeof(path), "%s/c", tmpdir);
-	unlink(path);
-	rmdir(tmpdir);
-	free(tmpdir);
-}
-
-/*
- * Checks one reply datagram of n bytes (real size, maybe more than was
- * received) and appends its text to out.  Returns 1 when more parts
- * follow, 0 for the last part, or a negative errno.
- */
-static int take_reply(const struct mc_reply *rep, size_t n, struct uml_buf *out, int *err_flag)
-{
-	size_t len;
-
-	if (n < MC_REPLY_HDR || n > sizeof(*rep))
-		return -EBADMSG;
-	if (rep->len > UML_MCONSOLE_MAX_DATA || rep->len > n - MC_REPLY_HDR)
-		return -EBADMSG;
-	len = rep->len;
-	/* the kernel counts the NUL it puts after each part's text */
-	if (len > 0 && rep->data[len - 1] == '\0')
-		len--;
-	if (out->len + len > MC_MAX_REPLY)
-		return -EMSGSIZE;
-	if (uml_buf_append(out, rep->data, len) < 0)
-		return -ENOMEM;
-	/* only the first part carries it; keep the first one seen */
-	if (rep->err && !*err_flag)
-		*err_flag = (int)rep->err;
-	return rep->more ? 1 : 0;
-}
-
-int uml_mconsole_parse_reply(const void *buf, size_t n, struct uml_buf *out, int *err_flag)
-{
-	struct mc_reply rep;
-
-	if (!buf || n > sizeof(rep))
-		return -EBADMSG;
-	/* any alignment: copy instead of casting */
-	memcpy(&rep, buf, n);
-	return take_reply(&rep, n, out, err_flag);
-}
-
-int uml_mconsole_call(const char *sock_path, const char *command, int timeout_ms,
-		      char **reply, size_t *reply_len, int *err_flag)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct mc_request req = { .magic = UML_MCONSOLE_MAGIC, .version = UML_MCONSOLE_VERSION };
-	struct mc_reply rep;
-	struct uml_buf out = { 0 };
-	uint64_t deadline = 0;
-	char *tmpdir = NULL;
-	size_t clen;
-	int fd, r, eflag = 0;
-
-	if (!sock_path || !command || !reply)
-		return -EINVAL;
-	if (strlen(sock_path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	clen = strlen(command);
-	/* the kernel refuses len >= 512: it NUL-terminates data[len] */
-	if (clen >= UML_MCONSOLE_MAX_DATA)
-		return -E2BIG;
-	strcpy(sa.sun_path, sock_path);
-	req.len = (uint32_t)clen;
-	memcpy(req.data, command, clen);
-	if (timeout_ms >= 0)
-		deadline = uml_now_usec() + (uint64_t)timeout_ms * 1000u + 1;
-
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	r = bind_client(fd, &tmpdir);
-	if (r < 0)
-		goto out;
-	/* connected: only the guest's socket can answer */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = send(fd, &req, offsetof(struct mc_request, data) + clen, 0);
-
-		if (n >= 0)
-			break;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN) {
-			r = -errno;
-			goto out;
-		}
-		/* the guest's receive queue is full */
-		r = wait_fd(fd, POLLOUT, deadline);
-		if (r < 0)
-			goto out;
-	}
-	for (;;) {
-		ssize_t n;
-
-		r = wait_fd(fd, POLLIN, deadline);
-		if (r < 0)
-			goto out;
-		/* MSG_TRUNC: n is the datagram's real size, to spot oversized ones */
-		n = recv(fd, &rep, sizeof(rep), MSG_TRUNC);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			r = -errno;
-			goto out;
-		}
-		r = take_reply(&rep, (size_t)n, &out, &eflag);
-		if (r < 0)
-			goto out;
-		if (r == 0)
-			break;
-	}
-	if (!out.data && uml_buf_append(&out, "", 0) < 0) {
-		r = -ENOMEM;
-		goto out;
-	}
-	*reply = out.data;
-	out.data = NULL;
-	if (reply_len)
-		*reply_len = out.len;
-	if (err_flag)
-		*err_flag = eflag;
-	r = 0;
-out:
-	uml_buf_free(&out);
-	close(fd);
-	unbind_client(tmpdir);
-	return r;
-}
-
-int uml_mconsole_parse_notify(const void *buf, size_t n, int *type, const char **data,
-			      size_t *len)
-{
-	const char *p = buf;
-	uint32_t hdr[4];		/* magic, version, type, len */
-	size_t dlen;
-
-	if (!buf || n < MC_NOTIFY_HDR || n > sizeof(struct mc_notify))
-		return -EBADMSG;
-	/* buf is any byte buffer: copy the header out instead of casting */
-	memcpy(hdr, p, sizeof(hdr));
-	if (hdr[0] != UML_MCONSOLE_MAGIC || hdr[1] != UML_MCONSOLE_VERSION)
-		return -EBADMSG;
-	if (hdr[2] > UML_MCONSOLE_NOTIFY_USER)
-		return -EBADMSG;
-	if (hdr[3] > UML_MCONSOLE_MAX_DATA || hdr[3] > n - MC_NOTIFY_HDR)
-		return -EBADMSG;
-	dlen = hdr[3];
-	p += MC_NOTIFY_HDR;
-	/* the kernel sends the socket name and panic text with their NUL */
-	if ((hdr[2] == UML_MCONSOLE_NOTIFY_SOCKET || hdr[2] == UML_MCONSOLE_NOTIFY_PANIC) &&
-	    dlen > 0 && p[dlen - 1] == '\0')
-		dlen--;
-	if (type)
-		*type = (int)hdr[2];
-	if (data)
-		*data = p;
-	if (len)
-		*len = dlen;
-	return 0;
-}
-
-/* ---- public API ---------------------------------------------------------- */
+#include "instance-internal.h"
+#include "mconsole-proto.h"
 
 /* Where a request goes and where its failure is recorded. */
 struct mc_peer {
@@ -332,7 +41,7 @@ static int mc_fail_io(const struct mc_peer *p, const char *command, int r)
 	case -EMSGSIZE:
 		return uml_fail(p->ctx, p->slot, r,
 				"mconsole reply from '%s' to '%.64s' exceeds %u bytes",
-				p->path, command, MC_MAX_REPLY);
+				p->path, command, UML_MCONSOLE_MAX_REPLY);
 	case -E2BIG:
 		return uml_fail(p->ctx, p->slot, r,
 				"mconsole command of %zu bytes is too long (at most %d): '%.64s...'",
@@ -417,10 +126,10 @@ static int inst_peer(struct uml_instance *inst, struct mc_peer *p)
 {
 	if (!inst)
 		return -EINVAL;
-	p->ctx = uml_instance_get_ctx(inst);
-	p->slot = uml_instance_last_error_slot(inst);
-	p->name = uml_instance_get_umid(inst);
-	p->path = uml_instance_get_mconsole_path(inst);
+	p->ctx = inst->ctx;
+	p->slot = &inst->last_error;
+	p->name = inst->umid;
+	p->path = uml_instance_running(inst) ? inst->mconsole_path : NULL;
 	p->timeout_ms = UML_MCONSOLE_TIMEOUT_MS;
 	if (!p->path)
 		return uml_fail(p->ctx, p->slot, -ENOTCONN, "guest '%s' is not running", p->name);
@@ -549,8 +258,7 @@ UML_EXPORT int uml_instance_mconsole(struct uml_instance *inst, const char *comm
 	if (!inst)
 		return -EINVAL;
 	if (!command || !command[0] || !reply)
-		return uml_fail(uml_instance_get_ctx(inst), uml_instance_last_error_slot(inst),
-				-EINVAL, "uml_instance_mconsole: %s missing",
+		return ifail(inst, -EINVAL, "uml_instance_mconsole: %s missing",
 				!command || !command[0] ? "command" : "reply pointer");
 	return inst_run(inst, &raw, NULL, reply, reply_len);
 }

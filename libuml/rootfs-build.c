@@ -1195,3 +1195,60 @@ void rootfs_build_init(struct build *b, struct uml_rootfs *rootfs)
 	b->image_bytes = rootfs->size;
 	clock_gettime(CLOCK_REALTIME, &b->now);
 }
+
+UML_EXPORT int uml_rootfs_create_from_dir(struct uml_rootfs *rootfs, const char *dir,
+					  unsigned flags)
+{
+	struct build b;
+	struct stat st;
+	int fd, r;
+
+	if (!rootfs)
+		return -EINVAL;
+	if (!dir || !dir[0])
+		return rfail(rootfs, -EINVAL, "source directory for '%s' is %s", rootfs->path,
+			     dir ? "empty" : "NULL");
+	r = rootfs_check_target(rootfs, flags);
+	if (r < 0)
+		return r;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -ENOTDIR || (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)))
+			return rfail(rootfs, -ENOTDIR, "source '%s' is not a directory", dir);
+		return rfail(rootfs, r, "cannot open source directory '%s': %s", dir, strerror(-r));
+	}
+	if (fstat(fd, &st) < 0) {
+		r = rfail(rootfs, -errno, "cannot stat '%s': %m", dir);
+		close(fd);
+		return r;
+	}
+	rootfs_build_init(&b, rootfs);
+	b.what = dir;
+	rootfs_geometry(&b, 0);
+	b.root = rootfs_node_add(NULL, "", st.st_mode);
+	r = b.root ? 0 : -ENOMEM;
+	if (r == 0) {
+		rootfs_set_stat(b.root, &st);
+		r = rootfs_scan_dir(&b, dup(fd), b.root);
+	}
+	if (r == 0) {
+		rootfs_estimate(&b, b.root);
+		rootfs_geometry(&b, b.total);
+		r = rootfs_build_image(&b, fd, flags);
+	}
+	close(fd);
+	rootfs_build_free(&b);
+	if (r == -ENOMEM)
+		return rfail(rootfs, r, "out of memory creating '%s' from '%s'", rootfs->path, dir);
+	if (r == 0) {
+		rootfs->ready_marker = NULL;
+		rootfs->root_rw = false;
+	}
+	if (r == 0)
+		uml_info(rootfs->ctx, "created %s image '%s' from '%s' (%llu entries)",
+			 rootfs->fs_type == UML_FS_EXT4 ? "ext4" :
+			 rootfs->fs_type == UML_FS_EXT3 ? "ext3" : "ext2", rootfs->path, dir,
+			 (unsigned long long)b.total);
+	return r;
+}

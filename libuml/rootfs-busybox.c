@@ -123,22 +123,25 @@ out:
 }
 
 /* Runs busybox --list-full (or --list); 0 and the list, or a negative errno. */
-static int busybox_applets(struct uml_ctx *ctx, const char *busybox, char **out, bool *full)
+static int busybox_applets(struct uml_rootfs *rootfs, const char *busybox, char **out,
+			   bool *full)
 {
 	int status, r;
 
-	r = uml_spawn_capture(ctx, (char *[]){ (char *)busybox, "--list-full", NULL }, out, NULL,
+	r = uml_spawn_capture(rootfs->ctx, &rootfs->last_error,
+			      (char *[]){ (char *)busybox, "--list-full", NULL }, out, NULL,
 			      &status, 30000);
 	*full = r == 0 && status == 0 && strchr(*out, '/');
 	if (*full)
 		return 0;
 	if (r == 0)
 		free(*out);
-	r = uml_spawn_capture(ctx, (char *[]){ (char *)busybox, "--list", NULL }, out, NULL,
+	r = uml_spawn_capture(rootfs->ctx, &rootfs->last_error,
+			      (char *[]){ (char *)busybox, "--list", NULL }, out, NULL,
 			      &status, 30000);
 	if (r == 0 && (status != 0 || !(*out)[0])) {
 		free(*out);
-		r = -EIO;
+		r = rfail(rootfs, -ENOEXEC, "busybox '%s' did not list its applets", busybox);
 	}
 	return r;
 }
@@ -338,10 +341,9 @@ UML_EXPORT int uml_rootfs_create_busybox(struct uml_rootfs *rootfs, const char *
 		return r;
 	if (stat(busybox, &st) < 0)
 		return rfail(rootfs, -errno, "busybox '%s': %m", busybox);
-	r = busybox_applets(rootfs->ctx, busybox, &applets, &full);
+	r = busybox_applets(rootfs, busybox, &applets, &full);
 	if (r < 0)
-		return rfail(rootfs, -ENOEXEC, "busybox '%s' did not list its applets: %s", busybox,
-			     strerror(-r));
+		return r;
 	rootfs_build_init(&b, rootfs);
 	b.what = "the busybox guest";
 	rootfs_geometry(&b, 0);

@@ -28,21 +28,6 @@ struct cfg {
 	enum uml_init_system init;
 };
 
-static const char *const init_names[] = {
-	[UML_INIT_UNKNOWN] = "unknown",
-	[UML_INIT_SYSTEMD] = "systemd",
-	[UML_INIT_SYSVINIT] = "sysvinit",
-	[UML_INIT_UPSTART] = "upstart",
-	[UML_INIT_BUSYBOX] = "busybox",
-};
-
-UML_EXPORT const char *uml_init_system_to_string(enum uml_init_system init)
-{
-	if ((unsigned)init >= ARRAY_SIZE(init_names))
-		return NULL;
-	return init_names[init];
-}
-
 /* ---- settings ------------------------------------------------------------------ */
 
 static bool valid_hostname(const char *s)
@@ -224,7 +209,7 @@ UML_EXPORT int uml_rootfs_set_init(struct uml_rootfs *rootfs, enum uml_init_syst
 
 	if (!rootfs)
 		return -EINVAL;
-	if ((unsigned)init >= ARRAY_SIZE(init_names))
+	if (!uml_init_system_to_string(init))
 		return rfail(rootfs, -EINVAL, "unknown init system %d for '%s'", (int)init,
 			     rootfs->path);
 	g = rootfs_guest(rootfs);
@@ -339,86 +324,6 @@ static const char *field(const char *l, size_t len, unsigned n, char *buf, size_
 			return buf;
 		}
 	}
-}
-
-/* ---- init detection ------------------------------------------------------------------ */
-
-static enum uml_init_system detect_init(ext2_filsys fs)
-{
-	static const struct { const char *path; enum uml_init_system init; } known[] = {
-		{ "/lib/systemd/systemd", UML_INIT_SYSTEMD },
-		{ "/usr/lib/systemd/systemd", UML_INIT_SYSTEMD },
-		{ "/bin/busybox", UML_INIT_BUSYBOX },
-		{ "/sbin/upstart", UML_INIT_UPSTART },
-		{ "/lib/sysvinit/init", UML_INIT_SYSVINIT },
-	};
-	ext2_ino_t init, ino;
-
-	if (!lookup(fs, "/sbin/init", true, &init))
-		return UML_INIT_UNKNOWN;
-	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
-		if (lookup(fs, known[i].path, true, &ino) && ino == init)
-			return known[i].init;
-	/* the /init script of libuml's busybox guests */
-	if (lookup(fs, "/init", true, &ino) && ino == init && lookup(fs, "/bin/busybox", true, &ino))
-		return UML_INIT_BUSYBOX;
-	if (lookup(fs, "/etc/init/rc-sysinit.conf", true, &ino) &&
-	    lookup(fs, "/sbin/initctl", true, &ino))
-		return UML_INIT_UPSTART;
-	if (lookup(fs, "/etc/inittab", true, &ino) || lookup(fs, "/usr/share/sysvinit/inittab", true,
-							      &ino))
-		return UML_INIT_SYSVINIT;
-	return UML_INIT_UNKNOWN;
-}
-
-UML_EXPORT int uml_rootfs_get_init_system(struct uml_rootfs *rootfs, enum uml_init_system *ret)
-{
-	ext2_filsys fs;
-	int r;
-
-	if (!rootfs)
-		return -EINVAL;
-	if (!ret)
-		return rfail(rootfs, -EINVAL, "no place for the init system of '%s'", rootfs->path);
-	if (rootfs->backing)
-		return rfail(rootfs, -EOPNOTSUPP, "'%s' is a COW overlay; look at its backing image "
-			     "'%s' instead", rootfs->path, rootfs->backing);
-	r = rootfs_open_fs(rootfs, rootfs->path, false, &fs);
-	if (r < 0)
-		return r;
-	*ret = detect_init(fs);
-	ext2fs_close_free(&fs);
-	return 0;
-}
-
-/* Points /sbin/init at the chosen init, which must be installed. */
-static int choose_init(struct cfg *c)
-{
-	static const char *const target[] = {
-		[UML_INIT_SYSTEMD] = "/lib/systemd/systemd",
-		[UML_INIT_SYSVINIT] = "/lib/sysvinit/init",
-		[UML_INIT_BUSYBOX] = "/bin/busybox",
-	};
-	enum uml_init_system want = c->g->init;
-	const char *t = (unsigned)want < ARRAY_SIZE(target) ? target[want] : NULL;
-	int r;
-
-	if (want == UML_INIT_UNKNOWN || want == c->init)
-		return 0;
-	if (!t)
-		return rfail(c->rootfs, -ENOTSUP, "libuml cannot switch '%s' to %s; only systemd, "
-			     "sysvinit and busybox can be chosen", c->rootfs->path,
-			     init_names[want]);
-	if (!exists(c, t))
-		return rfail(c->rootfs, -ENOENT, "cannot make %s the init of '%s': %s is not in the "
-			     "image (Debian: %s)", init_names[want], c->rootfs->path, t,
-			     want == UML_INIT_SYSTEMD ? "install systemd" :
-			     want == UML_INIT_SYSVINIT ? "install sysvinit-core" :
-			     "install busybox-static");
-	r = put_link(c, "/sbin/init", t);
-	if (r == 0)
-		c->init = want;
-	return r;
 }
 
 /* ---- the fixups ----------------------------------------------------------------------- */
@@ -547,14 +452,6 @@ static int write_interfaces(struct cfg *c, const struct net *n)
 	r = ensure_dir(c, "/etc/network");
 	if (r == 0)
 		r = put_file(c, "/etc/network/interfaces", 0644, text);
-	/* busybox ifup runs the hook directories and fails without them */
-	if (c->init == UML_INIT_BUSYBOX) {
-		static const char *const hooks[] = { "/etc/network/if-pre-up.d",
-			"/etc/network/if-up.d", "/etc/network/if-down.d", "/etc/network/if-post-down.d" };
-
-		for (size_t i = 0; r == 0 && i < ARRAY_SIZE(hooks); i++)
-			r = ensure_dir(c, hooks[i]);
-	}
 	return r;
 }
 
@@ -587,31 +484,6 @@ static int write_networkd(struct cfg *c, const struct net *n)
 	if (r == 0 && exists(c, "/lib/systemd/system/systemd-networkd.socket"))
 		r = enable_unit(c, "sockets", "systemd-networkd.socket");
 	return r;
-}
-
-static int write_network(struct cfg *c)
-{
-	const char *why;
-	struct net n;
-	int r;
-
-	if (!c->g->network)
-		return 0;
-	parse_net(c->g->network, &n, &why);	/* checked when set */
-	if (c->init == UML_INIT_SYSTEMD && exists(c, "/lib/systemd/systemd-networkd")) {
-		r = write_networkd(c, &n);
-	} else if (c->init == UML_INIT_BUSYBOX) {
-		r = write_interfaces(c, &n);
-	} else if (exists(c, "/sbin/ifup")) {
-		r = write_interfaces(c, &n);
-	} else if (n.kind == NET_NONE) {
-		r = 0;
-	} else {
-		return rfail(c->rootfs, -ENOENT, "cannot configure the network of '%s': it has "
-			     "neither systemd-networkd nor ifupdown (Debian: install ifupdown)",
-			     c->rootfs->path);
-	}
-	return r < 0 ? r : write_resolv(c, &n);
 }
 
 /* ---- getty on the console, per init --------------------------------------------------- */
@@ -794,29 +666,188 @@ static int getty_busybox(struct cfg *c)
 	return r;
 }
 
+/* ---- network, per init ------------------------------------------------------------- */
+
+/* ifupdown where it is installed; nothing to do for no network. */
+static int network_ifupdown(struct cfg *c, const struct net *n)
+{
+	if (exists(c, "/sbin/ifup"))
+		return write_interfaces(c, n);
+	if (n->kind == NET_NONE)
+		return 0;
+	return rfail(c->rootfs, -ENOENT, "cannot configure the network of '%s': it has neither "
+		     "systemd-networkd nor ifupdown (Debian: install ifupdown)", c->rootfs->path);
+}
+
+static int network_systemd(struct cfg *c, const struct net *n)
+{
+	if (exists(c, "/lib/systemd/systemd-networkd"))
+		return write_networkd(c, n);
+	return network_ifupdown(c, n);
+}
+
+static int network_busybox(struct cfg *c, const struct net *n)
+{
+	/* busybox ifup runs the hook directories and fails without them */
+	static const char *const hooks[] = { "/etc/network/if-pre-up.d", "/etc/network/if-up.d",
+		"/etc/network/if-down.d", "/etc/network/if-post-down.d" };
+	int r = write_interfaces(c, n);
+
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(hooks); i++)
+		r = ensure_dir(c, hooks[i]);
+	return r;
+}
+
+/* ---- the init systems ------------------------------------------------------------- */
+
+static bool looks_like_busybox(ext2_filsys fs, ext2_ino_t init)
+{
+	ext2_ino_t ino;
+
+	/* the /init script of libuml's busybox guests */
+	return lookup(fs, "/init", true, &ino) && ino == init && lookup(fs, "/bin/busybox", true, &ino);
+}
+
+static bool looks_like_upstart(ext2_filsys fs, ext2_ino_t init)
+{
+	ext2_ino_t ino;
+
+	return lookup(fs, "/etc/init/rc-sysinit.conf", true, &ino) &&
+	       lookup(fs, "/sbin/initctl", true, &ino);
+}
+
+/* an inittab: also busybox's and upstart's images may have one, so theirs come first */
+static bool looks_like_sysvinit(ext2_filsys fs, ext2_ino_t init)
+{
+	ext2_ino_t ino;
+
+	return !looks_like_busybox(fs, init) && !looks_like_upstart(fs, init) &&
+	       (lookup(fs, "/etc/inittab", true, &ino) ||
+		lookup(fs, "/usr/share/sysvinit/inittab", true, &ino));
+}
+
+/*
+ * One row per init system: how it is recognised, how libuml makes it the
+ * init, and what it needs written.  To add one: a value in enum
+ * uml_init_system (libuml.h) and a row here.
+ */
+static const struct init_system {
+	const char *name;
+	/* /sbin/init resolving to one of these names it */
+	const char *binaries[2];
+	/* else: does the image look like it (fs, the inode of /sbin/init)? */
+	bool (*looks_like)(ext2_filsys fs, ext2_ino_t init);
+	/* what /sbin/init points at to choose it, and the Debian package with it */
+	const char *choose_target, *package;
+	int (*write_getty)(struct cfg *c);
+	int (*write_network)(struct cfg *c, const struct net *n);
+	const char *password_method;	/* crypt prefix its login knows */
+	const char *ready_marker;	/* what its console shows once it is up */
+} init_systems[] = {
+	[UML_INIT_UNKNOWN] = { "unknown", .write_network = network_ifupdown,
+		.password_method = "$y$", .ready_marker = CONSOLE_MARKER },
+	[UML_INIT_SYSTEMD] = { "systemd", { "/lib/systemd/systemd", "/usr/lib/systemd/systemd" },
+		NULL, "/lib/systemd/systemd", "systemd", getty_systemd, network_systemd, "$y$",
+		CONSOLE_MARKER },
+	[UML_INIT_SYSVINIT] = { "sysvinit", { "/lib/sysvinit/init" }, looks_like_sysvinit,
+		"/lib/sysvinit/init", "sysvinit-core", getty_sysvinit, network_ifupdown, "$y$",
+		CONSOLE_MARKER },
+	[UML_INIT_UPSTART] = { "upstart", { "/sbin/upstart" }, looks_like_upstart,
+		NULL, NULL, getty_upstart, network_ifupdown, "$y$", CONSOLE_MARKER },
+	/* busybox's login knows SHA-512 crypt but not yescrypt */
+	[UML_INIT_BUSYBOX] = { "busybox", { "/bin/busybox" }, looks_like_busybox,
+		"/bin/busybox", "busybox-static", getty_busybox, network_busybox, "$6$",
+		UML_BUSYBOX_READY_MARKER },
+};
+
+UML_EXPORT const char *uml_init_system_to_string(enum uml_init_system init)
+{
+	if ((unsigned)init >= ARRAY_SIZE(init_systems))
+		return NULL;
+	return init_systems[init].name;
+}
+
+static enum uml_init_system detect_init(ext2_filsys fs)
+{
+	ext2_ino_t init, ino;
+
+	if (!lookup(fs, "/sbin/init", true, &init))
+		return UML_INIT_UNKNOWN;
+	for (size_t i = 0; i < ARRAY_SIZE(init_systems); i++)
+		for (size_t j = 0; j < ARRAY_SIZE(init_systems[i].binaries); j++)
+			if (init_systems[i].binaries[j] &&
+			    lookup(fs, init_systems[i].binaries[j], true, &ino) && ino == init)
+				return (enum uml_init_system)i;
+	for (size_t i = 0; i < ARRAY_SIZE(init_systems); i++)
+		if (init_systems[i].looks_like && init_systems[i].looks_like(fs, init))
+			return (enum uml_init_system)i;
+	return UML_INIT_UNKNOWN;
+}
+
+UML_EXPORT int uml_rootfs_get_init_system(struct uml_rootfs *rootfs, enum uml_init_system *ret)
+{
+	ext2_filsys fs;
+	int r;
+
+	if (!rootfs)
+		return -EINVAL;
+	if (!ret)
+		return rfail(rootfs, -EINVAL, "no place for the init system of '%s'", rootfs->path);
+	if (rootfs->backing)
+		return rfail(rootfs, -EOPNOTSUPP, "'%s' is a COW overlay; look at its backing image "
+			     "'%s' instead", rootfs->path, rootfs->backing);
+	r = rootfs_open_fs(rootfs, rootfs->path, false, &fs);
+	if (r < 0)
+		return r;
+	*ret = detect_init(fs);
+	ext2fs_close_free(&fs);
+	return 0;
+}
+
+/* Points /sbin/init at the chosen init, which must be installed. */
+static int choose_init(struct cfg *c)
+{
+	const struct init_system *want = &init_systems[c->g->init];
+	int r;
+
+	if (c->g->init == UML_INIT_UNKNOWN || c->g->init == c->init)
+		return 0;
+	if (!want->choose_target)
+		return rfail(c->rootfs, -ENOTSUP, "libuml cannot switch '%s' to %s; only systemd, "
+			     "sysvinit and busybox can be chosen", c->rootfs->path, want->name);
+	if (!exists(c, want->choose_target))
+		return rfail(c->rootfs, -ENOENT, "cannot make %s the init of '%s': %s is not in the "
+			     "image (Debian: install %s)", want->name, c->rootfs->path,
+			     want->choose_target, want->package);
+	r = put_link(c, "/sbin/init", want->choose_target);
+	if (r == 0)
+		c->init = c->g->init;
+	return r;
+}
+
+static int write_network(struct cfg *c)
+{
+	const char *why;
+	struct net n;
+	int r;
+
+	if (!c->g->network)
+		return 0;
+	parse_net(c->g->network, &n, &why);	/* checked when set */
+	r = init_systems[c->init].write_network(c, &n);
+	return r < 0 ? r : write_resolv(c, &n);
+}
+
 static int write_getty(struct cfg *c)
 {
-	switch (c->init) {
-	case UML_INIT_SYSTEMD:
-		return getty_systemd(c);
-	case UML_INIT_SYSVINIT:
-		return getty_sysvinit(c);
-	case UML_INIT_UPSTART:
-		return getty_upstart(c);
-	case UML_INIT_BUSYBOX:
-		return getty_busybox(c);
-	case UML_INIT_UNKNOWN:
-		break;
-	}
-	return 0;
+	return init_systems[c->init].write_getty ? init_systems[c->init].write_getty(c) : 0;
 }
 
 /* ---- root password ----------------------------------------------------------------- */
 
 static int hash_password(struct cfg *c, const char *pw, char **ret)
 {
-	/* busybox's login knows SHA-512 crypt but not yescrypt */
-	const char *prefix = c->init == UML_INIT_BUSYBOX ? "$6$" : "$y$";
+	const char *prefix = init_systems[c->init].password_method;
 	struct crypt_data *cd;
 	char *salt, *h;
 	int r = 0;
@@ -974,7 +1005,8 @@ UML_EXPORT int uml_rootfs_configure(struct uml_rootfs *rootfs, unsigned flags)
 	if (r < 0)
 		goto out;
 	c.init = detect_init(c.b.fs);
-	uml_info(rootfs->ctx, "image '%s': init system %s", rootfs->path, init_names[c.init]);
+	uml_info(rootfs->ctx, "image '%s': init system %s", rootfs->path,
+		 init_systems[c.init].name);
 	r = choose_init(&c);
 	if (r == 0 && c.init == UML_INIT_UNKNOWN) {
 		ext2_ino_t ino;
@@ -998,11 +1030,10 @@ UML_EXPORT int uml_rootfs_configure(struct uml_rootfs *rootfs, unsigned flags)
 		r = write_password(&c);
 	r = rootfs_edit_close(&c.b, r);
 	if (r == 0) {
-		rootfs->ready_marker = c.init == UML_INIT_BUSYBOX ? UML_BUSYBOX_READY_MARKER :
-				       CONSOLE_MARKER;
+		rootfs->ready_marker = init_systems[c.init].ready_marker;
 		rootfs->root_rw = false;	/* its init checks and remounts / itself */
 		uml_info(rootfs->ctx, "configured '%s' for %s%s%s%s", rootfs->path,
-			 init_names[c.init], c.g->hostname ? ", host name " : "",
+			 init_systems[c.init].name, c.g->hostname ? ", host name " : "",
 			 c.g->hostname ? c.g->hostname : "", c.g->autologin ? ", autologin" : "");
 	}
 out:

@@ -38,38 +38,6 @@
 
 /* ---- settings ---------------------------------------------------------------- */
 
-struct rootfs_guest *rootfs_guest(struct uml_rootfs *rootfs)
-{
-	if (!rootfs->guest)
-		rootfs->guest = calloc(1, sizeof(*rootfs->guest));
-	return rootfs->guest;
-}
-
-void rootfs_guest_free(struct uml_rootfs *rootfs)
-{
-	struct rootfs_guest *g = rootfs->guest;
-
-	if (!g)
-		return;
-	rootfs_mount_release(rootfs);
-	free(g->mirror);
-	free(g->default_mirror);
-	free(g->arch);
-	free(g->variant);
-	for (size_t i = 0; i < g->n_packages; i++)
-		free(g->packages[i]);
-	free(g->packages);
-	free(g->cache_dir);
-	free(g->hostname);
-	free(g->network);
-	if (g->root_password)
-		explicit_bzero(g->root_password, strlen(g->root_password));
-	free(g->root_password);
-	free(g->mountpoint);
-	free(g);
-	rootfs->guest = NULL;
-}
-
 /* Replaces *slot by a copy of value (NULL allowed). */
 static bool all_chars(const char *s, const char *extra)
 {
@@ -657,11 +625,10 @@ static int run_debootstrap(struct dbs_run *rn, char *const argv[])
 		r = rfail(rootfs, -errno, "pipe: %m");
 		goto out;
 	}
-	r = uml_spawn(ctx, argv, envp, NULL, 0, p[1], NULL, &sp);
+	r = uml_spawn(ctx, &rootfs->last_error, argv, envp, NULL, 0, p[1], NULL, &sp);
 	close(p[1]);
 	if (r < 0) {
 		close(p[0]);
-		r = rfail(rootfs, r, "cannot run %s: %s", argv[0], strerror(-r));
 		goto out;
 	}
 	for (;;) {
@@ -743,8 +710,8 @@ static char *host_arch(struct uml_ctx *ctx)
 	int status;
 
 	if (access("/usr/bin/dpkg", X_OK) == 0 &&
-	    uml_spawn_capture(ctx, (char *[]){ "/usr/bin/dpkg", "--print-architecture", NULL }, &out,
-			      &len, &status, 10000) == 0 && status == 0) {
+	    uml_spawn_capture(ctx, NULL, (char *[]){ "/usr/bin/dpkg", "--print-architecture", NULL },
+			      &out, &len, &status, 10000) == 0 && status == 0) {
 		while (len && (out[len - 1] == '\n' || out[len - 1] == ' '))
 			out[--len] = '\0';
 		if (len && all_chars(out, "-"))

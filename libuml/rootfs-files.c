@@ -898,7 +898,8 @@ UML_EXPORT int uml_rootfs_resize(struct uml_rootfs *rootfs, uint64_t new_size)
 	if (truncate(rootfs->path, (off_t)new_size) < 0)
 		return rfail(rootfs, -errno, "cannot grow '%s' to %llu bytes: %m", rootfs->path,
 			     (unsigned long long)new_size);
-	r = uml_spawn_capture(rootfs->ctx, (char *[]){ (char *)resize2fs, "-f", rootfs->path, NULL },
+	r = uml_spawn_capture(rootfs->ctx, &rootfs->last_error,
+			      (char *[]){ (char *)resize2fs, "-f", rootfs->path, NULL },
 			      &out, NULL, &status, 600000);
 	if (r == 0 && status != 0) {
 		size_t l = strlen(out);
@@ -907,8 +908,6 @@ UML_EXPORT int uml_rootfs_resize(struct uml_rootfs *rootfs, uint64_t new_size)
 			out[--l] = '\0';
 		r = rfail(rootfs, -EIO, "resize2fs failed to grow '%s' to %llu bytes: %s",
 			  rootfs->path, (unsigned long long)new_size, out);
-	} else if (r < 0) {
-		r = rfail(rootfs, r, "cannot run %s: %s", resize2fs, strerror(-r));
 	}
 	free(out);
 	if (r < 0) {

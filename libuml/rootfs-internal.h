@@ -159,7 +159,7 @@ int rootfs_edit_put(struct build *b, const char *guest_path, mode_t mode, const 
 		    size_t len, dev_t rdev);
 int rootfs_edit_remove(struct build *b, const char *guest_path);
 
-/* rootfs-debootstrap.c, rootfs-configure.c, rootfs-mount.c */
+/* settings of rootfs-debootstrap.c, rootfs-configure.c, rootfs-mount.c (kept in rootfs.c) */
 struct rootfs_guest {
 	/* debootstrap recipe */
 	char *mirror;			/* as set, or NULL */
@@ -182,9 +182,5 @@ struct rootfs_guest {
 };
 /* The settings of rootfs, allocated on first use; NULL without memory. */
 struct rootfs_guest *rootfs_guest(struct uml_rootfs *rootfs);
-/* Unmounts a leftover loop mount and frees the settings (from unref). */
-void rootfs_guest_free(struct uml_rootfs *rootfs);
-/* Unmounts what uml_rootfs_mount() mounted, if anything (rootfs-mount.c). */
-void rootfs_mount_release(struct uml_rootfs *rootfs);
 
 #endif

@@ -25,6 +25,13 @@ static int mount_fail(struct uml_rootfs *rootfs, struct libmnt_context *cxt, int
 		     what, rootfs->path, path, buf);
 }
 
+/* Undoes a loop mount the caller left behind (when the object goes). */
+static void rootfs_mount_release(struct uml_rootfs *rootfs)
+{
+	if (rootfs->guest && rootfs->guest->mountpoint)
+		uml_rootfs_umount(rootfs);
+}
+
 UML_EXPORT int uml_rootfs_mount(struct uml_rootfs *rootfs, const char *mountpoint,
 				unsigned flags)
 {
@@ -83,6 +90,7 @@ UML_EXPORT int uml_rootfs_mount(struct uml_rootfs *rootfs, const char *mountpoin
 		goto out;
 	}
 	g->mountpoint = abs;
+	rootfs->unmount = rootfs_mount_release;
 	abs = NULL;
 	uml_info(rootfs->ctx, "mounted '%s' on '%s'", rootfs->path, g->mountpoint);
 out:
@@ -135,12 +143,7 @@ UML_EXPORT int uml_rootfs_umount(struct uml_rootfs *rootfs)
 		uml_info(rootfs->ctx, "unmounted '%s' from '%s'", rootfs->path, g->mountpoint);
 		free(g->mountpoint);
 		g->mountpoint = NULL;
+		rootfs->unmount = NULL;
 	}
 	return r;
-}
-
-void rootfs_mount_release(struct uml_rootfs *rootfs)
-{
-	if (rootfs->guest && rootfs->guest->mountpoint)
-		uml_rootfs_umount(rootfs);
 }

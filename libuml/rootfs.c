@@ -51,17 +51,41 @@ UML_EXPORT int uml_rootfs_new(struct uml_ctx *ctx, const char *image, struct uml
 	return 0;
 }
 
-UML_EXPORT struct uml_rootfs *uml_rootfs_ref(struct uml_rootfs *rootfs)
+struct rootfs_guest *rootfs_guest(struct uml_rootfs *rootfs)
 {
-	if (rootfs)
-		__atomic_add_fetch(&rootfs->refcount, 1, __ATOMIC_RELAXED);
-	return rootfs;
+	if (!rootfs->guest)
+		rootfs->guest = calloc(1, sizeof(*rootfs->guest));
+	return rootfs->guest;
 }
 
-UML_EXPORT struct uml_rootfs *uml_rootfs_unref(struct uml_rootfs *rootfs)
+static void rootfs_guest_free(struct uml_rootfs *rootfs)
 {
-	if (!rootfs || __atomic_sub_fetch(&rootfs->refcount, 1, __ATOMIC_ACQ_REL) > 0)
-		return NULL;
+	struct rootfs_guest *g = rootfs->guest;
+
+	if (!g)
+		return;
+	if (rootfs->unmount)
+		rootfs->unmount(rootfs);
+	free(g->mirror);
+	free(g->default_mirror);
+	free(g->arch);
+	free(g->variant);
+	for (size_t i = 0; i < g->n_packages; i++)
+		free(g->packages[i]);
+	free(g->packages);
+	free(g->cache_dir);
+	free(g->hostname);
+	free(g->network);
+	if (g->root_password)
+		explicit_bzero(g->root_password, strlen(g->root_password));
+	free(g->root_password);
+	free(g->mountpoint);
+	free(g);
+	rootfs->guest = NULL;
+}
+
+static void rootfs_free(struct uml_rootfs *rootfs)
+{
 	free(rootfs->path);
 	free(rootfs->backing);
 	free(rootfs->last_error);
@@ -69,8 +93,9 @@ UML_EXPORT struct uml_rootfs *uml_rootfs_unref(struct uml_rootfs *rootfs)
 	rootfs_guest_free(rootfs);
 	uml_ctx_unref(rootfs->ctx);
 	free(rootfs);
-	return NULL;
 }
+
+UML_DEFINE_REF_UNREF(uml_rootfs, uml_rootfs, rootfs_free)
 
 UML_EXPORT const char *uml_rootfs_get_path(struct uml_rootfs *rootfs)
 {
@@ -226,61 +251,4 @@ UML_EXPORT int uml_rootfs_open(struct uml_rootfs *rootfs)
 		return r;
 	ext2fs_close_free(&fs);
 	return 0;
-}
-
-UML_EXPORT int uml_rootfs_create_from_dir(struct uml_rootfs *rootfs, const char *dir,
-					  unsigned flags)
-{
-	struct build b;
-	struct stat st;
-	int fd, r;
-
-	if (!rootfs)
-		return -EINVAL;
-	if (!dir || !dir[0])
-		return rfail(rootfs, -EINVAL, "source directory for '%s' is %s", rootfs->path,
-			     dir ? "empty" : "NULL");
-	r = rootfs_check_target(rootfs, flags);
-	if (r < 0)
-		return r;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		if (r == -ENOTDIR || (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)))
-			return rfail(rootfs, -ENOTDIR, "source '%s' is not a directory", dir);
-		return rfail(rootfs, r, "cannot open source directory '%s': %s", dir, strerror(-r));
-	}
-	if (fstat(fd, &st) < 0) {
-		r = rfail(rootfs, -errno, "cannot stat '%s': %m", dir);
-		close(fd);
-		return r;
-	}
-	rootfs_build_init(&b, rootfs);
-	b.what = dir;
-	rootfs_geometry(&b, 0);
-	b.root = rootfs_node_add(NULL, "", st.st_mode);
-	r = b.root ? 0 : -ENOMEM;
-	if (r == 0) {
-		rootfs_set_stat(b.root, &st);
-		r = rootfs_scan_dir(&b, dup(fd), b.root);
-	}
-	if (r == 0) {
-		rootfs_estimate(&b, b.root);
-		rootfs_geometry(&b, b.total);
-		r = rootfs_build_image(&b, fd, flags);
-	}
-	close(fd);
-	rootfs_build_free(&b);
-	if (r == -ENOMEM)
-		return rfail(rootfs, r, "out of memory creating '%s' from '%s'", rootfs->path, dir);
-	if (r == 0) {
-		rootfs->ready_marker = NULL;
-		rootfs->root_rw = false;
-	}
-	if (r == 0)
-		uml_info(rootfs->ctx, "created %s image '%s' from '%s' (%llu entries)",
-			 rootfs->fs_type == UML_FS_EXT4 ? "ext4" :
-			 rootfs->fs_type == UML_FS_EXT3 ? "ext3" : "ext2", rootfs->path, dir,
-			 (unsigned long long)b.total);
-	return r;
 }

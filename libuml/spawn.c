@@ -184,7 +184,7 @@ void uml_spawn_release(struct uml_spawn *sp)
 	sp->watchdog_fd = sp->pidfd = -1;
 }
 
-int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
+int uml_spawn(struct uml_ctx *ctx, char **slot, char *const argv[], char *const envp[],
 	      const int *keep_fds, size_t n_keep, int out_fd, char *const *cleanup,
 	      struct uml_spawn *ret)
 {
@@ -193,14 +193,14 @@ int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
 	ssize_t n;
 
 	if (pipe2(err_pipe, O_CLOEXEC) < 0)
-		return uml_fail(ctx, NULL, -errno, "pipe: %m");
+		return uml_fail(ctx, slot, -errno, "pipe: %m");
 	pid = fork();
 	if (pid < 0) {
 		int r = -errno;
 
 		close(err_pipe[0]);
 		close(err_pipe[1]);
-		return uml_fail(ctx, NULL, r, "fork: %s", strerror(-r));
+		return uml_fail(ctx, slot, r, "fork: %s", strerror(-r));
 	}
 	if (pid == 0)
 		child_exec(argv, envp, keep_fds, n_keep, out_fd, parent, err_pipe[1]);
@@ -212,7 +212,7 @@ int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
 	close(err_pipe[0]);
 	if (n == sizeof(child_errno)) {
 		waitpid(pid, NULL, 0);
-		return uml_fail(ctx, NULL, -child_errno, "cannot execute '%s': %s", argv[0],
+		return uml_fail(ctx, slot, -child_errno, "cannot execute '%s': %s", argv[0],
 				strerror(child_errno));
 	}
 
@@ -222,7 +222,7 @@ int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
 
 		kill(-pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		return uml_fail(ctx, NULL, r, "pidfd_open: %s", strerror(-r));
+		return uml_fail(ctx, slot, r, "pidfd_open: %s", strerror(-r));
 	}
 	(void)fcntl(pidfd, F_SETFD, FD_CLOEXEC);
 	ret->pid = pid;
@@ -236,13 +236,14 @@ int uml_spawn(struct uml_ctx *ctx, char *const argv[], char *const envp[],
 		waitpid(pid, NULL, 0);
 		ret->watchdog = 0;
 		uml_spawn_release(ret);
-		return uml_fail(ctx, NULL, r, "cannot start the guest's watchdog: %s", strerror(-r));
+		return uml_fail(ctx, slot, r, "cannot start the watchdog of '%s': %s", argv[0],
+				strerror(-r));
 	}
 	return 0;
 }
 
-int uml_spawn_capture(struct uml_ctx *ctx, char *const argv[], char **out, size_t *out_len,
-		      int *status, int timeout_ms)
+int uml_spawn_capture(struct uml_ctx *ctx, char **slot, char *const argv[], char **out,
+		      size_t *out_len, int *status, int timeout_ms)
 {
 	extern char **environ;
 	struct uml_buf b = { 0 };
@@ -252,8 +253,8 @@ int uml_spawn_capture(struct uml_ctx *ctx, char *const argv[], char **out, size_
 	siginfo_t si = { 0 };
 
 	if (pipe2(p, O_CLOEXEC) < 0)
-		return uml_fail(ctx, NULL, -errno, "pipe: %m");
-	r = uml_spawn(ctx, argv, environ, NULL, 0, p[1], NULL, &sp);
+		return uml_fail(ctx, slot, -errno, "pipe: %m");
+	r = uml_spawn(ctx, slot, argv, environ, NULL, 0, p[1], NULL, &sp);
 	close(p[1]);
 	if (r < 0) {
 		close(p[0]);
@@ -292,7 +293,7 @@ int uml_spawn_capture(struct uml_ctx *ctx, char *const argv[], char **out, size_
 	uml_spawn_release(&sp);
 	if (r == -ETIMEDOUT) {
 		uml_buf_free(&b);
-		return uml_fail(ctx, NULL, r, "'%s' did not finish within %d ms", argv[0], timeout_ms);
+		return uml_fail(ctx, slot, r, "'%s' did not finish within %d ms", argv[0], timeout_ms);
 	}
 	if (r < 0) {
 		uml_buf_free(&b);

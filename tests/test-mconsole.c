@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "busybox-image.h"
-#include "libuml-private.h"
+#include "mconsole-proto.h"
 #include "testhelp.h"
 
 #define KERNEL "/usr/bin/linux.uml"
@@ -238,7 +238,7 @@ static void guest_boot(struct guest *g, const char *img)
 	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s/libuml/uml-hostcompat.so",
-		 ABS_TOP_BUILDDIR);
+		 TEST_BUILDDIR);
 	snprintf(arg_ubd, sizeof(arg_ubd), "ubd0=%s", img);
 	snprintf(arg_umid, sizeof(arg_umid), "umid=%s", g->umid);
 	snprintf(arg_dir, sizeof(arg_dir), "uml_dir=%s", g->dir);
@@ -990,7 +990,7 @@ static int run_ctl(const char *const args[], char *out, size_t size)
 	ssize_t got;
 	pid_t pid;
 
-	snprintf(ctl, sizeof(ctl), "%s/examples/uml-ctl", ABS_TOP_BUILDDIR);
+	snprintf(ctl, sizeof(ctl), "%s/examples/uml-ctl", TEST_BUILDDIR);
 	for (i = 0; args[i] && i < ARRAY_SIZE(argv) - 2; i++)
 		argv[i + 1] = args[i];
 	argv[i + 1] = NULL;

@@ -801,6 +801,8 @@ UML_EXPORT int uml_rootfs_remove(struct uml_rootfs *rootfs, const char *guest_pa
  * Since: 0.1
  */
 UML_EXPORT int uml_rootfs_resize(struct uml_rootfs *rootfs, uint64_t new_size);
+
+/* ------------------------------------------------------------------ */
 /* COW overlays                                                        */
 /* ------------------------------------------------------------------ */
 
@@ -2160,6 +2162,8 @@ UML_EXPORT int uml_instance_copy_in(struct uml_instance *inst, const char *host_
  */
 UML_EXPORT int uml_instance_copy_out(struct uml_instance *inst, const char *guest_path,
 				     const char *host_path);
+
+/* ------------------------------------------------------------------ */
 /* Networking                                                          */
 /* ------------------------------------------------------------------ */
 

@@ -77,26 +77,23 @@ class State(enum.IntEnum):
     EXITED = lib.UML_STATE_EXITED            #: process ended and reaped
 
 
-class ExitReason(enum.IntEnum):
-    """Why a guest ended (``enum uml_exit_reason``).  ``str()`` gives
-    libuml's name ("poweroff", "panic" ...)."""
-    NONE = lib.UML_EXIT_NONE
-    POWEROFF = lib.UML_EXIT_POWEROFF
-    HALT = lib.UML_EXIT_HALT
-    REBOOT = lib.UML_EXIT_REBOOT
-    PANIC = lib.UML_EXIT_PANIC
-    KILLED = lib.UML_EXIT_KILLED
-    TIMEOUT = lib.UML_EXIT_TIMEOUT
-    FAILED_TO_START = lib.UML_EXIT_FAILED_TO_START
-    HOST_INCOMPATIBLE = lib.UML_EXIT_HOST_INCOMPATIBLE
-    NO_INIT = lib.UML_EXIT_NO_INIT
-    NO_ROOT = lib.UML_EXIT_NO_ROOT
-    NO_CONSOLE = lib.UML_EXIT_NO_CONSOLE
-    OUT_OF_MEMORY = lib.UML_EXIT_OUT_OF_MEMORY
-    CRASHED = lib.UML_EXIT_CRASHED
+def _exit_reasons() -> dict:
+    """libuml's exit reasons by name, read from the library itself."""
+    names, value = {}, 0
+    while True:
+        name = lib.uml_exit_reason_to_string(value)
+        if name == ffi.NULL:
+            return names
+        names[ffi.string(name).decode().upper().replace('-', '_')] = value
+        value += 1
 
-    def __str__(self) -> str:
-        return _str(lib.uml_exit_reason_to_string(self.value)) or self.name.lower()
+
+#: Why a guest ended (``enum uml_exit_reason``): NONE, POWEROFF, HALT, REBOOT,
+#: PANIC, KILLED, TIMEOUT, FAILED_TO_START, HOST_INCOMPATIBLE, NO_INIT, NO_ROOT,
+#: NO_CONSOLE, OUT_OF_MEMORY, CRASHED ...  ``str()`` gives libuml's name
+#: ("poweroff", "panic" ...).
+ExitReason = enum.IntEnum('ExitReason', _exit_reasons(), module=__name__)
+ExitReason.__str__ = lambda self: _str(lib.uml_exit_reason_to_string(self.value))  # type: ignore
 
 
 class EventType(enum.IntEnum):
@@ -231,7 +228,7 @@ def _text(b: bytes) -> str:
     return b.decode('utf-8', 'replace')
 
 
-# ---- exec channel (libuml/exec.c) ----
+# ---- exec channel ----------------------------------------------------------
 
 def _exec_argv(argv: Union[str, Iterable[Union[str, bytes]]]) -> tuple:
     """A C argv (and what keeps its strings alive); a str runs with /bin/sh -c."""
@@ -261,7 +258,6 @@ def _exec_call(check: Callable[[int], int], call: Callable[..., int],
                           bool(lib.uml_exec_get_timed_out(e)))
     finally:
         lib.uml_exec_unref(e)
-# ---- end exec channel ----
 
 
 def _oserror(rc: int, message: Optional[str]) -> OSError:

@@ -381,32 +381,6 @@ static int cow_absolutize(const char *path, char **ret)
 	return 0;
 }
 
-/* A fresh file next to path (mode 0644 less umask, as UML creates overlays). */
-static int create_tmp_next_to(const char *path, char **ret_tmp, int *ret_fd)
-{
-	for (unsigned attempt = 0; attempt < 16; attempt++) {
-		uint64_t rnd;
-		char *tmp;
-		int fd;
-
-		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-			rnd = uml_now_usec() ^ ((uint64_t)getpid() << 40) ^ attempt;
-		rnd &= 0xffffffffffffULL;
-		if (asprintf(&tmp, "%s.tmp-%012" PRIx64, path, rnd) < 0)
-			return -ENOMEM;
-		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			*ret_tmp = tmp;
-			*ret_fd = fd;
-			return 0;
-		}
-		free(tmp);
-		if (errno != EEXIST)
-			return -errno;
-	}
-	return -EEXIST;
-}
-
 /*
  * Moves a finished temporary file into place (an existing one only with
  * overwrite); frees *tmp and clears it once it is gone.  what names the
@@ -595,7 +569,8 @@ UML_EXPORT int uml_rootfs_new_cow(struct uml_rootfs *backing, const char *cow_pa
 	if (r < 0)
 		goto out;
 
-	r = create_tmp_next_to(cow_abs, &tmp, &fd);
+	/* 0644 less the umask, as UML creates overlays */
+	r = fd = uml_tmpfile_next_to(cow_abs, 0644, &tmp);
 	if (r < 0) {
 		r = uml_fail(ctx, slot, r, "cannot create COW file '%s': %s", cow_abs, strerror(-r));
 		goto out;
@@ -989,7 +964,11 @@ UML_EXPORT int uml_rootfs_cow_merge(struct uml_rootfs *cow, const char *out_imag
 		r = -ENOMEM;
 		goto out;
 	}
-	r = create_tmp_next_to(out_abs, &tmp, &s.out_fd);
+	/*
+	 * The merged image holds what the guest wrote, maybe secrets: only the
+	 * owner may read it, and no one more than the backing file allows.
+	 */
+	r = s.out_fd = uml_tmpfile_next_to(out_abs, 0600 & backing_st.st_mode, &tmp);
 	if (r < 0) {
 		r = uml_fail(ctx, slot, r, "cannot create image '%s': %s", out_abs, strerror(-r));
 		goto out;

@@ -35,6 +35,9 @@ struct uml_ctx {
 	void *progress_data;
 	char *runtime_dir;
 	enum uml_hostcompat hostcompat;
+	enum uml_sandbox_mode sandbox;
+	int sandbox_host;		/* 0 not checked yet, 1 namespaces work, else -errno */
+	const char *sandbox_host_why;	/* static text: why they do not */
 	unsigned long lpj;		/* measured once, see uml_ctx_get_lpj() */
 	pthread_mutex_t error_lock;	/* guards errors */
 	struct thread_error *errors;
@@ -57,21 +60,55 @@ static int parse_priority(const char *s)
 	return -1;
 }
 
+/*
+ * A directory every user may write to (sticky and world-writable, like
+ * /tmp) is shared: each user's guests live in DIR/uml-UID, which only that
+ * user may enter.  Every tool applies the same rule, so they all find a
+ * guest by its umid.
+ */
+static char *runtime_dir_for(const char *dir)
+{
+	struct stat st;
+	char *own;
+
+	if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) &&
+	    (st.st_mode & S_IWOTH)) {
+		if (asprintf(&own, "%s/uml-%u", strcmp(dir, "/") == 0 ? "" : dir,
+			     (unsigned)geteuid()) < 0)
+			return NULL;
+		return own;
+	}
+	return strdup(dir);
+}
+
 static char *default_runtime_dir(void)
 {
 	const char *env = getenv("UML_DIR");
 	const char *home = getenv("HOME");
-	char *dir;
+	char *dir, *r;
 
 	if (env && env[0] == '/')
-		return strdup(env);
+		return runtime_dir_for(env);
 	if (!home || home[0] != '/') {
 		struct passwd *pw = getpwuid(getuid());
 		home = pw && pw->pw_dir ? pw->pw_dir : "/tmp";
 	}
 	if (asprintf(&dir, "%s/.uml", home) < 0)
 		return NULL;
-	return dir;
+	r = runtime_dir_for(dir);
+	free(dir);
+	return r;
+}
+
+static int parse_sandbox_mode(const char *s)
+{
+	if (strcmp(s, "off") == 0 || strcmp(s, "0") == 0)
+		return UML_SANDBOX_OFF;
+	if (strcmp(s, "require") == 0)
+		return UML_SANDBOX_REQUIRE;
+	if (strcmp(s, "on") == 0 || strcmp(s, "auto") == 0 || strcmp(s, "1") == 0)
+		return UML_SANDBOX_AUTO;
+	return -1;
 }
 
 UML_EXPORT int uml_ctx_new(struct uml_ctx **ret)
@@ -95,6 +132,9 @@ UML_EXPORT int uml_ctx_new(struct uml_ctx **ret)
 		ctx->hostcompat = UML_HOSTCOMPAT_OFF;
 	else if (env && strcmp(env, "force") == 0)
 		ctx->hostcompat = UML_HOSTCOMPAT_FORCE;
+	env = getenv("UML_SANDBOX");
+	if (env && parse_sandbox_mode(env) >= 0)
+		ctx->sandbox = (enum uml_sandbox_mode)parse_sandbox_mode(env);
 	ctx->runtime_dir = default_runtime_dir();
 	if (!ctx->runtime_dir) {
 		free(ctx);
@@ -149,6 +189,8 @@ UML_EXPORT void uml_ctx_set_progress_fn(struct uml_ctx *ctx, uml_progress_fn fn,
 
 UML_EXPORT int uml_ctx_set_runtime_dir(struct uml_ctx *ctx, const char *dir)
 {
+	char *own;
+
 	if (!ctx)
 		return -EINVAL;
 	if (!dir || dir[0] != '/')
@@ -158,7 +200,12 @@ UML_EXPORT int uml_ctx_set_runtime_dir(struct uml_ctx *ctx, const char *dir)
 	if (strlen(dir) > 108 - sizeof("/uml-0123456789ab/mconsole"))
 		return uml_fail(ctx, NULL, -ENAMETOOLONG,
 				"runtime dir '%s' is too long for socket paths below it", dir);
-	return uml_set_string(&ctx->runtime_dir, dir);
+	own = runtime_dir_for(dir);
+	if (!own)
+		return -ENOMEM;
+	free(ctx->runtime_dir);
+	ctx->runtime_dir = own;
+	return 0;
 }
 
 UML_EXPORT const char *uml_ctx_get_runtime_dir(struct uml_ctx *ctx)
@@ -226,14 +273,104 @@ unsigned long uml_ctx_get_lpj(struct uml_ctx *ctx)
 	return ctx->lpj;
 }
 
-int uml_ctx_ensure_runtime_dir(struct uml_ctx *ctx, char **slot)
+static int check_own_dir(struct uml_ctx *ctx, char **slot, const char *what, const char *dir);
+
+int uml_ctx_check_runtime_dir(struct uml_ctx *ctx, char **slot, bool create)
 {
-	int r = uml_mkdir_p(ctx->runtime_dir, 0700);
+	const char *dir = ctx->runtime_dir;
+	int r = create ? uml_mkdir_p(dir, 0700) : 0;
 
 	if (r < 0)
-		return uml_fail(ctx, slot, r, "cannot create runtime dir '%s': %s",
-				ctx->runtime_dir, strerror(-r));
+		return uml_fail(ctx, slot, r, "cannot create runtime dir '%s': %s", dir, strerror(-r));
+	/* a client finds no guest in a dir that is not there: its caller says so */
+	if (!create && access(dir, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	/* ssh's StrictModes: sockets there give control of guests */
+	return check_own_dir(ctx, slot, "runtime dir", dir);
+}
+
+/* A directory we keep trusted data in: ours, and no one else may write there. */
+static int check_own_dir(struct uml_ctx *ctx, char **slot, const char *what, const char *dir)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return uml_fail(ctx, slot, -errno, "%s '%s': %m", what, dir);
+	if (!S_ISDIR(st.st_mode))
+		return uml_fail(ctx, slot, -ENOTDIR, "%s '%s' is not a directory (a symlink?)",
+				what, dir);
+	if (st.st_uid != geteuid())
+		return uml_fail(ctx, slot, -EPERM, "%s '%s' belongs to uid %u, not to this user "
+				"(uid %u): refusing to use it", what, dir, (unsigned)st.st_uid,
+				(unsigned)geteuid());
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return uml_fail(ctx, slot, -EPERM, "%s '%s' is writable by others (mode %04o): "
+				"refusing to use it", what, dir, (unsigned)(st.st_mode & 07777));
 	return 0;
+}
+
+int uml_ctx_cache_dir(struct uml_ctx *ctx, char **slot, const char *configured, char **ret)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	char *dir = NULL;
+	int r;
+
+	if (configured) {
+		dir = strdup(configured);
+	} else if (xdg && xdg[0] == '/') {
+		if (asprintf(&dir, "%s/libuml", xdg) < 0)
+			dir = NULL;
+	} else {
+		/* the passwd entry, not $HOME: never a shared place like /tmp */
+		struct passwd *pw = getpwuid(geteuid());
+
+		if (!pw || !pw->pw_dir || pw->pw_dir[0] != '/' || strcmp(pw->pw_dir, "/") == 0)
+			return uml_fail(ctx, slot, -ENOENT, "no cache directory: uid %u has no home "
+					"directory; set XDG_CACHE_HOME or choose a cache dir",
+					(unsigned)geteuid());
+		if (asprintf(&dir, "%s/.cache/libuml", pw->pw_dir) < 0)
+			dir = NULL;
+	}
+	if (!dir)
+		return -ENOMEM;
+	r = uml_mkdir_p(dir, 0700);
+	if (r < 0)
+		r = uml_fail(ctx, slot, r, "cannot create cache dir '%s': %s", dir, strerror(-r));
+	if (r == 0)
+		r = check_own_dir(ctx, slot, "cache dir", dir);
+	if (r < 0) {
+		free(dir);
+		return r;
+	}
+	*ret = dir;
+	return 0;
+}
+
+UML_EXPORT int uml_ctx_set_sandbox(struct uml_ctx *ctx, enum uml_sandbox_mode mode)
+{
+	if (!ctx)
+		return -EINVAL;
+	if (mode != UML_SANDBOX_AUTO && mode != UML_SANDBOX_OFF && mode != UML_SANDBOX_REQUIRE)
+		return uml_fail(ctx, NULL, -EINVAL, "unknown sandbox mode %d", (int)mode);
+	ctx->sandbox = mode;
+	return 0;
+}
+
+UML_EXPORT enum uml_sandbox_mode uml_ctx_get_sandbox(struct uml_ctx *ctx)
+{
+	return ctx ? ctx->sandbox : UML_SANDBOX_AUTO;
+}
+
+int uml_ctx_get_sandbox_host(struct uml_ctx *ctx, const char **why)
+{
+	*why = ctx->sandbox_host_why;
+	return ctx->sandbox_host;
+}
+
+void uml_ctx_set_sandbox_host(struct uml_ctx *ctx, int state, const char *why)
+{
+	ctx->sandbox_host = state;
+	ctx->sandbox_host_why = why;
 }
 
 static void log_to_stderr(int prio, const char *msg)

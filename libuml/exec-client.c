@@ -26,6 +26,9 @@ UML_EXPORT int uml_ctx_exec(struct uml_ctx *ctx, const char *umid, const char *c
 		return -EINVAL;
 	if (!umid[0] || strchr(umid, '/') || strcmp(umid, ".") == 0 || strcmp(umid, "..") == 0)
 		return uml_fail(ctx, NULL, -EINVAL, "'%s' is not a umid", umid);
+	r = uml_ctx_check_runtime_dir(ctx, NULL, false);
+	if (r < 0)
+		return r;
 	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/.%s.exec", uml_ctx_get_runtime_dir(ctx),
 		     umid) >= (int)sizeof(sa.sun_path))
 		return uml_fail(ctx, NULL, -ENAMETOOLONG, "exec socket path for '%s' is too long", umid);

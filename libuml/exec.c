@@ -346,7 +346,8 @@ static int open_socket(struct uml_exec_chan *c)
 	}
 	c->listen_fd = fd;
 	unlink(c->sock_path);	/* left behind by an owner that was killed */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(c->sock_path, 0600) < 0 ||
+	    listen(fd, 16) < 0) {
 		r = ifail(c->inst, -errno, "cannot listen on '%s': %m", c->sock_path);
 		goto fail;
 	}
@@ -417,6 +418,17 @@ static int chan_launch(struct uml_instance *inst, void *data, struct uml_launch 
 	r |= uml_strv_addf(&l->args, "ssl%d=fd:%s", GUEST_SSL_LINE, n1);
 	r |= uml_strv_addf(&l->args, "initrd=/proc/self/fd/%s", n2);
 	r |= uml_strv_add(&l->args, "rdinit=/uml-agent");
+	/*
+	 * The kernel mounts the shares for the agent: they are all it may see
+	 * of the host.  One gone by now fails in the guest, where the agent
+	 * reports it.
+	 */
+	for (size_t i = 0; r == 0 && i < c->n_shares; i++)
+		r = uml_launch_add_path(l, c->shares[i].host, UML_SB_OPTIONAL |
+					(c->shares[i].flags & UML_HOSTFS_READONLY ? 0 : UML_SB_WRITE));
+	/* should we die, the watchdog removes our socket too */
+	if (r == 0 && c->sock_path)
+		r = uml_strv_add(&l->cleanup, c->sock_path);
 	return r < 0 ? -ENOMEM : 0;
 }
 
@@ -649,6 +661,17 @@ static int serve_clients(struct uml_exec_chan *c)
 	int handled = 0, fd;
 
 	while ((fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+
+		/* the socket is 0600, but a guest's commands run as its root: be sure */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+		    (cred.uid != geteuid() && cred.uid != 0)) {
+			uml_info(c->inst->ctx, "guest %s: refused an exec client of uid %d",
+				 c->inst->umid, len == sizeof(cred) ? (int)cred.uid : -1);
+			close(fd);
+			continue;
+		}
 		cl = calloc(1, sizeof(*cl));
 		if (!cl || watch(c, fd, EPOLLIN, EPOLL_CTL_ADD) < 0) {
 			free(cl);
@@ -992,12 +1015,40 @@ UML_EXPORT int uml_instance_copy_in(struct uml_instance *inst, const char *host_
 	return r;
 }
 
+/*
+ * Creates host_path with what the guest sent.  The guest names the mode:
+ * it never gets setuid, setgid or sticky bits, and no more than 0777 less
+ * the umask.  A temporary file renamed into place: a symlink planted at
+ * host_path is replaced, never followed, and a failure leaves nothing.
+ */
+static int write_guest_file(struct uml_instance *inst, const char *host_path, uint32_t mode,
+			    const char *data, size_t len)
+{
+	char *tmp = NULL;
+	int fd, r;
+
+	fd = uml_tmpfile_next_to(host_path, mode & 0777, &tmp);
+	if (fd < 0)
+		return ifail(inst, fd, "cannot create '%s': %s", host_path, strerror(-fd));
+	r = uml_write_all(fd, data, len);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, host_path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		ifail(inst, r, "cannot write '%s': %s", host_path, strerror(-r));
+	}
+	free(tmp);
+	return r;
+}
+
 UML_EXPORT int uml_instance_copy_out(struct uml_instance *inst, const char *guest_path,
 				     const char *host_path)
 {
 	struct uml_exec_chan *c;
 	char what[64];
-	int fd, r;
+	int r;
 
 	if (!inst || !host_path || !guest_path)
 		return -EINVAL;
@@ -1018,16 +1069,8 @@ UML_EXPORT int uml_instance_copy_out(struct uml_instance *inst, const char *gues
 			request_error(inst, c, r, what);
 		goto out;
 	}
-	fd = open(host_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, c->mode & 07777);
-	if (fd < 0) {
-		r = ifail(inst, -errno, "cannot create '%s': %m", host_path);
-		goto out;
-	}
-	r = uml_write_all(fd, c->data.data ? c->data.data : "", c->data.len);
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r < 0)
-		ifail(inst, r, "cannot write '%s': %s", host_path, strerror(-r));
+	r = write_guest_file(inst, host_path, c->mode, c->data.data ? c->data.data : "",
+			     c->data.len);
 out:
 	uml_buf_free(&c->data);
 	return r;

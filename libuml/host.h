@@ -4,6 +4,9 @@
 #define LIBUML_HOST_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "util.h"
 
 /*
  * Loops per jiffy of UML's delay loop on this host (HZ=100), for the lpj=
@@ -21,5 +24,18 @@ bool uml_host_needs_compat(void);
  * process; or a negative errno.
  */
 int uml_host_compat_library_fd(void);
+
+/* The interposer library itself (for the sandbox: what it loads). */
+const void *uml_host_compat_library(size_t *size);
+
+/*
+ * Adds to out the files a dynamically linked program (its ELF image in
+ * memory) loads: its interpreter and, recursively, the libraries it needs,
+ * as the loader finds them without its cache.  Nothing for a static one.
+ * -ENOEXEC for what is not a 64-bit ELF image, -ENOMEM.
+ */
+int uml_host_program_files(const void *image, size_t size, struct uml_strv *out);
+/* The same for a program file. */
+int uml_host_program_file_list(const char *path, struct uml_strv *out);
 
 #endif

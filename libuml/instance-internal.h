@@ -16,6 +16,7 @@
 
 #include "libuml-private.h"
 #include "exit-reason.h"
+#include "sandbox.h"
 
 struct uml_instance;
 
@@ -28,7 +29,7 @@ struct uml_launch {
 	struct uml_strv env;		/* NAME=VALUE entries added to the kernel's environment */
 	struct uml_intv keep_fds;	/* fds the kernel process keeps, at the same numbers */
 	struct uml_strv cleanup;	/* paths the watchdog removes if the caller dies */
-	struct uml_strv paths;		/* host paths the kernel process opens (disks, shares, helpers) */
+	struct uml_sandbox *sandbox;	/* where the kernel runs, or NULL: see uml_launch_add_path() */
 	bool dry_run;			/* only for uml_instance_get_argv(): nothing was prepared */
 
 	/* settings a part may override before the instance writes them */
@@ -93,6 +94,8 @@ struct uml_instance {
 	char *init;
 	char *ready_marker;
 	int64_t timeout_ms;
+	enum uml_sandbox_mode sandbox_mode;
+	bool sandbox_mode_set;		/* else the ctx's mode applies */
 	uml_event_fn event_fn;
 	void *event_data;
 	char **argv;			/* last built argv */
@@ -103,13 +106,22 @@ struct uml_instance {
 	enum uml_state state;
 	struct uml_spawn proc;		/* the kernel process and its watchdog */
 	int epfd, console_fd, stdio_fd, notify_fd;
-	char *umid_dir, *notify_path, *mconsole_path;
+	/*
+	 * Runtime files: the kernel's uml_dir is a private box (bound into
+	 * its sandbox) holding UMID/{pid,mconsole} and the notify socket;
+	 * RUNTIME/UMID links to the box's UMID so other tools find the guest.
+	 */
+	char *box_dir, *umid_link, *umid_dir, *mconsole_path, *notify_path;
+	bool sandboxed;			/* this boot runs in a sandbox */
+	uid_t sandbox_uid;		/* the kernel's uid and gid on the host */
+	gid_t sandbox_gid;
+	struct uml_sandbox_keeper keeper;	/* sock -1 until a path is handed in */
 	struct uml_line_splitter console_lines, stdio_lines;
 	struct uml_buf console_log;
 	struct uml_buf console_out;	/* input for the guest not yet written */
 	char *marker;			/* the ready marker of this boot, or NULL */
 	uint64_t deadline_usec;
-	bool kernel_up, timed_out, halt_requested, hostcompat_applied, reboot_killed;
+	bool kernel_up, timed_out, halt_requested, hostcompat_applied, end_killed;
 	bool marker_seen, was_ready;
 	int signal_sent;
 
@@ -143,6 +155,22 @@ void uml_instance_update_ready(struct uml_instance *inst);
 int uml_instance_console_input(struct uml_instance *inst, const char *data, size_t len);
 /* Asks the kernel to halt (mconsole); the process ends later. */
 int uml_instance_request_halt(struct uml_instance *inst);
+/*
+ * The kernel process opens path (as flags say: UML_SB_WRITE, UML_SB_EXEC,
+ * UML_SB_DEVICE, UML_SB_OPTIONAL): its sandbox binds it.  A no-op without
+ * a sandbox.  0 or -ENOMEM.
+ */
+int uml_launch_add_path(struct uml_launch *l, const char *path, unsigned flags);
+/* The kernel process needs the host's network (it starts a helper that does). */
+void uml_launch_use_host_network(struct uml_launch *l);
+/*
+ * The path at which the running kernel reaches the host's path (allocated
+ * in *ret): path itself without a sandbox, else a way into the sandbox made
+ * now.  Failures go to the instance's last error.
+ */
+int uml_instance_reach_path(struct uml_instance *inst, const char *path, char **ret);
+/* Handles one datagram of the notify socket (for the fuzzer, too). */
+void uml_instance_take_notify(struct uml_instance *inst, const void *buf, size_t n);
 /* Appends every part's one-shot prologue to script. */
 int uml_instance_run_prologue(struct uml_instance *inst, struct uml_buf *script);
 

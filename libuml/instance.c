@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -34,12 +35,33 @@
 #define CONSOLE_LOG_MAX (8u << 20)
 #define DEFAULT_HALT_STEP_MS 5000
 #define MCONSOLE_TIMEOUT_MS 2000
+/* where a sandboxed kernel finds its runtime dir and the notify socket */
+#define SANDBOX_RUNTIME_DIR "/run/uml"
+#define SANDBOX_NOTIFY "/run/uml-notify"
 
-/* kernel arguments libuml owns; callers use the setters instead */
+/*
+ * Kernel arguments libuml relies on; callers use the setters instead.  A
+ * trailing '#' stands for a unit number (eth0=, vec1: ...).
+ */
 static const char *const reserved_args[] = {
-	"mem=", "ubd", "umid=", "uml_dir=", "con=", "con0=", "ssl=", "ssl0=", "mconsole=",
-	"root=", "init=",
+	"mem=", "ubd", "umid=", "uml_dir=", "con=", "con0=", "ssl=", "ssl0=", "ssl1=",
+	"mconsole=", "root=", "init=", "initrd=", "rdinit=", "hostfs=", "libuml.", "eth#",
+	"vec#",
 };
+
+static bool is_reserved_arg(const char *arg)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(reserved_args); i++) {
+		const char *r = reserved_args[i];
+		size_t n = strlen(r);
+
+		if (r[n - 1] == '#' ? strncmp(arg, r, n - 1) == 0 &&
+				      arg[n - 1] >= '0' && arg[n - 1] <= '9' :
+				      strncmp(arg, r, n) == 0)
+			return true;
+	}
+	return false;
+}
 
 UML_EXPORT int uml_instance_new(struct uml_kernel *kernel, struct uml_instance **ret)
 {
@@ -59,6 +81,7 @@ UML_EXPORT int uml_instance_new(struct uml_kernel *kernel, struct uml_instance *
 	inst->memory = DEFAULT_MEMORY;
 	inst->proc.pidfd = inst->proc.watchdog_fd = -1;
 	inst->epfd = inst->console_fd = inst->stdio_fd = inst->notify_fd = -1;
+	inst->keeper.sock = -1;
 	inst->exit_code = -1;
 	if (asprintf(&inst->umid, "uml-%s", id) < 0) {
 		inst->umid = NULL;
@@ -270,10 +293,9 @@ UML_EXPORT int uml_instance_append_arg(struct uml_instance *inst, const char *ar
 		return ifail(inst, -EINVAL,
 			     "kernel argument '%s' has white space or a control character; "
 			     "it would split the command line", arg);
-	for (size_t i = 0; i < ARRAY_SIZE(reserved_args); i++)
-		if (strncmp(arg, reserved_args[i], strlen(reserved_args[i])) == 0)
-			return ifail(inst, -EINVAL,
-				     "kernel argument '%s' is set by libuml; use its setter", arg);
+	if (is_reserved_arg(arg))
+		return ifail(inst, -EINVAL,
+			     "kernel argument '%s' is set by libuml; use its setter", arg);
 	for (size_t i = 0; i < inst->args.n; i++)
 		total += strlen(inst->args.v[i]) + 1;
 	if (total + strlen(arg) + 1 > MAX_ARGS_BYTES)
@@ -338,8 +360,20 @@ static void launch_free(struct uml_launch *l)
 	uml_strv_free(&l->args);
 	uml_strv_free(&l->env);
 	uml_strv_free(&l->cleanup);
-	uml_strv_free(&l->paths);
 	uml_intv_free(&l->keep_fds);
+	uml_sandbox_free(l->sandbox);
+	l->sandbox = NULL;
+}
+
+int uml_launch_add_path(struct uml_launch *l, const char *path, unsigned flags)
+{
+	return l->sandbox ? uml_sandbox_add_path(l->sandbox, path, flags) : 0;
+}
+
+void uml_launch_use_host_network(struct uml_launch *l)
+{
+	if (l->sandbox)
+		uml_sandbox_set_host_network(l->sandbox);
 }
 
 static bool has_arg(struct uml_instance *inst, const char *prefix)
@@ -384,7 +418,11 @@ static int build_argv(struct uml_instance *inst, struct uml_launch *l, int conso
 			r |= uml_strv_add(&argv, "rw");
 	}
 	r |= uml_strv_addf(&argv, "umid=%s", inst->umid);
-	r |= uml_strv_addf(&argv, "uml_dir=%s", dir);
+	/* a sandboxed kernel finds its runtime files where its sandbox binds them */
+	if (inst->sandboxed)
+		r |= uml_strv_add(&argv, "uml_dir=" SANDBOX_RUNTIME_DIR);
+	else
+		r |= uml_strv_addf(&argv, "uml_dir=%s", dir);
 	/* every other console and serial line goes nowhere (never an xterm) */
 	r |= uml_strv_add(&argv, "con=null");
 	r |= uml_strv_add(&argv, "ssl=null");
@@ -392,7 +430,10 @@ static int build_argv(struct uml_instance *inst, struct uml_launch *l, int conso
 		r |= uml_strv_addf(&argv, "con0=fd:%d,fd:%d", console_fd, console_fd);
 	else
 		r |= uml_strv_add(&argv, "con0=fd:N,fd:N");
-	r |= uml_strv_addf(&argv, "mconsole=notify:%s/.%s.notify", dir, inst->umid);
+	if (inst->sandboxed)
+		r |= uml_strv_add(&argv, "mconsole=notify:" SANDBOX_NOTIFY);
+	else
+		r |= uml_strv_addf(&argv, "mconsole=notify:%s/.%s.notify", dir, inst->umid);
 	if (l->init)
 		r |= uml_strv_addf(&argv, "init=%s", l->init);
 	/* skip the ~90 ms delay-loop calibration unless the caller chose a value */
@@ -467,6 +508,16 @@ static int add_hostcompat(struct uml_instance *inst, struct uml_launch *l, int *
 			     strerror(-fd));
 	*ret_fd = fd;
 	r = uml_intv_add(&l->keep_fds, fd);
+	if (r == 0 && l->sandbox) {
+		struct uml_strv files = { 0 };
+		size_t size;
+		const void *lib = uml_host_compat_library(&size);
+
+		r = uml_host_program_files(lib, size, &files);
+		for (size_t i = 0; r == 0 && i < files.n; i++)
+			r = uml_launch_add_path(l, files.v[i], 0);
+		uml_strv_free(&files);
+	}
 	if (r == 0)
 		r = uml_strv_addf(&l->env, "LD_PRELOAD=/proc/self/fd/%d%s%s", fd,
 				  old && *old ? ":" : "", old && *old ? old : "");
@@ -575,10 +626,11 @@ static void note_end_line(struct uml_instance *inst, enum uml_exit_reason reason
 	}
 }
 
+/* Kills the kernel process now: its guest's life has ended (reboot, panic). */
 static void end_guest_now(struct uml_instance *inst)
 {
-	if (inst->proc.pid > 0 && !inst->reboot_killed) {
-		inst->reboot_killed = true;
+	if (inst->proc.pid > 0 && !inst->end_killed) {
+		inst->end_killed = true;
 		kill(-inst->proc.pid, SIGKILL);
 	}
 }
@@ -701,70 +753,114 @@ static int drain(struct uml_instance *inst, int *fd, struct uml_line_splitter *l
 	return handled;
 }
 
+void uml_instance_take_notify(struct uml_instance *inst, const void *buf, size_t n)
+{
+	const char *data;
+	size_t len;
+	int type;
+
+	if (uml_mconsole_parse_notify(buf, n, &type, &data, &len) < 0) {
+		uml_dbg(inst->ctx, "guest %s: ignoring a malformed notification", inst->umid);
+		return;
+	}
+	switch (type) {
+	case UML_MCONSOLE_NOTIFY_SOCKET:
+		if (inst->kernel_up && !inst->end_killed) {
+			/*
+			 * A second "kernel up": UML rebooted by exec'ing itself
+			 * (mconsole reboot prints no reboot line).
+			 */
+			note_end_line(inst, UML_EXIT_REBOOT, "reboot", 6);
+			end_guest_now(inst);
+		}
+		if (!inst->kernel_up) {
+			inst->kernel_up = true;
+			emit(inst, UML_EVENT_KERNEL_UP, data, len);
+			uml_instance_update_ready(inst);
+		}
+		break;
+	case UML_MCONSOLE_NOTIFY_PANIC:
+		if (!inst->panic_message) {
+			inst->panic_message = strndup(data, len);
+			if (inst->panic_message) {
+				inst->panic_message[strcspn(inst->panic_message, "\n")] = '\0';
+				emit(inst, UML_EVENT_PANIC, inst->panic_message,
+				     strlen(inst->panic_message));
+			}
+		}
+		/*
+		 * The kernel notifies before it aborts, with its console
+		 * written: nothing is left to wait for.  As PID 1 of its
+		 * sandbox it could not abort at all.
+		 */
+		end_guest_now(inst);
+		break;
+	case UML_MCONSOLE_NOTIFY_USER:
+		emit(inst, UML_EVENT_NOTIFY, data, len);
+		break;
+	default:
+		break;
+	}
+}
+
 static void handle_notify(struct uml_instance *inst)
 {
 	for (;;) {
 		unsigned char buf[sizeof(uint32_t) * 4 + UML_MCONSOLE_MAX_DATA + 16];
-		const char *data;
-		size_t len;
-		int type;
 		ssize_t n = recv(inst->notify_fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 		if (n < 0)
 			break;
-		if (uml_mconsole_parse_notify(buf, (size_t)n, &type, &data, &len) < 0) {
-			uml_dbg(inst->ctx, "guest %s: ignoring a malformed notification", inst->umid);
-			continue;
-		}
-		switch (type) {
-		case UML_MCONSOLE_NOTIFY_SOCKET:
-			if (inst->kernel_up && !inst->reboot_killed) {
-				/*
-				 * A second "kernel up": UML rebooted by exec'ing
-				 * itself (mconsole reboot prints no reboot line).
-				 */
-				note_end_line(inst, UML_EXIT_REBOOT, "reboot", 6);
-				end_guest_now(inst);
-			}
-			if (!inst->kernel_up) {
-				inst->kernel_up = true;
-				emit(inst, UML_EVENT_KERNEL_UP, data, len);
-				uml_instance_update_ready(inst);
-			}
-			break;
-		case UML_MCONSOLE_NOTIFY_PANIC:
-			if (!inst->panic_message) {
-				inst->panic_message = strndup(data, strcspn(data, "\n"));
-				if (inst->panic_message)
-					emit(inst, UML_EVENT_PANIC, inst->panic_message,
-					     strlen(inst->panic_message));
-			}
-			break;
-		case UML_MCONSOLE_NOTIFY_USER:
-			emit(inst, UML_EVENT_NOTIFY, data, len);
-			break;
-		default:
-			break;
-		}
+		uml_instance_take_notify(inst, buf, (size_t)n);
 	}
 }
 
 /* ---- exit --------------------------------------------------------------- */
 
+static void free_runtime_names(struct uml_instance *inst)
+{
+	free(inst->box_dir);
+	free(inst->umid_link);
+	free(inst->umid_dir);
+	free(inst->mconsole_path);
+	free(inst->notify_path);
+	inst->box_dir = inst->umid_link = inst->umid_dir = NULL;
+	inst->mconsole_path = inst->notify_path = NULL;
+}
+
+/* The target of RUNTIME/UMID for a sandboxed guest: its box's umid dir, relative. */
+static int link_target(struct uml_instance *inst, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "%s/%s", strrchr(inst->box_dir, '/') + 1, inst->umid);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
 static void remove_runtime_files(struct uml_instance *inst)
 {
-	if (inst->umid_dir)
+	char want[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	if (inst->box_dir) {
+		/* the link only while it is still ours: another guest may have the umid now */
+		if (link_target(inst, want, sizeof(want)) == 0 &&
+		    (n = readlink(inst->umid_link, target, sizeof(target) - 1)) > 0) {
+			target[n] = '\0';
+			if (strcmp(target, want) == 0)
+				unlink(inst->umid_link);
+		}
+		uml_rm_rf(inst->box_dir);
+	} else if (inst->umid_dir) {
 		uml_rm_rf(inst->umid_dir);
+	}
 	if (inst->notify_path)
 		unlink(inst->notify_path);
-	free(inst->umid_dir);
-	free(inst->notify_path);
-	free(inst->mconsole_path);
-	inst->umid_dir = inst->notify_path = inst->mconsole_path = NULL;
+	free_runtime_names(inst);
 }
 
 static void close_channels(struct uml_instance *inst)
 {
+	uml_close_fd(&inst->keeper.sock);
 	uml_close_fd(&inst->console_fd);
 	uml_close_fd(&inst->stdio_fd);
 	uml_close_fd(&inst->notify_fd);
@@ -837,25 +933,188 @@ static void stop_and_reap(struct uml_instance *inst)
 
 /* ---- boot --------------------------------------------------------------- */
 
-static int check_umid_free(struct uml_instance *inst)
+/*
+ * The runtime files.  UML makes RUNTIME/UMID/{pid,mconsole}, where
+ * uml_mconsole and our tools look, and we bind RUNTIME/.UMID.notify.  A
+ * sandboxed kernel gets a box instead, RUNTIME/.box-ID bound as its
+ * runtime dir, and RUNTIME/UMID links to the umid dir in the box.
+ * -EEXIST if a live guest has the umid.
+ */
+static int make_runtime_files(struct uml_instance *inst)
 {
-	char *pidfile, *content = NULL;
-	int r;
+	const char *dir = uml_ctx_get_runtime_dir(inst->ctx);
+	char id[13], target[PATH_MAX], *pidfile = NULL, *content = NULL;
+	struct stat st;
+	int r = 0;
 
-	if (asprintf(&pidfile, "%s/pid", inst->umid_dir) < 0)
+	if (uml_random_hex(id, 12) < 0)
+		return -EIO;
+	if (asprintf(&inst->umid_link, "%s/%s", dir, inst->umid) < 0 ||
+	    asprintf(&inst->mconsole_path, "%s/mconsole", inst->umid_link) < 0 ||
+	    asprintf(&inst->notify_path, "%s/.%s.notify", dir, inst->umid) < 0 ||
+	    asprintf(&pidfile, "%s/pid", inst->umid_link) < 0 ||
+	    (inst->sandboxed && asprintf(&inst->box_dir, "%s/.box-%s", dir, id) < 0) ||
+	    asprintf(&inst->umid_dir, "%s/%s", inst->sandboxed ? inst->box_dir : dir,
+		     inst->umid) < 0) {
+		free(pidfile);
+		free_runtime_names(inst);	/* asprintf leaves the failed one undefined */
 		return -ENOMEM;
+	}
 	r = uml_read_file(pidfile, &content, NULL);
 	free(pidfile);
 	if (r == 0) {
 		long pid = strtol(content, NULL, 10);
 
 		free(content);
-		if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
-			return ifail(inst, -EEXIST, "a guest with umid '%s' runs already (pid %ld)",
-				     inst->umid, pid);
+		if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
+			r = ifail(inst, -EEXIST, "a guest with umid '%s' runs already (pid %ld)",
+				  inst->umid, pid);
+			free_runtime_names(inst);
+			return r;
+		}
 	}
+	r = 0;
+	if (!inst->sandboxed)
+		return 0;	/* UML takes over what a dead guest left */
+	/* what a guest that is gone left: a link, or a dir */
+	if (lstat(inst->umid_link, &st) == 0)
+		uml_rm_rf(inst->umid_link);
+	r = link_target(inst, target, sizeof(target));
+	if (r == 0 && mkdir(inst->box_dir, 0700) < 0)
+		r = -errno;
+	if (r == 0 && symlink(target, inst->umid_link) < 0) {
+		r = -errno;
+		rmdir(inst->box_dir);
+	}
+	if (r < 0) {
+		r = ifail(inst, r, "cannot make the runtime files of guest '%s' in '%s': %s",
+			  inst->umid, dir, strerror(-r));
+		free_runtime_names(inst);
+	}
+	return r;
+}
+
+/* Whether this boot runs in a sandbox: inst->sandboxed, or -EPERM if it must and cannot. */
+static int choose_sandbox(struct uml_instance *inst)
+{
+	enum uml_sandbox_mode mode = inst->sandbox_mode_set ? inst->sandbox_mode :
+				     uml_ctx_get_sandbox(inst->ctx);
+	const char *why = NULL;
+	int state;
+
+	inst->sandboxed = false;
+	if (mode == UML_SANDBOX_OFF)
+		return 0;
+	state = uml_ctx_get_sandbox_host(inst->ctx, &why);
+	if (state == 0) {
+		state = uml_sandbox_check_host(&why) == 0 ? 1 : -EPERM;
+		uml_ctx_set_sandbox_host(inst->ctx, state, why);
+		if (state < 0 && mode == UML_SANDBOX_AUTO)
+			uml_log(inst->ctx, LOG_WARNING, "guests run without a sandbox: %s "
+				"(UML_SANDBOX=off silences this)", why);
+	}
+	if (state < 0)
+		return mode == UML_SANDBOX_REQUIRE ?
+		       ifail(inst, -EPERM, "guest '%s' must run in a sandbox, but %s", inst->umid,
+			     why) : 0;
+	inst->sandboxed = true;
 	return 0;
 }
+
+/*
+ * The sandbox this boot runs in (l->sandbox), holding what the instance
+ * itself makes the kernel open; none when the mode or the host says so.
+ */
+static int plan_sandbox(struct uml_instance *inst, struct uml_launch *l)
+{
+	int r;
+
+	if (!inst->sandboxed)
+		return 0;
+	l->sandbox = uml_sandbox_new();
+	if (!l->sandbox)
+		return -ENOMEM;
+	r = uml_launch_add_path(l, uml_kernel_get_path(inst->kernel), UML_SB_EXEC);
+	if (r == 0 && inst->rootfs)
+		r = uml_launch_add_path(l, uml_rootfs_get_path(inst->rootfs), UML_SB_WRITE);
+	if (r == 0 && inst->rootfs && uml_rootfs_get_backing(inst->rootfs))
+		r = uml_launch_add_path(l, uml_rootfs_get_backing(inst->rootfs), 0);
+	if (r == 0)
+		r = uml_sandbox_add_bind(l->sandbox, inst->box_dir, SANDBOX_RUNTIME_DIR,
+					 UML_SB_WRITE | UML_SB_HANDED_OVER);
+	/* also at its own path: mconsole clients bind their reply sockets there */
+	if (r == 0)
+		r = uml_launch_add_path(l, inst->box_dir, UML_SB_WRITE | UML_SB_HANDED_OVER);
+	if (r == 0)
+		r = uml_sandbox_add_bind(l->sandbox, inst->notify_path, SANDBOX_NOTIFY,
+					 UML_SB_WRITE | UML_SB_HANDED_OVER);
+	/* UML's memory file: a private tmpfs, a little larger than the guest's memory */
+	if (r == 0)
+		r = uml_strv_add(&l->env, "TMPDIR=/tmp");
+	uml_sandbox_set_tmp_size(l->sandbox, inst->memory + (64ull << 20));
+	return r;
+}
+
+/* After the plan is complete: resolve it; as nobody, the box must be nobody's. */
+static int finish_sandbox(struct uml_instance *inst, struct uml_launch *l)
+{
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	if (!l->sandbox)
+		return 0;
+	r = uml_sandbox_prepare(inst->ctx, &inst->last_error, l->sandbox);
+	if (r < 0)
+		return r;
+	uid = inst->sandbox_uid = uml_sandbox_get_uid(l->sandbox);
+	gid = inst->sandbox_gid = uml_sandbox_get_gid(l->sandbox);
+	if (uid != geteuid() && (lchown(inst->box_dir, uid, gid) < 0 ||
+				 lchown(inst->notify_path, uid, gid) < 0))
+		return ifail(inst, -errno, "cannot hand the runtime files of guest '%s' to uid %u: %m",
+			     inst->umid, (unsigned)uid);
+	return 0;
+}
+
+int uml_instance_reach_path(struct uml_instance *inst, const char *path, char **ret)
+{
+	int r;
+
+	if (!inst->sandboxed) {
+		*ret = strdup(path);
+		return *ret ? 0 : -ENOMEM;
+	}
+	if (inst->keeper.sock < 0) {
+		r = uml_sandbox_keeper_start(inst->proc.pid, inst->sandbox_uid, inst->sandbox_gid,
+					     &inst->keeper);
+		if (r < 0)
+			return ifail(inst, r, "guest '%s': cannot reach into its sandbox: %s",
+				     inst->umid, strerror(-r));
+	}
+	r = uml_sandbox_keeper_hold(&inst->keeper, path, ret);
+	if (r < 0)
+		return ifail(inst, r, "guest '%s': cannot hand '%s' into its sandbox: %s",
+			     inst->umid, path, strerror(-r));
+	return 0;
+}
+
+UML_EXPORT int uml_instance_set_sandbox(struct uml_instance *inst, enum uml_sandbox_mode mode)
+{
+	int r;
+
+	if (!inst)
+		return -EINVAL;
+	r = uml_instance_check_configuring(inst, "choose the sandbox");
+	if (r < 0)
+		return r;
+	if (mode != UML_SANDBOX_AUTO && mode != UML_SANDBOX_OFF && mode != UML_SANDBOX_REQUIRE)
+		return ifail(inst, -EINVAL, "unknown sandbox mode %d", (int)mode);
+	inst->sandbox_mode = mode;
+	inst->sandbox_mode_set = true;
+	return 0;
+}
+
+UML_DEFINE_GETTER(int, uml_instance_get_sandboxed, uml_instance, p->sandboxed ? 1 : 0, 0)
 
 static int open_notify_socket(struct uml_instance *inst)
 {
@@ -875,6 +1134,14 @@ static int open_notify_socket(struct uml_instance *inst)
 
 		close(fd);
 		return ifail(inst, r, "cannot bind notify socket '%s': %s", inst->notify_path,
+			     strerror(-r));
+	}
+	/* only we (and the kernel, which gets it in its sandbox) may send there */
+	if (chmod(inst->notify_path, 0600) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return ifail(inst, r, "cannot protect notify socket '%s': %s", inst->notify_path,
 			     strerror(-r));
 	}
 	inst->notify_fd = fd;
@@ -1001,7 +1268,6 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 	struct uml_launch l = { 0 };
 	char **argv = NULL, **env = NULL;
 	int cons[2] = { -1, -1 }, out[2] = { -1, -1 }, preload_fd = -1;
-	const char *dir;
 	size_t n_prepared = 0;
 	struct uml_spawn sp;
 	int r;
@@ -1010,25 +1276,21 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 		return -EINVAL;
 	if (inst->state != UML_STATE_CONFIGURING)
 		return ifail(inst, -EBUSY, "guest '%s' was booted already", inst->umid);
-	dir = uml_ctx_get_runtime_dir(inst->ctx);
 	r = check_umid(inst, inst->umid);
 	if (r < 0)
 		return r;
 	r = check_root_image(inst);
 	if (r < 0)
 		return r;
-	r = uml_ctx_ensure_runtime_dir(inst->ctx, &inst->last_error);
+	r = uml_ctx_check_runtime_dir(inst->ctx, &inst->last_error, true);
 	if (r < 0)
 		return r;
-	if (asprintf(&inst->umid_dir, "%s/%s", dir, inst->umid) < 0 ||
-	    asprintf(&inst->notify_path, "%s/.%s.notify", dir, inst->umid) < 0 ||
-	    asprintf(&inst->mconsole_path, "%s/%s/mconsole", dir, inst->umid) < 0) {
-		r = -ENOMEM;
-		goto fail_names;
-	}
-	r = check_umid_free(inst);
+	r = choose_sandbox(inst);
 	if (r < 0)
-		goto fail_names;
+		return r;
+	r = make_runtime_files(inst);
+	if (r < 0)
+		return r;
 
 	inst->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (inst->epfd < 0) {
@@ -1050,22 +1312,30 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 		if (r < 0)
 			goto fail;
 	}
-	r = uml_intv_add(&l.keep_fds, cons[1]);
+	r = plan_sandbox(inst, &l);
+	if (r == 0)
+		r = uml_intv_add(&l.keep_fds, cons[1]);
 	if (r == 0)
 		r = add_hostcompat(inst, &l, &preload_fd);
 	if (r == 0)
 		r = build_argv(inst, &l, cons[1], &argv);
+	if (r == 0)
+		r = finish_sandbox(inst, &l);
 	if (r == 0 && !(env = build_env(&l)))
 		r = -ENOMEM;
 	/* for the watchdog, should we die: files before their dirs */
 	if (r == 0)
 		r = uml_strv_addf(&l.cleanup, "%s/pid", inst->umid_dir);
 	if (r == 0)
-		r = uml_strv_addf(&l.cleanup, "%s/mconsole", inst->umid_dir);
+		r = uml_strv_add(&l.cleanup, inst->mconsole_path);
 	if (r == 0)
 		r = uml_strv_add(&l.cleanup, inst->umid_dir);
 	if (r == 0)
 		r = uml_strv_add(&l.cleanup, inst->notify_path);
+	if (r == 0 && inst->box_dir)
+		r = uml_strv_add(&l.cleanup, inst->box_dir);
+	if (r == 0 && inst->box_dir)
+		r = uml_strv_add(&l.cleanup, inst->umid_link);
 	if (r < 0)
 		goto fail;
 	if (l.ready_marker && !(inst->marker = strdup(l.ready_marker))) {
@@ -1073,8 +1343,9 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 		goto fail;
 	}
 
-	r = uml_spawn(inst->ctx, &inst->last_error, argv, env, l.keep_fds.v, l.keep_fds.n, out[1],
-		      l.cleanup.v, &sp);
+	r = uml_spawn(inst->ctx, &inst->last_error, &(struct uml_spawn_opts){
+			.argv = argv, .envp = env, .keep_fds = l.keep_fds.v, .n_keep = l.keep_fds.n,
+			.out_fd = out[1], .cleanup = l.cleanup.v, .sandbox = l.sandbox }, &sp);
 	if (r < 0)
 		goto fail;
 	uml_close_fd(&cons[1]);
@@ -1100,7 +1371,8 @@ UML_EXPORT int uml_instance_boot(struct uml_instance *inst)
 		stop_and_reap(inst);
 		return -EIO;
 	}
-	uml_info(inst->ctx, "guest %s booting (pid %d%s)", inst->umid, (int)sp.pid,
+	uml_info(inst->ctx, "guest %s booting (pid %d%s%s)", inst->umid, (int)sp.pid,
+		 inst->sandboxed ? ", sandboxed" : "",
 		 inst->hostcompat_applied ? ", host compatibility fix applied" : "");
 	return 0;
 
@@ -1120,14 +1392,8 @@ fail:
 	close_channels(inst);
 	free(inst->marker);
 	inst->marker = NULL;
-	inst->hostcompat_applied = false;
-	if (inst->notify_path)
-		unlink(inst->notify_path);
-fail_names:
-	free(inst->umid_dir);
-	free(inst->notify_path);
-	free(inst->mconsole_path);
-	inst->umid_dir = inst->notify_path = inst->mconsole_path = NULL;
+	inst->hostcompat_applied = inst->sandboxed = false;
+	remove_runtime_files(inst);
 	return r;
 }
 

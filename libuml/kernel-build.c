@@ -35,6 +35,7 @@ extern char **environ;
 #define BUILD_STAMP ".libuml-build-stamp"
 #define STEPS_NAME ".libuml-build-steps"
 #define STAMP_VERSION "libuml-kbuild-1"
+#define UNPACK_STAMP ".libuml-unpacked"
 
 #define fail(b, err, ...) uml_fail((b)->ctx, &(b)->last_error, err, __VA_ARGS__)
 
@@ -585,7 +586,8 @@ static int run_cmd(struct runner *rn, char *const argv[])
 		free(args);
 		return -errno;
 	}
-	r = uml_spawn(rn->b->ctx, &rn->b->last_error, args, env, NULL, 0, pfd[1], NULL, &sp);
+	r = uml_spawn(rn->b->ctx, &rn->b->last_error,
+	      &(struct uml_spawn_opts){ .argv = args, .envp = env, .out_fd = pfd[1] }, &sp);
 	free(args);
 	close(pfd[1]);
 	if (r < 0) {
@@ -657,13 +659,14 @@ static bool is_kernel_tree(const char *dir)
 
 /*
  * Unpacks the tarball into CACHE/sources/STEM-KEY once; later builds (any
- * config) reuse that tree.  The tree appears by rename, so its existence
- * means it is complete.
+ * config) reuse that tree.  The tree appears by rename and gets our stamp
+ * last, so a tree is reused only when it is complete and ours.
  */
 static int unpack_tarball(struct uml_kernel_build *b, const char *cache, const struct stat *st,
 			  char **ret_tree, char **ret_ident, bool *tools_checked)
 {
 	_cleanup_(uml_freep) char *srcdir = NULL, *tree = NULL, *tmp = NULL, *lock = NULL, *stem = NULL;
+	_cleanup_(uml_freep) char *stamp = NULL, *ident = NULL;
 	const char *base = strrchr(b->source, '/') + 1;
 	uint64_t key = UML_HASH_INIT;
 	char num[64];
@@ -688,7 +691,9 @@ static int unpack_tarball(struct uml_kernel_build *b, const char *cache, const s
 	if (asprintf(&srcdir, "%s/sources", cache) < 0 ||
 	    asprintf(&tree, "%s/%s-%016llx", srcdir, stem, (unsigned long long)key) < 0 ||
 	    asprintf(&lock, "%s.lock", tree) < 0 ||
-	    asprintf(&tmp, "%s.tmp-%d", tree, (int)getpid()) < 0)
+	    asprintf(&tmp, "%s.tmp-%d", tree, (int)getpid()) < 0 ||
+	    asprintf(&stamp, "%s/" UNPACK_STAMP, tree) < 0 ||
+	    asprintf(&ident, "tarball %s %s\n", b->source, num) < 0)
 		return -ENOMEM;
 	r = uml_mkdir_p(srcdir, 0755);
 	if (r < 0)
@@ -697,7 +702,7 @@ static int unpack_tarball(struct uml_kernel_build *b, const char *cache, const s
 	lfd = uml_lock_file(lock);
 	if (lfd < 0)
 		return fail(b, lfd, "kernel build: cannot lock '%s': %s", lock, strerror(-lfd));
-	if (!is_kernel_tree(tree)) {
+	if (!is_kernel_tree(tree) || !uml_stamp_matches(stamp, ident)) {
 		char *argv[] = { (char *)"tar", (char *)"-xf", b->source, (char *)"-C", tmp, NULL };
 		_cleanup_(uml_freep) char *top = NULL;
 
@@ -753,6 +758,11 @@ static int unpack_tarball(struct uml_kernel_build *b, const char *cache, const s
 			goto out;
 		}
 		uml_rm_rf(tmp);
+		r = uml_write_file(stamp, ident, strlen(ident));
+		if (r < 0) {
+			r = fail(b, r, "kernel build: cannot write '%s': %s", stamp, strerror(-r));
+			goto out;
+		}
 	}
 	r = 0;
 	*ret_tree = tree;
@@ -845,12 +855,6 @@ static int tree_identity(struct uml_kernel_build *b, const char *tree, const cha
 	return 0;
 }
 
-static bool stamp_matches(const char *path, const char *want)
-{
-	_cleanup_(uml_freep) char *have = NULL;
-
-	return uml_read_file(path, &have, NULL) == 0 && strcmp(have, want) == 0;
-}
 
 static char *stamp_text(uint64_t h)
 {
@@ -888,7 +892,7 @@ static int make_step(struct run_state *s, const char *phase, const char *target,
 	}
 	/* opened at the first make, so a no-op run keeps the last build's log */
 	if (s->log_fd < 0) {
-		s->log_fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		s->log_fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (s->log_fd < 0)
 			return fail(b, -errno, "kernel build: cannot create log '%s': %m",
 				    b->log_path);
@@ -991,7 +995,7 @@ static int do_build(struct run_state *s, const struct uml_kplan *p, struct uml_k
 	cstamp = stamp_text(h);
 	if (!cstamp)
 		return -ENOMEM;
-	if (stat(config, &st) < 0 || !stamp_matches(cstamp_path, cstamp)) {
+	if (stat(config, &st) < 0 || !uml_stamp_matches(cstamp_path, cstamp)) {
 		unlink(cstamp_path);
 		r = uml_write_file(frag_path, p->text.data ? p->text.data : "", p->text.len);
 		if (r < 0)
@@ -1028,7 +1032,7 @@ static int do_build(struct run_state *s, const struct uml_kplan *p, struct uml_k
 	bstamp = stamp_text(h);
 	if (!bstamp)
 		return -ENOMEM;
-	if (stat(kernel, &st) == 0 && S_ISREG(st.st_mode) && stamp_matches(bstamp_path, bstamp)) {
+	if (stat(kernel, &st) == 0 && S_ISREG(st.st_mode) && uml_stamp_matches(bstamp_path, bstamp)) {
 		b->up_to_date = true;
 		uml_info(b->ctx, "kernel build: %s is up to date", kernel);
 	} else {
@@ -1076,9 +1080,9 @@ UML_EXPORT int uml_kernel_build_run(struct uml_kernel_build *b, struct uml_kerne
 	clear_results(b);
 	if (!b->source)
 		return fail(b, -EINVAL, "kernel build: no source set");
-	cache = b->cache_dir ? strdup(b->cache_dir) : uml_default_cache_dir();
-	if (!cache)
-		return -ENOMEM;
+	r = uml_ctx_cache_dir(b->ctx, &b->last_error, b->cache_dir, &cache);
+	if (r < 0)
+		return r;
 	if (stat(b->source, &st) < 0)
 		return fail(b, -errno, "kernel build: source '%s': %m", b->source);
 	if (S_ISDIR(st.st_mode)) {

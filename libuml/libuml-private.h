@@ -36,8 +36,22 @@ enum uml_hostcompat uml_ctx_get_hostcompat(struct uml_ctx *ctx);
 /* uml_host_lpj(), measured once per context (0 where unknown). */
 unsigned long uml_ctx_get_lpj(struct uml_ctx *ctx);
 
-/* Creates the runtime directory if needed (mode 0700); a failure goes to slot. */
-int uml_ctx_ensure_runtime_dir(struct uml_ctx *ctx, char **slot);
+/*
+ * Checks the runtime directory before its sockets are trusted: a directory
+ * (not a symlink), owned by this user, writable by nobody else.  Creates it
+ * (mode 0700) first if create is set.  A failure goes to slot.
+ */
+int uml_ctx_check_runtime_dir(struct uml_ctx *ctx, char **slot, bool create);
+/*
+ * The cache directory: configured, else $XDG_CACHE_HOME/libuml, else
+ * ~/.cache/libuml of this user's passwd entry; created 0700, and refused
+ * unless this user owns it and no one else may write to it.  Allocated in
+ * *ret; failures go to slot.
+ */
+int uml_ctx_cache_dir(struct uml_ctx *ctx, char **slot, const char *configured, char **ret);
+/* Whether this host lets the sandbox make its namespaces: 0 unknown, 1 yes, -errno. */
+int uml_ctx_get_sandbox_host(struct uml_ctx *ctx, const char **why);
+void uml_ctx_set_sandbox_host(struct uml_ctx *ctx, int state, const char *why);
 
 /* ---- kernel.c ---------------------------------------------------------- */
 
@@ -162,17 +176,27 @@ struct uml_spawn {
 	pid_t watchdog;		/* kills the process group if the caller dies */
 	int watchdog_fd;	/* closing it (or dying) fires the watchdog */
 };
+struct uml_sandbox;
+
+/* How to start a process. */
+struct uml_spawn_opts {
+	char *const *argv;		/* argv[0] is the program's path */
+	char *const *envp;
+	const int *keep_fds;		/* kept at the same numbers (cleared of O_CLOEXEC) */
+	size_t n_keep;
+	int out_fd;			/* stdout and stderr, or /dev/null when < 0 */
+	char *const *cleanup;		/* NULL-terminated: files before their dirs */
+	const struct uml_sandbox *sandbox;	/* prepared, or NULL */
+};
+
 /*
- * Forks and execs argv[0] with envp.  keep_fds[i] is dup2()ed to
- * keep_fds[i] in the child (cleared of O_CLOEXEC); every other fd is
- * closed.  The child gets its own process group, SIGKILL when the caller
- * dies, default signal dispositions and an empty signal mask, and stdin on
- * /dev/null.  stdout/stderr go to out_fd (or /dev/null when < 0).  A
- * watchdog process kills the child's process group if the caller dies, then
- * removes the paths in cleanup (NULL-terminated, files before their dirs).
+ * Starts o->argv[0] with every fd but the kept ones closed, its own
+ * process group, default signal dispositions, an empty signal mask and
+ * stdin on /dev/null, in the sandbox if one is given.  A watchdog process
+ * kills the child's process group if the caller dies, then removes the
+ * paths in o->cleanup.  Failures go to slot.
  */
-int uml_spawn(struct uml_ctx *ctx, char **slot, char *const argv[], char *const envp[],
-	      const int *keep_fds, size_t n_keep, int out_fd, char *const *cleanup,
+int uml_spawn(struct uml_ctx *ctx, char **slot, const struct uml_spawn_opts *o,
 	      struct uml_spawn *ret);
 /* Waits (bounded) until a process group has no members left but zombies. */
 void uml_spawn_wait_group_gone(pid_t pgid, int timeout_ms);

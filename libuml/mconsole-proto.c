@@ -67,21 +67,68 @@ static int wait_fd(int fd, short events, uint64_t deadline)
 }
 
 /*
+ * A sandboxed kernel sees neither our abstract addresses (its network
+ * namespace has its own) nor our files, but its box (RUNTIME/.box-ID,
+ * where RUNTIME/UMID/mconsole leads) is bound at its own path in the
+ * sandbox: a client socket bound there can be answered.  The directory to
+ * bind in (allocated), or NULL for a guest without a box.
+ */
+static char *sandbox_box_of(const char *sock_path)
+{
+	char *copy = strdup(sock_path), *real, *slash;
+
+	if (!copy)
+		return NULL;
+	slash = strrchr(copy, '/');
+	if (slash)
+		*slash = '\0';
+	real = realpath(copy, NULL);	/* RUNTIME/.box-ID/UMID when sandboxed */
+	free(copy);
+	if (!real)
+		return NULL;
+	slash = strrchr(real, '/');
+	if (slash && slash != real)
+		*slash = '\0';
+	slash = strrchr(real, '/');
+	if (!slash || strncmp(slash + 1, ".box-", 5) != 0) {
+		free(real);
+		return NULL;
+	}
+	return real;
+}
+
+/*
  * The kernel answers with sendto() to the address the request came from,
  * so the client socket needs one.  Autobind gives an abstract address
- * without touching the file system.  Where that is refused, bind a path in
- * a private mode-0700 directory; it must stay until the reply is in (an
- * unlinked path cannot be reached), and unbind_client() removes it.
+ * without touching the file system.  A sandboxed guest, or a refused
+ * autobind, takes a path: in the guest's box, or in a private mode-0700
+ * directory.  It must stay until the reply is in (an unlinked path cannot
+ * be reached), and unbind_client() removes it.
  */
-static int bind_client(int fd, char **tmpdir)
+static int bind_client(int fd, const char *sock_path, char **tmpdir)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[] = "/tmp/libuml-mc-XXXXXX";
+	char dir[] = "/tmp/libuml-mc-XXXXXX", id[13];
 	const char *base;
+	char *box = sandbox_box_of(sock_path);
 	int n;
 
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa_family_t)) == 0)
+	if (box) {
+		/* a directory of its own in the box: the kernel (maybe another uid) may write it */
+		if (uml_random_hex(id, 12) < 0 ||
+		    asprintf(tmpdir, "%s/.mc-%s", box, id) < 0) {
+			free(box);
+			*tmpdir = NULL;
+			return -ENOMEM;
+		}
+		free(box);
+		if (mkdir(*tmpdir, 0700) < 0 || chmod(*tmpdir, 0777) < 0)
+			return -errno;
+	} else if (bind(fd, (struct sockaddr *)&sa, sizeof(sa_family_t)) == 0) {
 		return 0;
+	}
+	if (*tmpdir)
+		goto bind_path;
 	base = getenv("TMPDIR");
 	if (base && base[0] == '/' && strlen(base) < 60) {
 		char *t;
@@ -103,22 +150,25 @@ static int bind_client(int fd, char **tmpdir)
 			return -ENOMEM;
 		}
 	}
+bind_path:
 	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/c", *tmpdir);
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(sa.sun_path, 0666) < 0)
 		return -errno;
 	return 0;
 }
 
 static void unbind_client(char *tmpdir)
 {
-	char path[128];
+	char *path;
 
 	if (!tmpdir)
 		return;
-	snprintf(path, sizeof(path), "%s/c", tmpdir);
-	unlink(path);
+	if (asprintf(&path, "%s/c", tmpdir) >= 0) {
+		unlink(path);
+		free(path);
+	}
 	rmdir(tmpdir);
 	free(tmpdir);
 }
@@ -190,7 +240,7 @@ int uml_mconsole_call(const char *sock_path, const char *command, int timeout_ms
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	r = bind_client(fd, &tmpdir);
+	r = bind_client(fd, sock_path, &tmpdir);
 	if (r < 0)
 		goto out;
 	/* connected: only the guest's socket can answer */

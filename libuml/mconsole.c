@@ -112,6 +112,9 @@ UML_EXPORT int uml_ctx_mconsole(struct uml_ctx *ctx, const char *umid, const cha
 			return uml_fail(ctx, NULL, -EINVAL,
 					"bad umid '%s': not a name (nor an absolute socket path)",
 					umid);
+		r = uml_ctx_check_runtime_dir(ctx, NULL, false);
+		if (r < 0)
+			return r;
 		if (asprintf(&path, "%s/%s/mconsole", uml_ctx_get_runtime_dir(ctx), umid) < 0)
 			return -ENOMEM;
 	}
@@ -385,7 +388,7 @@ UML_EXPORT int uml_instance_add_disk_live(struct uml_instance *inst, unsigned in
 {
 	char cmd[UML_MCONSOLE_MAX_DATA];
 	struct mc_peer p;
-	char *abs = NULL;
+	char *abs = NULL, *inside = NULL;
 	int n, r = inst_peer(inst, &p);
 
 	if (r == 0)
@@ -408,9 +411,9 @@ UML_EXPORT int uml_instance_add_disk_live(struct uml_instance *inst, unsigned in
 				strerror(-r));
 	if (access(abs, F_OK) < 0) {
 		r = uml_fail(p.ctx, p.slot, -errno, "disk image '%s': %s", abs, strerror(errno));
-	} else {
+	} else if ((r = uml_instance_reach_path(inst, abs, &inside)) == 0) {
 		n = snprintf(cmd, sizeof(cmd), "config ubd%u%s=%s", index,
-			     flags & UML_DISK_LIVE_READONLY ? "r" : "", abs);
+			     flags & UML_DISK_LIVE_READONLY ? "r" : "", inside);
 		if (n < 0 || (size_t)n >= sizeof(cmd))
 			r = uml_fail(p.ctx, p.slot, -E2BIG,
 				     "disk image path '%s' too long for an mconsole command", abs);
@@ -418,6 +421,7 @@ UML_EXPORT int uml_instance_add_disk_live(struct uml_instance *inst, unsigned in
 			r = mc_run_ubd(&p, cmd);
 	}
 	free(abs);
+	free(inside);
 	return r;
 }
 

@@ -26,6 +26,8 @@ struct uml_iface_kind {
 	int (*arg)(struct uml_instance *inst, struct uml_iface *ifc, char **ret);
 	/* An fd the kernel process keeps for it, or -1. */
 	int (*keep_fd)(struct uml_iface *ifc);
+	/* What the kernel process opens for it (uml_launch_add_path()), its host network. */
+	int (*launch)(struct uml_instance *inst, struct uml_iface *ifc, struct uml_launch *l);
 	/* The guest is done with it (ended, or removed it): undo prepare, drop references. */
 	void (*release)(struct uml_iface *ifc);
 	/* Undoes a prepare of a boot that failed. */
@@ -43,6 +45,7 @@ struct uml_iface {
 	char *addr;			/* "A.B.C.D/LEN", or NULL */
 	char *gateway;
 	bool removed;
+	bool booted;			/* part of the kernel's command line */
 };
 
 /*
@@ -54,6 +57,9 @@ int uml_net_add_iface(struct uml_instance *inst, const struct uml_iface_kind *ki
 		      const char *addr, const char *gateway, unsigned *ret_index);
 /* The instance's interface of this kind that was not removed, or NULL. */
 struct uml_iface *uml_net_find_kind(struct uml_instance *inst, const struct uml_iface_kind *kind);
+/* The instance's interface of this kind with priv that it booted with, or NULL. */
+struct uml_iface *uml_net_find_booted(struct uml_instance *inst, const struct uml_iface_kind *kind,
+				      const void *priv);
 /* Sets the DNS server handed to the guest unless one is set. */
 int uml_net_default_dns(struct uml_instance *inst, const char *server);
 

@@ -41,10 +41,24 @@ static int nat_arg(struct uml_instance *inst, struct uml_iface *ifc, char **ret)
 	return r;
 }
 
+/* The kernel starts slirp itself: it needs the program and the host's network. */
+static int nat_launch(struct uml_instance *inst, struct uml_iface *ifc, struct uml_launch *l)
+{
+	char *slirp = NULL;
+	int r = find_slirp(inst, &slirp);
+
+	if (r == 0)
+		r = uml_launch_add_path(l, slirp, UML_SB_EXEC);
+	uml_launch_use_host_network(l);
+	free(slirp);
+	return r;
+}
+
 static const struct uml_iface_kind nat_kind = {
 	.name = "NAT interface",
 	.hot_add = true,
 	.arg = nat_arg,
+	.launch = nat_launch,
 };
 
 UML_EXPORT int uml_instance_add_nat(struct uml_instance *inst, unsigned *ret_index)
@@ -54,6 +68,10 @@ UML_EXPORT int uml_instance_add_nat(struct uml_instance *inst, unsigned *ret_ind
 
 	if (!inst)
 		return -EINVAL;
+	/* slirp runs in the kernel's sandbox, which has no host network unless it had NAT at boot */
+	if (uml_instance_running(inst) && inst->sandboxed)
+		return ifail(inst, -EOPNOTSUPP, "NAT cannot be added to running sandboxed guest '%s': "
+			     "add it before boot", inst->umid);
 	other = uml_net_find_kind(inst, &nat_kind);
 	if (other)
 		return ifail(inst, -EEXIST, "guest '%s' has a NAT interface already (%s)",

@@ -123,7 +123,7 @@ static int switch_start(struct uml_switch *sw, char **slot)
 
 	if (sw->running || sw->foreign)
 		return 0;
-	r = uml_ctx_ensure_runtime_dir(sw->ctx, slot);
+	r = uml_ctx_check_runtime_dir(sw->ctx, slot, true);
 	if (r < 0)
 		return r;
 	if (ctl_listening(sw->dir)) {
@@ -150,9 +150,10 @@ static int switch_start(struct uml_switch *sw, char **slot)
 	}
 	cleanup[0] = ctl;
 	cleanup[1] = sw->dir;
-	r = uml_spawn(sw->ctx, slot,
-		      (char *[]){ "/bin/sh", "-c", script, vde, "-s", sw->dir, NULL },
-		      environ, &p[0], 1, -1, cleanup, &sw->proc);
+	r = uml_spawn(sw->ctx, slot, &(struct uml_spawn_opts){
+			.argv = (char *[]){ "/bin/sh", "-c", script, vde, "-s", sw->dir, NULL },
+			.envp = environ, .keep_fds = &p[0], .n_keep = 1, .out_fd = -1,
+			.cleanup = cleanup }, &sw->proc);
 	if (r < 0)
 		goto out;
 	sw->stdin_fd = p[1];
@@ -210,12 +211,44 @@ static int port_prepare(struct uml_instance *inst, struct uml_iface *ifc)
 	return switch_start(ifc->priv, &inst->last_error);
 }
 
+static const struct uml_iface_kind switch_kind;
+
 static int port_arg(struct uml_instance *inst, struct uml_iface *ifc, char **ret)
 {
 	struct uml_switch *sw = ifc->priv;
 
+	/*
+	 * vde_plug tells the switch the path of its own socket, which it binds
+	 * in the switch's dir: that path must mean the same to both, so a
+	 * sandboxed kernel can reach only the switches bound at boot.
+	 */
+	if (sw && uml_instance_running(inst) && inst->sandboxed &&
+	    !uml_net_find_booted(inst, &switch_kind, sw))
+		return ifail(inst, -EOPNOTSUPP, "switch '%s' cannot be plugged into running sandboxed "
+			     "guest '%s': give it a port on that switch before boot", sw->name,
+			     inst->umid);
 	return asprintf(ret, "eth%u=vde,%s,%s", ifc->unit, sw ? sw->dir : "", ifc->mac) < 0 ?
-	       -ENOMEM : 0;
+	    -ENOMEM : 0;
+}
+
+/*
+ * The kernel's libvdeplug (vdeplug4's static one) runs vde_plug from $PATH
+ * as its helper, which loads two plugins - seqpacket for the kernel's end,
+ * vde for the switch's - and binds its own socket next to the switch's.
+ */
+#define VDE_PLUGINS "/lib/x86_64-linux-gnu/vdeplug/"
+static const char *const vde_files[] = {
+	"/usr/bin/vde_plug", VDE_PLUGINS "libvdeplug_vde.so", VDE_PLUGINS "libvdeplug_seqpacket.so",
+};
+
+static int port_launch(struct uml_instance *inst, struct uml_iface *ifc, struct uml_launch *l)
+{
+	struct uml_switch *sw = ifc->priv;
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(vde_files); i++)
+		r = uml_launch_add_path(l, vde_files[i], UML_SB_EXEC | UML_SB_OPTIONAL);
+	return r == 0 && sw ? uml_launch_add_path(l, sw->dir, UML_SB_WRITE) : r;
 }
 
 static void port_release(struct uml_iface *ifc)
@@ -228,6 +261,7 @@ static const struct uml_iface_kind switch_kind = {
 	.hot_add = true,
 	.prepare = port_prepare,
 	.arg = port_arg,
+	.launch = port_launch,
 	.release = port_release,
 };
 

@@ -85,6 +85,12 @@ static int tap_arg(struct uml_instance *inst, struct uml_iface *ifc, char **ret)
 	return asprintf(ret, "eth%u=tuntap,%s,%s", ifc->unit, t->dev, ifc->mac) < 0 ? -ENOMEM : 0;
 }
 
+static int tap_launch(struct uml_instance *inst, struct uml_iface *ifc, struct uml_launch *l)
+{
+	uml_launch_use_host_network(l);
+	return uml_launch_add_path(l, "/dev/net/tun", UML_SB_DEVICE | UML_SB_WRITE);
+}
+
 static void tap_free(struct uml_iface *ifc)
 {
 	struct tap *t = ifc->priv;
@@ -99,6 +105,7 @@ static const struct uml_iface_kind tap_kind = {
 	.hot_add = true,
 	.prepare = tap_prepare,
 	.arg = tap_arg,
+	.launch = tap_launch,
 	.release = tap_delete,
 	.unprepare = tap_delete,
 	.free = tap_free,

@@ -177,6 +177,17 @@ struct uml_iface *uml_net_find_kind(struct uml_instance *inst, const struct uml_
 	return NULL;
 }
 
+struct uml_iface *uml_net_find_booted(struct uml_instance *inst, const struct uml_iface_kind *kind,
+				      const void *priv)
+{
+	struct uml_net *net = find_net(inst);
+
+	for (size_t i = 0; net && i < net->n; i++)
+		if (net->ifaces[i].kind == kind && net->ifaces[i].priv == priv && net->ifaces[i].booted)
+			return &net->ifaces[i];
+	return NULL;
+}
+
 int uml_net_default_dns(struct uml_instance *inst, const char *server)
 {
 	struct uml_net *net = get_net(inst);
@@ -380,8 +391,11 @@ static int net_launch(struct uml_instance *inst, void *data, struct uml_launch *
 		r = ifc->kind->arg(inst, ifc, &arg);
 		if (r == 0)
 			r = uml_strv_take(&l->args, arg);
+		if (r == 0 && ifc->kind->launch)
+			r = ifc->kind->launch(inst, ifc, l);
 		if (r == 0 && fd >= 0)
 			r = uml_intv_add(&l->keep_fds, fd);
+		ifc->booted = r == 0;
 		if (r == 0 && ifc->addr)
 			r = uml_strv_addf(&l->args, "libuml.ip=%s,%s%s%s", ifc->name, ifc->addr,
 					  ifc->gateway ? "," : "", ifc->gateway ? ifc->gateway : "");

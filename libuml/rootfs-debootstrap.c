@@ -625,7 +625,8 @@ static int run_debootstrap(struct dbs_run *rn, char *const argv[])
 		r = rfail(rootfs, -errno, "pipe: %m");
 		goto out;
 	}
-	r = uml_spawn(ctx, &rootfs->last_error, argv, envp, NULL, 0, p[1], NULL, &sp);
+	r = uml_spawn(ctx, &rootfs->last_error,
+	      &(struct uml_spawn_opts){ .argv = argv, .envp = envp, .out_fd = p[1] }, &sp);
 	close(p[1]);
 	if (r < 0) {
 		close(p[0]);
@@ -805,12 +806,14 @@ static int recipe_init(struct uml_rootfs *rootfs, const char *suite, struct reci
 	key = uml_hash_str(key, variant);
 	key = uml_hash_str(key, rc->packages ? rc->packages : "");
 	key = uml_hash_str(key, rc->mirror);
-	cache = g->cache_dir ? strdup(g->cache_dir) : uml_default_cache_dir();
-	if (!cache || asprintf(&dir, "%s/debootstrap", cache) < 0) {
+	r = uml_ctx_cache_dir(rootfs->ctx, &rootfs->last_error, g->cache_dir, &cache);
+	if (r < 0)
+		return r;
+	if (asprintf(&dir, "%s/debootstrap", cache) < 0) {
 		free(cache);
 		return -ENOMEM;
 	}
-	r = uml_mkdir_p(dir, 0755);
+	r = uml_mkdir_p(dir, 0700);
 	if (r < 0) {
 		r = rfail(rootfs, r, "cannot create cache dir '%s': %s", dir, strerror(-r));
 		goto out;
@@ -850,6 +853,26 @@ static void recipe_argv(const struct recipe *rc, const char *tarball_opt, const 
 	argv[n] = NULL;
 }
 
+/* FILE.done holds FILE's identity: a completed write of ours, unchanged since. */
+static int stamp_complete(const char *file)
+{
+	_cleanup_(uml_freep) char *stamp = NULL, *ident = NULL;
+	int r;
+
+	if (asprintf(&stamp, "%s.done", file) < 0)
+		return -ENOMEM;
+	r = uml_file_identity(file, &ident);
+	return r < 0 ? r : uml_write_file(stamp, ident, strlen(ident));
+}
+
+static bool stamped_complete(const char *file)
+{
+	_cleanup_(uml_freep) char *stamp = NULL, *ident = NULL;
+
+	return asprintf(&stamp, "%s.done", file) >= 0 && uml_file_identity(file, &ident) == 0 &&
+	       uml_stamp_matches(stamp, ident);
+}
+
 /* Makes the recipe's tarball (under the lock); the cache entry appears only when complete. */
 static int download(struct uml_rootfs *rootfs, const struct recipe *rc, const char *staging)
 {
@@ -874,6 +897,12 @@ static int download(struct uml_rootfs *rootfs, const struct recipe *rc, const ch
 		r = rfail(rootfs, r, "debootstrap for '%s' was cancelled", rootfs->path);
 	if (r == 0 && rename(tmp, rc->tarball) < 0)
 		r = rfail(rootfs, -errno, "cannot put '%s' into the cache: %m", rc->tarball);
+	if (r == 0) {
+		r = stamp_complete(rc->tarball);
+		if (r < 0)
+			r = rfail(rootfs, r, "cannot stamp '%s' in the cache: %s", rc->tarball,
+				  strerror(-r));
+	}
 	if (r < 0)
 		unlink(tmp);
 out:
@@ -949,6 +978,14 @@ static int copy_image(const char *src, const char *dst, bool overwrite)
 	return r;
 }
 
+/* Keeps image in the cache as cached, with the stamp of a completed write. */
+static int cache_image(const char *image, const char *cached)
+{
+	int r = copy_image(image, cached, true);
+
+	return r < 0 ? r : stamp_complete(cached);
+}
+
 /*
  * The warm path: the recipe's installed image from the cache, grown to the
  * size asked for.  1 when taken, 0 when the cache cannot serve this build.
@@ -961,6 +998,11 @@ static int image_from_cache(struct uml_rootfs *rootfs, const struct recipe *rc, 
 	if ((flags & UML_ROOTFS_DEBOOTSTRAP_REFRESH) || stat(rc->image, &st) < 0 ||
 	    !S_ISREG(st.st_mode) || (rootfs->size_set && rootfs->size < (uint64_t)st.st_size))
 		return 0;
+	/* only an image we wrote completely, unchanged since */
+	if (!stamped_complete(rc->image)) {
+		uml_info(rootfs->ctx, "not using '%s': no stamp of a completed write", rc->image);
+		return 0;
+	}
 	r = uml_progress(rootfs->ctx, "copy", 0, 0);
 	if (r < 0)
 		return rfail(rootfs, r, "building '%s' was cancelled", rootfs->path);
@@ -1058,7 +1100,7 @@ UML_EXPORT int uml_rootfs_create_debootstrap(struct uml_rootfs *rootfs, const ch
 		goto configure;
 	}
 	cached = !(flags & UML_ROOTFS_DEBOOTSTRAP_REFRESH) && stat(rc.tarball, &st) == 0 &&
-		 S_ISREG(st.st_mode) && st.st_size > 0;
+		 S_ISREG(st.st_mode) && st.st_size > 0 && stamped_complete(rc.tarball);
 	if (!cached) {
 		r = download(rootfs, &rc, staging);
 		if (r < 0)
@@ -1098,7 +1140,7 @@ UML_EXPORT int uml_rootfs_create_debootstrap(struct uml_rootfs *rootfs, const ch
 	free(staging);
 	staging = NULL;
 	/* the next build of this recipe starts from here */
-	r = copy_image(rootfs->path, rc.image, true);
+	r = cache_image(rootfs->path, rc.image);
 	if (r < 0)
 		uml_log(rootfs->ctx, LOG_WARNING, "cannot keep '%s' in the cache as '%s': %s",
 			rootfs->path, rc.image, strerror(-r));

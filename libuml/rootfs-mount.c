@@ -46,7 +46,7 @@ UML_EXPORT int uml_rootfs_mount(struct uml_rootfs *rootfs, const char *mountpoin
 	if (!mountpoint || !mountpoint[0])
 		return rfail(rootfs, -EINVAL, "mount point for '%s' is %s", rootfs->path,
 			     mountpoint ? "empty" : "NULL");
-	if (flags & ~UML_ROOTFS_MOUNT_READONLY)
+	if (flags & ~(unsigned)(UML_ROOTFS_MOUNT_READONLY | UML_ROOTFS_MOUNT_NOEXEC))
 		return rfail(rootfs, -EINVAL, "unknown flags 0x%x for mounting '%s'", flags,
 			     rootfs->path);
 	if (rootfs->backing)
@@ -79,8 +79,9 @@ UML_EXPORT int uml_rootfs_mount(struct uml_rootfs *rootfs, const char *mountpoin
 	}
 	if (mnt_context_set_source(cxt, rootfs->path) < 0 ||
 	    mnt_context_set_target(cxt, abs) < 0 ||
-	    mnt_context_set_options(cxt, flags & UML_ROOTFS_MOUNT_READONLY ? "loop,ro" :
-				    "loop") < 0) {
+	    mnt_context_set_options(cxt, "loop,nosuid,nodev") < 0 ||
+	    ((flags & UML_ROOTFS_MOUNT_READONLY) && mnt_context_append_options(cxt, "ro") < 0) ||
+	    ((flags & UML_ROOTFS_MOUNT_NOEXEC) && mnt_context_append_options(cxt, "noexec") < 0)) {
 		r = -ENOMEM;
 		goto out;
 	}

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Process creation.  The only place libuml forks.  Children get exactly
- * the file descriptors they are given, their own process group, default
- * signal handling, and die when the process that started them dies.
+ * Process creation.  The only place libuml starts processes.  Children get
+ * exactly the file descriptors they are given, their own process group,
+ * default signal handling, a sandbox if asked (sandbox.c), and die when the
+ * process that started them dies: a watchdog per child sees to that (not
+ * PR_SET_PDEATHSIG, which fires when the thread that started the child
+ * exits).
  */
 #include "config.h"
 
@@ -16,59 +19,75 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/close_range.h>
+#include <linux/sched.h>
 
 #include "libuml-private.h"
+#include "sandbox.h"
 
-/* Runs in the child between fork and exec: async-signal-safe calls only. */
-static _Noreturn void child_exec(char *const argv[], char *const envp[], const int *keep_fds,
-				 size_t n_keep, int out_fd, pid_t parent, int err_pipe)
+/* What the child reports before it dies: the step that failed and its errno. */
+enum { STEP_SETUP = 1, STEP_SANDBOX, STEP_EXEC };
+
+static _Noreturn void child_fail(int err_pipe, int step)
+{
+	int msg[2] = { step, errno };
+
+	(void)!write(err_pipe, msg, sizeof(msg));
+	_exit(127);
+}
+
+/*
+ * Runs in the child between clone and exec: system calls only (the caller
+ * may have threads; this is a copy of one of them).  It waits for the
+ * parent's go - the parent writes its namespace maps and starts its
+ * watchdog first - and gives up if the parent died instead.
+ */
+static _Noreturn void child_exec(const struct uml_spawn_opts *o, int go_fd, int err_pipe)
 {
 	sigset_t all;
-	int null_fd, e;
+	char go;
+	int null_fd, r;
 
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	for (int sig = 1; sig < _NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
-
 	if (setpgid(0, 0) < 0)
-		goto fail;
+		child_fail(err_pipe, STEP_SETUP);
 	/*
 	 * Without address space randomization UML adds no "exec-shield gap"
 	 * (up to ~1 GB) to its physical memory, whose page tables and struct
 	 * pages cost host memory and boot time for nothing.
 	 */
 	if (personality(PER_LINUX | ADDR_NO_RANDOMIZE) < 0)
-		goto fail;
-	/* die with the embedding process; it may have died before prctl() */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-		goto fail;
-
+		child_fail(err_pipe, STEP_SETUP);
+	while ((r = (int)read(go_fd, &go, 1)) < 0 && errno == EINTR)
+		;
+	if (r != 1)
+		_exit(127);	/* the parent is gone: so are we */
+	if (o->sandbox) {
+		r = uml_sandbox_enter(o->sandbox);
+		if (r < 0) {
+			errno = -r;
+			child_fail(err_pipe, STEP_SANDBOX);
+		}
+	}
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd < 0)
-		goto fail;
-	if (dup2(null_fd, STDIN_FILENO) < 0)
-		goto fail;
-	if (dup2(out_fd >= 0 ? out_fd : null_fd, STDOUT_FILENO) < 0 ||
-	    dup2(out_fd >= 0 ? out_fd : null_fd, STDERR_FILENO) < 0)
-		goto fail;
-
+	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
+	    dup2(o->out_fd >= 0 ? o->out_fd : null_fd, STDOUT_FILENO) < 0 ||
+	    dup2(o->out_fd >= 0 ? o->out_fd : null_fd, STDERR_FILENO) < 0)
+		child_fail(err_pipe, STEP_SETUP);
 	/* everything else closes on exec, except what the child is given */
 	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
 		for (int fd = 3; fd < 65536; fd++)
 			if (fd != err_pipe)
 				fcntl(fd, F_SETFD, FD_CLOEXEC);
 	}
-	for (size_t i = 0; i < n_keep; i++)
-		if (fcntl(keep_fds[i], F_SETFD, 0) < 0)
-			goto fail;
-
-	execve(argv[0], argv, envp);
-fail:
-	e = errno;
-	(void)!write(err_pipe, &e, sizeof(e));
-	_exit(127);
+	for (size_t i = 0; i < o->n_keep; i++)
+		if (fcntl(o->keep_fds[i], F_SETFD, 0) < 0)
+			child_fail(err_pipe, STEP_SETUP);
+	execve(o->argv[0], o->argv, o->envp);
+	child_fail(err_pipe, STEP_EXEC);
 }
 
 /*
@@ -184,62 +203,89 @@ void uml_spawn_release(struct uml_spawn *sp)
 	sp->watchdog_fd = sp->pidfd = -1;
 }
 
-int uml_spawn(struct uml_ctx *ctx, char **slot, char *const argv[], char *const envp[],
-	      const int *keep_fds, size_t n_keep, int out_fd, char *const *cleanup,
+static int close_both(int p[2], int r)
+{
+	uml_close_fd(&p[0]);
+	uml_close_fd(&p[1]);
+	return r;
+}
+
+int uml_spawn(struct uml_ctx *ctx, char **slot, const struct uml_spawn_opts *o,
 	      struct uml_spawn *ret)
 {
-	pid_t parent = getpid(), pid;
-	int err_pipe[2], child_errno = 0, pidfd;
+	struct clone_args args = { .exit_signal = SIGCHLD };
+	int err_pipe[2] = { -1, -1 }, go[2] = { -1, -1 }, msg[2] = { 0, 0 }, pidfd = -1, r;
+	const char *what = "cannot execute";
+	pid_t pid;
 	ssize_t n;
 
-	if (pipe2(err_pipe, O_CLOEXEC) < 0)
-		return uml_fail(ctx, slot, -errno, "pipe: %m");
-	pid = fork();
-	if (pid < 0) {
-		int r = -errno;
-
+	if (pipe2(err_pipe, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) {
+		r = uml_fail(ctx, slot, -errno, "pipe: %m");
+		close_both(go, 0);
+		return close_both(err_pipe, r);
+	}
+	args.flags = CLONE_PIDFD | (o->sandbox ? uml_sandbox_clone_flags(o->sandbox) : 0);
+	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0) {
+		close(go[1]);
 		close(err_pipe[0]);
-		close(err_pipe[1]);
-		return uml_fail(ctx, slot, r, "fork: %s", strerror(-r));
+		child_exec(o, go[0], err_pipe[1]);
 	}
-	if (pid == 0)
-		child_exec(argv, envp, keep_fds, n_keep, out_fd, parent, err_pipe[1]);
-
-	close(err_pipe[1]);
-	do
-		n = read(err_pipe[0], &child_errno, sizeof(child_errno));
-	while (n < 0 && errno == EINTR);
-	close(err_pipe[0]);
-	if (n == sizeof(child_errno)) {
-		waitpid(pid, NULL, 0);
-		return uml_fail(ctx, slot, -child_errno, "cannot execute '%s': %s", argv[0],
-				strerror(child_errno));
-	}
-
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0) {
-		int r = -errno;
-
-		kill(-pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return uml_fail(ctx, slot, r, "pidfd_open: %s", strerror(-r));
+	uml_close_fd(&go[0]);
+	uml_close_fd(&err_pipe[1]);
+	if (pid < 0) {
+		r = -errno;
+		close_both(go, 0);
+		close_both(err_pipe, 0);
+		return uml_fail(ctx, slot, r, "cannot start '%s': %s", o->argv[0], strerror(-r));
 	}
 	(void)fcntl(pidfd, F_SETFD, FD_CLOEXEC);
 	ret->pid = pid;
 	ret->pidfd = pidfd;
 	ret->watchdog_fd = -1;
-	ret->watchdog = start_watchdog(pid, cleanup, &ret->watchdog_fd);
-	if (ret->watchdog < 0) {
-		int r = (int)ret->watchdog;
-
-		kill(-pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		ret->watchdog = 0;
-		uml_spawn_release(ret);
-		return uml_fail(ctx, slot, r, "cannot start the watchdog of '%s': %s", argv[0],
-				strerror(-r));
+	ret->watchdog = 0;
+	r = o->sandbox ? uml_sandbox_write_maps(o->sandbox, pid) : 0;
+	if (r < 0) {
+		r = uml_fail(ctx, slot, r, "cannot set up the sandbox of '%s': writing its uid "
+			     "map: %s", o->argv[0], strerror(-r));
+		goto fail;
 	}
-	return 0;
+	ret->watchdog = start_watchdog(pid, o->cleanup, &ret->watchdog_fd);
+	if (ret->watchdog < 0) {
+		r = uml_fail(ctx, slot, (int)ret->watchdog, "cannot start the watchdog of '%s': %s",
+			     o->argv[0], strerror(-(int)ret->watchdog));
+		ret->watchdog = 0;
+		goto fail;
+	}
+	/* go: the child's end of the pipe reads EOF instead if we die before this */
+	if (write(go[1], "g", 1) != 1) {
+		r = uml_fail(ctx, slot, -errno, "cannot start '%s': %m", o->argv[0]);
+		goto fail;
+	}
+	uml_close_fd(&go[1]);
+	do
+		n = read(err_pipe[0], msg, sizeof(msg));
+	while (n < 0 && errno == EINTR);
+	uml_close_fd(&err_pipe[0]);
+	if (n != sizeof(msg))
+		return 0;	/* exec closed the pipe */
+	if (msg[0] == STEP_SANDBOX)
+		what = "cannot set up the sandbox of";
+	else if (msg[0] == STEP_SETUP)
+		what = "cannot prepare to run";
+	r = uml_fail(ctx, slot, -msg[1], "%s '%s': %s", what, o->argv[0], strerror(msg[1]));
+	waitid(P_PIDFD, (id_t)pidfd, &(siginfo_t){ 0 }, WEXITED);
+	uml_spawn_release(ret);
+	return r;
+fail:
+	close_both(go, 0);
+	close_both(err_pipe, 0);
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	waitid(P_PIDFD, (id_t)pidfd, &(siginfo_t){ 0 }, WEXITED);
+	uml_spawn_release(ret);
+	return r;
 }
 
 int uml_spawn_capture(struct uml_ctx *ctx, char **slot, char *const argv[], char **out,
@@ -254,7 +300,8 @@ int uml_spawn_capture(struct uml_ctx *ctx, char **slot, char *const argv[], char
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return uml_fail(ctx, slot, -errno, "pipe: %m");
-	r = uml_spawn(ctx, slot, argv, environ, NULL, 0, p[1], NULL, &sp);
+	r = uml_spawn(ctx, slot, &(struct uml_spawn_opts){ .argv = argv, .envp = environ,
+						       .out_fd = p[1] }, &sp);
 	close(p[1]);
 	if (r < 0) {
 		close(p[0]);

@@ -435,16 +435,40 @@ void uml_intv_free(struct uml_intv *s)
 	s->n = s->cap = 0;
 }
 
+int uml_tmpfile_next_to(const char *path, mode_t mode, char **ret_tmp)
+{
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash ? (int)(slash - path) : 1;
+	const char *base = slash ? slash + 1 : path;
+
+	for (unsigned attempt = 0; attempt < 16; attempt++) {
+		char id[13], *tmp;
+		int fd;
+
+		if (uml_random_hex(id, 12) < 0)
+			return -EIO;
+		if (asprintf(&tmp, "%.*s/.%s.%s", dirlen, slash ? path : ".", base, id) < 0)
+			return -ENOMEM;
+		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd >= 0) {
+			*ret_tmp = tmp;
+			return fd;
+		}
+		free(tmp);
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
 int uml_write_file(const char *path, const char *data, size_t len)
 {
 	_cleanup_(uml_freep) char *tmp = NULL;
 	int fd, r;
 
-	if (asprintf(&tmp, "%s.tmp", path) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = uml_tmpfile_next_to(path, 0644, &tmp);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = uml_write_all(fd, data, len);
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
@@ -455,9 +479,27 @@ int uml_write_file(const char *path, const char *data, size_t len)
 	return r;
 }
 
+bool uml_stamp_matches(const char *path, const char *want)
+{
+	_cleanup_(uml_freep) char *have = NULL;
+
+	return uml_read_file(path, &have, NULL) == 0 && strcmp(have, want) == 0;
+}
+
+int uml_file_identity(const char *path, char **ret)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	return asprintf(ret, "%lld %llu %lld.%09ld\n", (long long)st.st_size,
+			(unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec,
+			st.st_mtim.tv_nsec) < 0 ? -ENOMEM : 0;
+}
+
 int uml_lock_file(const char *path)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0)
 		return -errno;
@@ -470,19 +512,6 @@ int uml_lock_file(const char *path)
 		}
 	}
 	return fd;
-}
-
-char *uml_default_cache_dir(void)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-	char *dir;
-
-	if (xdg && xdg[0] == '/')
-		return asprintf(&dir, "%s/libuml", xdg) < 0 ? NULL : dir;
-	if (!home || home[0] != '/')
-		home = "/tmp";
-	return asprintf(&dir, "%s/.cache/libuml", home) < 0 ? NULL : dir;
 }
 
 uint64_t uml_hash_bytes(uint64_t h, const void *data, size_t len)

@@ -113,15 +113,23 @@ int uml_write_all(int fd, const void *buf, size_t len);
 int uml_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 /* Reads up to len bytes at off (fewer only at the end of the file); bytes read. */
 ssize_t uml_pread_all(int fd, void *buf, size_t len, uint64_t off);
+/*
+ * Creates a new file DIR/.BASE.RANDOM next to path with mode (less the
+ * umask), never through a symlink; its fd (O_CLOEXEC), its name in
+ * *ret_tmp, or a negative errno.
+ */
+int uml_tmpfile_next_to(const char *path, mode_t mode, char **ret_tmp);
 /* Writes a file through a temporary and rename(), so readers never see half. */
 int uml_write_file(const char *path, const char *data, size_t len);
 int uml_path_absolute(const char *path, char **ret);	/* relative -> cwd-based */
 /* Finds an executable on $PATH (or takes a name with a '/'); -ENOENT if none. */
 int uml_find_program(const char *name, char **ret);
-/* Opens (creating) path and takes an exclusive flock; the fd, or -errno. */
+/* Does the file at path hold exactly want? */
+bool uml_stamp_matches(const char *path, const char *want);
+/* "SIZE INODE MTIME\n" of path (allocated): changes whenever the file does. */
+int uml_file_identity(const char *path, char **ret);
+/* Opens (creating, never through a symlink) path and takes an exclusive flock; the fd, or -errno. */
 int uml_lock_file(const char *path);
-/* $XDG_CACHE_HOME/libuml, else ~/.cache/libuml (allocated). */
-char *uml_default_cache_dir(void);
 
 /* ---- hashing --------------------------------------------------------------- */
 

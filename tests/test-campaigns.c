@@ -241,9 +241,9 @@ START_TEST(boot_halt_cycles_leak_nothing)
 			fprintf(stderr, "console (last 3000 bytes):\n%s\n",
 				log + (len > 3000 ? len - 3000 : 0));
 		}
-		ck_assert_msg(uml_instance_get_exit_reason(vm) == UML_EXIT_HALT, "cycle %ld: %s: %s", i,
+		ck_assert_msg(uml_instance_get_exit_reason(vm) == UML_EXIT_HALT, "cycle %ld: %s: %s (%s)", i,
 			      uml_exit_reason_to_string(uml_instance_get_exit_reason(vm)),
-			      uml_instance_get_exit_detail(vm));
+			      uml_instance_get_exit_detail(vm), uml_instance_get_panic_message(vm));
 		uml_instance_unref(vm);
 		ck_assert_int_eq(th_count_children(), 0);
 		ck_assert_int_eq(th_count_entries(uml_ctx_get_runtime_dir(ctx)), 0);

@@ -599,6 +599,7 @@ START_TEST(test_open_uml_mkcow_file)
 {
 	struct uml_rootfs *cow = NULL, *plain = NULL;
 	uint64_t written = 1;
+	struct stat st;
 
 	ck_assert_int_eq(run((char *[]){ UML_MKCOW, path_in("mk.cow"), backing_path, NULL },
 			     NULL), 0);
@@ -610,8 +611,12 @@ START_TEST(test_open_uml_mkcow_file)
 	ck_assert_uint_eq(written, 0);
 
 	/* a merge of an untouched overlay is the backing file */
+	ck_assert_int_eq(chmod(backing_path, 0644), 0);
 	ck_assert_int_eq(uml_rootfs_cow_merge(cow, path_in("merged.img"), 0), 0);
 	ck_assert(files_equal(path_in("merged.img"), backing_path));
+	/* a copy of a disk readable by nobody else: 0600, whatever the backing file's mode */
+	ck_assert_int_eq(stat(path_in("merged.img"), &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
 	uml_rootfs_unref(cow);
 
 	/* plain images are not overlays */

@@ -667,6 +667,8 @@ START_TEST(loop_mount_and_detach)
 	ck_assert_int_eq(uml_rootfs_mount(rootfs, mnt, 0), 0);
 	ck_assert_str_eq(uml_rootfs_get_mountpoint(rootfs), mnt);
 	ck_assert_int_eq(uml_rootfs_mount(rootfs, mnt, 0), -EBUSY);
+	/* a guest's setuid files and device nodes mean nothing on the host */
+	ck_assert_int_eq(th_system("findmnt -n -o OPTIONS %s | grep -q 'nosuid.*nodev'", mnt), 0);
 	snprintf(path, sizeof(path), "%s/etc/hostname", mnt);
 	f = fopen(path, "r");
 	ck_assert_ptr_nonnull(f);

@@ -395,37 +395,54 @@ END_TEST
 
 START_TEST(hot_add_and_remove)
 {
-	struct uml_switch *sw;
+	struct uml_switch *sw, *other;
 	char *dev = NULL;
 	unsigned idx;
+	int r;
 
 	ck_assert_int_eq(uml_switch_new(ctx, "hot", &sw), 0);
+	ck_assert_int_eq(uml_switch_new(ctx, "cold", &other), 0);
 	guest(0, NULL);
+	ck_assert_int_eq(uml_instance_add_switch_port(g[0], sw, &idx), 0);
 	boot(0);
 	ck_assert_int_eq(uml_instance_wait_ready(g[0], RUN_MS), 0);
 	dev = console_run(0, "ls /sys/class/net");
-	ck_assert_ptr_null(strstr(dev, "eth0"));
+	ck_assert_ptr_nonnull(strstr(dev, "eth0"));
+	ck_assert_ptr_null(strstr(dev, "eth1"));
 	free(dev);
 
+	/* a second port on the switch it booted with: its link comes up */
 	ck_assert_msg(uml_instance_add_switch_port(g[0], sw, &idx) == 0, "%s",
 		      uml_instance_last_error(g[0]));
-	ck_assert_uint_eq(idx, 0);
-	ck_assert_str_eq(uml_instance_get_iface_name(g[0], idx), "eth0");
-	ck_assert_int_gt(uml_switch_get_pid(sw), 0);
-	dev = console_run(0, "ls /sys/class/net");
-	ck_assert_msg(strstr(dev, "eth0"), "eth0 not in the guest:\n%s", th_tail(dev));
-	free(dev);
-	ck_assert_int_eq(uml_instance_add_nat(g[0], &idx), 0);
+	ck_assert_uint_eq(idx, 1);
 	ck_assert_str_eq(uml_instance_get_iface_name(g[0], idx), "eth1");
+	dev = console_run(0, "ip link set eth1 up && echo eth1-is-up; ip link set eth1 down");
+	ck_assert_msg(strstr(dev, "eth1-is-up\n"), "eth1 does not come up:\n%s", th_tail(dev));
+	free(dev);
+	/*
+	 * A sandboxed kernel sees only what it booted with: a new switch, or
+	 * NAT (slirp needs the host network), must be there at boot.
+	 */
+	r = uml_instance_add_switch_port(g[0], other, &idx);
+	if (uml_instance_get_sandboxed(g[0])) {
+		ck_assert_int_eq(r, -EOPNOTSUPP);
+		ck_assert_ptr_nonnull(strstr(uml_instance_last_error(g[0]), "before boot"));
+		ck_assert_int_eq(uml_instance_add_nat(g[0], &idx), -EOPNOTSUPP);
+		ck_assert_ptr_nonnull(strstr(uml_instance_last_error(g[0]), "before boot"));
+	} else {
+		ck_assert_int_eq(r, 0);
+		ck_assert_str_eq(uml_instance_get_iface_name(g[0], idx), "eth2");
+	}
 
-	ck_assert_int_eq(uml_instance_remove_iface(g[0], 0), 0);
-	ck_assert_int_eq(uml_instance_remove_iface(g[0], 0), -ENODEV);
+	ck_assert_int_eq(uml_instance_remove_iface(g[0], 1), 0);
+	ck_assert_int_eq(uml_instance_remove_iface(g[0], 1), -ENODEV);
 	dev = console_run(0, "ls /sys/class/net");
-	ck_assert_msg(!strstr(dev, "eth0"), "eth0 still in the guest:\n%s", th_tail(dev));
-	ck_assert_ptr_nonnull(strstr(dev, "eth1"));
+	ck_assert_msg(!strstr(dev, "eth1"), "eth1 still in the guest:\n%s", th_tail(dev));
+	ck_assert_ptr_nonnull(strstr(dev, "eth0"));
 	free(dev);
 	ck_assert_int_eq(uml_instance_halt(g[0], -1), 0);
 	uml_switch_unref(sw);
+	uml_switch_unref(other);
 	ck_assert_int_eq(th_count_processes("vde_switch"), 0);
 }
 END_TEST

@@ -191,6 +191,44 @@ UML_EXPORT int uml_ctx_set_hostcompat(struct uml_ctx *ctx, enum uml_hostcompat m
 UML_EXPORT int uml_ctx_host_needs_compat(struct uml_ctx *ctx);
 
 /**
+ * enum uml_sandbox_mode - where a guest's kernel process runs.
+ * @UML_SANDBOX_AUTO: in a sandbox where the host allows it (the default):
+ *     new user, mount, pid, ipc and network namespaces, no capabilities,
+ *     no_new_privs, and a view of only the files the guest was given (its
+ *     kernel and what that loads, its disks and backing files, its hostfs
+ *     shares, its runtime files); as root, under the uid nobody where those
+ *     files allow it.  Where the host forbids user namespaces the guest runs
+ *     unsandboxed and the reason is logged (LOG_WARNING).  The environment
+ *     variable UML_SANDBOX=off|on|require sets the context's default.
+ * @UML_SANDBOX_OFF: never (the kernel process sees what the caller sees)
+ * @UML_SANDBOX_REQUIRE: always; booting fails with -EPERM where the host
+ *     does not allow it
+ *
+ * docs/security.md says what each mode guarantees.  Since: 0.2
+ */
+enum uml_sandbox_mode {
+	UML_SANDBOX_AUTO = 0,
+	UML_SANDBOX_OFF = 1,
+	UML_SANDBOX_REQUIRE = 2,
+};
+
+/**
+ * uml_ctx_set_sandbox:
+ * Chooses where guests of @ctx booted afterwards run, unless an instance
+ * chose for itself (uml_instance_set_sandbox()).
+ * Returns: 0, or -EINVAL for an unknown mode.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ctx_set_sandbox(struct uml_ctx *ctx, enum uml_sandbox_mode mode);
+
+/**
+ * uml_ctx_get_sandbox:
+ * Returns: the context's sandbox mode (UML_SANDBOX_AUTO for NULL).
+ * Since: 0.2
+ */
+UML_EXPORT enum uml_sandbox_mode uml_ctx_get_sandbox(struct uml_ctx *ctx);
+
+/**
  * uml_ctx_last_error:
  * Returns: the message of the last failure of a context-level call, or of
  * any object of this context, or NULL.  Owned by @ctx; with several threads
@@ -1225,9 +1263,11 @@ UML_EXPORT int uml_rootfs_get_init_system(struct uml_rootfs *rootfs, enum uml_in
 /**
  * enum uml_rootfs_mount_flags - flags for uml_rootfs_mount().
  * @UML_ROOTFS_MOUNT_READONLY: mount read-only
+ * @UML_ROOTFS_MOUNT_NOEXEC: nothing on it may be executed (Since: 0.2)
  */
 enum uml_rootfs_mount_flags {
 	UML_ROOTFS_MOUNT_READONLY = 1u << 0,
+	UML_ROOTFS_MOUNT_NOEXEC = 1u << 1,
 };
 
 /**
@@ -1238,6 +1278,8 @@ enum uml_rootfs_mount_flags {
  * Mounts the image on a loop device through libmount, for filesystems
  * libext2fs cannot write and for steps that need a live tree (chroot
  * hooks).  The loop device is set up to detach itself when unmounted.
+ * Always nosuid and nodev: what a guest wrote (setuid files, device nodes)
+ * gives no one on the host more rights.
  * The image must not be in use by a running guest.  An image still mounted
  * when @rootfs is freed is unmounted then.
  *
@@ -1456,6 +1498,23 @@ UML_EXPORT int uml_instance_set_ready_marker(struct uml_instance *inst, const ch
  * Since: 0.1
  */
 UML_EXPORT int uml_instance_set_timeout(struct uml_instance *inst, int64_t timeout_ms);
+
+/**
+ * uml_instance_set_sandbox:
+ * Chooses where this guest's kernel runs (see enum uml_sandbox_mode); by
+ * default the context's mode applies.  Before boot only.
+ * Returns: 0, -EINVAL for an unknown mode, -EBUSY once booted.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_instance_set_sandbox(struct uml_instance *inst, enum uml_sandbox_mode mode);
+
+/**
+ * uml_instance_get_sandboxed:
+ * Returns: 1 if the guest's kernel runs (or ran, for its last boot) in a
+ * sandbox, 0 if not or never booted.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_instance_get_sandboxed(struct uml_instance *inst);
 
 /**
  * uml_instance_set_run_command:
@@ -2150,10 +2209,14 @@ UML_EXPORT int uml_instance_copy_in(struct uml_instance *inst, const char *host_
 /**
  * uml_instance_copy_out:
  * @guest_path: absolute path of a regular file in the guest
- * @host_path: where to write it on the host (created or truncated, with
- *             the guest file's permission bits when created)
+ * @host_path: where to write it on the host
  *
- * Copies a file out of the running guest through the exec channel.
+ * Copies a file out of the running guest through the exec channel.  The
+ * guest says what the file holds and its mode, so neither is trusted: the
+ * data goes to a new temporary file next to @host_path that is renamed
+ * over it when complete (a symlink at @host_path is replaced, never
+ * followed), with the guest file's permission bits limited to 0777 and the
+ * umask (never setuid, setgid or sticky).
  *
  * Returns: 0; errors from the guest as negative errno (-ENOENT, -EISDIR,
  * -EINVAL for a file that is not regular); host errors creating or writing
@@ -2169,7 +2232,9 @@ UML_EXPORT int uml_instance_copy_out(struct uml_instance *inst, const char *gues
 
 /*
  * Network interfaces of a guest, added before boot (or, for NAT, switch
- * ports and taps, to a running guest).  Each call returns the interface's
+ * ports and taps, to a running guest; a sandboxed guest sees only what it
+ * booted with, so there NAT and switches it had no port on at boot are
+ * refused with -EOPNOTSUPP).  Each call returns the interface's
  * index on the instance (0, 1, ... in the order added); the guest sees it
  * under the name uml_instance_get_iface_name() reports: "ethN" for NAT,
  * switch ports and taps, "vecN" for links (UML's vector driver).  Kernels

@@ -99,6 +99,11 @@ def test_runtime_dir_and_hostcompat(tmp_path):
     assert isinstance(ctx.host_needs_compat, bool)
     with pytest.raises(OSError):
         ctx.set_hostcompat(17)
+    assert ctx.sandbox == uml.Sandbox.AUTO
+    ctx.sandbox = uml.Sandbox.OFF
+    assert uml.Context(sandbox=uml.Sandbox.REQUIRE).sandbox == uml.Sandbox.REQUIRE
+    with pytest.raises(ValueError):
+        ctx.sandbox = 17
 
 
 def test_rootfs_progress_and_errors(tmp_path):

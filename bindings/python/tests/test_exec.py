@@ -13,11 +13,16 @@ def test_exec_commands_and_files(kernel, image, tmp_path):
     share = tmp_path / 'share'
     share.mkdir()
     (share / 'hello').write_bytes(b'from host\n')
-    vm = uml.Instance(kernel, image)
+    vm = uml.Instance(kernel, image, sandbox=uml.Sandbox.REQUIRE)
     vm.enable_exec()
     vm.add_hostfs(share, '/srv/share', readonly=True)
     with vm:
         vm.wait_ready(timeout=120)
+        assert vm.sandboxed
+        # hostfs shows the sandbox, not the host
+        view = vm.exec('mkdir -p /m && mount -t hostfs none /m -o / && ls /m/etc; '
+                       'test -e /m/etc/shadow')
+        assert view.returncode == 1 and b'passwd' in view.stdout
         r = vm.exec(['sh', '-c', 'cat; echo err >&2; exit 5'], input=b'\0\1binary')
         assert r == uml.ExecResult(5, b'\0\1binary', b'err\n', False)
         assert vm.exec('kill -KILL $$').returncode == -signal.SIGKILL

@@ -49,7 +49,7 @@ from ._libuml import ffi, lib
 
 __all__ = [
     'BUSYBOX_READY_MARKER', 'MCONSOLE_TIMEOUT', 'Context', 'Event', 'EventType', 'ExitReason',
-    'FsType', 'HostCompat', 'InitSystem', 'Instance', 'Kernel', 'KernelBuild', 'Progress',
+    'FsType', 'HostCompat', 'InitSystem', 'Sandbox', 'Instance', 'Kernel', 'KernelBuild', 'Progress',
     'RootfsEntry',
     'RunResult', 'Rootfs', 'State', 'run', 'Link', 'Switch',
     'ExecResult',
@@ -132,6 +132,13 @@ class HostCompat(enum.IntEnum):
     AUTO = lib.UML_HOSTCOMPAT_AUTO    #: apply the fix when the host needs it
     OFF = lib.UML_HOSTCOMPAT_OFF      #: never apply it
     FORCE = lib.UML_HOSTCOMPAT_FORCE  #: always apply it
+
+
+class Sandbox(enum.IntEnum):
+    """Whether a guest's kernel runs in libuml's sandbox (docs/security.md)."""
+    AUTO = lib.UML_SANDBOX_AUTO        #: when the host allows it, else warn and run without
+    OFF = lib.UML_SANDBOX_OFF          #: never (the guest's root can reach the host's files)
+    REQUIRE = lib.UML_SANDBOX_REQUIRE  #: always; booting fails where the host cannot
 
 
 class Event(NamedTuple):
@@ -378,6 +385,9 @@ class Context:
         ``$UML_DIR`` or ``~/.uml`` by default, where ``uml_mconsole`` looks.
     hostcompat
         A :class:`HostCompat` mode; AUTO by default (``$UML_HOSTCOMPAT``).
+    sandbox
+        A :class:`Sandbox` mode for its guests; AUTO by default
+        (``$UML_SANDBOX``: off, on, require).
 
     Objects made without an explicit context get a context of their own.
     """
@@ -386,7 +396,8 @@ class Context:
                  log_priority: Union[int, str, None] = None,
                  progress: Optional[Callable[[Progress], Any]] = None,
                  runtime_dir: Optional[PathLike] = None,
-                 hostcompat: Optional[HostCompat] = None) -> None:
+                 hostcompat: Optional[HostCompat] = None,
+                 sandbox: Optional[Sandbox] = None) -> None:
         ret = ffi.new('struct uml_ctx **')
         rc = lib.uml_ctx_new(ret)
         if rc < 0:
@@ -413,6 +424,8 @@ class Context:
             self.runtime_dir = runtime_dir
         if hostcompat is not None:
             self.set_hostcompat(hostcompat)
+        if sandbox is not None:
+            self.sandbox = sandbox
 
     def __repr__(self) -> str:
         return '<uml.Context runtime_dir=%r>' % self.runtime_dir
@@ -464,6 +477,15 @@ class Context:
     @runtime_dir.setter
     def runtime_dir(self, path: PathLike) -> None:
         self._check(lib.uml_ctx_set_runtime_dir(self._ptr, _path(path)))
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The :class:`Sandbox` mode of guests without one of their own (settable)."""
+        return Sandbox(lib.uml_ctx_get_sandbox(self._ptr))
+
+    @sandbox.setter
+    def sandbox(self, mode: Sandbox) -> None:
+        self._check(lib.uml_ctx_set_sandbox(self._ptr, int(Sandbox(mode))))
 
     def set_hostcompat(self, mode: HostCompat) -> None:
         """Chooses how guests booted afterwards handle host quirks."""
@@ -1106,7 +1128,7 @@ class Instance(_Object):
 
     ``Instance(kernel=None, rootfs=None, *, memory=None, umid=None, args=(),
     init=None, ready_marker=None, timeout=None, run=None, enable_exec=False,
-    hostfs=(), on_console=None, on_event=None, context=None)``
+    hostfs=(), sandbox=None, on_console=None, on_event=None, context=None)``
 
     kernel
         A :class:`Kernel`, a kernel path, or None for :meth:`Kernel.find`.
@@ -1138,6 +1160,9 @@ class Instance(_Object):
     hostfs
         Host directories to share: ``(host_dir, guest_path)`` or
         ``(host_dir, guest_path, readonly)`` tuples (:meth:`add_hostfs`).
+    sandbox
+        A :class:`Sandbox` mode for this guest; the context's by default.
+        :attr:`sandboxed` tells whether its last boot ran in the sandbox.
     on_console
         ``on_console(line: str)`` for every console line.
     on_event
@@ -1172,6 +1197,7 @@ class Instance(_Object):
                  ready_marker: Optional[str] = None, timeout: Optional[float] = None,
                  run: Optional[str] = None, enable_exec: bool = False,
                  hostfs: Iterable[tuple] = (),
+                 sandbox: Optional[Sandbox] = None,
                  on_console: Optional[Callable[[str], Any]] = None,
                  on_event: Optional[Callable[[Event], Any]] = None,
                  context: Optional[Context] = None) -> None:
@@ -1214,6 +1240,8 @@ class Instance(_Object):
             self.enable_exec()
         for share in hostfs:
             self.add_hostfs(*share[:2], readonly=bool(share[2:] and share[2]))
+        if sandbox is not None:
+            self.set_sandbox(sandbox)
 
     def __repr__(self) -> str:
         return '<uml.Instance %s %s>' % (self.umid, self.state.name.lower())
@@ -1261,6 +1289,15 @@ class Instance(_Object):
         """How long the guest may run from boot before it is killed; None
         for no limit."""
         self._check(lib.uml_instance_set_timeout(self._ptr, 0 if seconds is None else _ms(seconds)))
+
+    def set_sandbox(self, mode: Sandbox) -> None:
+        """Chooses whether this guest's kernel runs in the sandbox (before boot)."""
+        self._check(lib.uml_instance_set_sandbox(self._ptr, int(Sandbox(mode))))
+
+    @property
+    def sandboxed(self) -> bool:
+        """True when the guest's last boot ran in the sandbox."""
+        return bool(lib.uml_instance_get_sandboxed(self._ptr))
 
     def set_run_command(self, command: Optional[str]) -> None:
         """One-shot mode: the guest runs *command* with /bin/sh as init and

@@ -36,6 +36,14 @@ enum uml_hostcompat {
 };
 int uml_ctx_set_hostcompat(struct uml_ctx *ctx, enum uml_hostcompat mode);
 int uml_ctx_host_needs_compat(struct uml_ctx *ctx);
+
+enum uml_sandbox_mode {
+	UML_SANDBOX_AUTO = 0,
+	UML_SANDBOX_OFF = 1,
+	UML_SANDBOX_REQUIRE = 2,
+};
+int uml_ctx_set_sandbox(struct uml_ctx *ctx, enum uml_sandbox_mode mode);
+enum uml_sandbox_mode uml_ctx_get_sandbox(struct uml_ctx *ctx);
 const char *uml_ctx_last_error(struct uml_ctx *ctx);
 int uml_kernel_new_from_path(struct uml_ctx *ctx, const char *path, struct uml_kernel **ret);
 int uml_kernel_new_default(struct uml_ctx *ctx, struct uml_kernel **ret);
@@ -150,6 +158,7 @@ int uml_rootfs_get_init_system(struct uml_rootfs *rootfs, enum uml_init_system *
 
 enum uml_rootfs_mount_flags {
 	UML_ROOTFS_MOUNT_READONLY = 1u << 0,
+	UML_ROOTFS_MOUNT_NOEXEC = 1u << 1,
 };
 int uml_rootfs_mount(struct uml_rootfs *rootfs, const char *mountpoint, unsigned flags);
 const char *uml_rootfs_get_mountpoint(struct uml_rootfs *rootfs);
@@ -207,6 +216,8 @@ int uml_instance_append_arg(struct uml_instance *inst, const char *arg);
 int uml_instance_set_init(struct uml_instance *inst, const char *path);
 int uml_instance_set_ready_marker(struct uml_instance *inst, const char *text);
 int uml_instance_set_timeout(struct uml_instance *inst, int64_t timeout_ms);
+int uml_instance_set_sandbox(struct uml_instance *inst, enum uml_sandbox_mode mode);
+int uml_instance_get_sandboxed(struct uml_instance *inst);
 int uml_instance_set_run_command(struct uml_instance *inst, const char *command);
 void uml_instance_set_event_fn(struct uml_instance *inst, uml_event_fn fn, void *userdata);
 const char *const *uml_instance_get_argv(struct uml_instance *inst);

@@ -2456,6 +2456,341 @@ UML_EXPORT const char *uml_instance_get_iface_mac(struct uml_instance *inst, uns
  */
 UML_EXPORT int uml_instance_remove_iface(struct uml_instance *inst, unsigned index);
 
+/* ------------------------------------------------------------------ */
+/* KTAP results (KUnit's output)                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A struct uml_ktap reads KTAP (Documentation/dev-tools/ktap.rst: KTAP v1,
+ * TAP 13 and 14) out of kernel console output fed to it in pieces as they
+ * arrive, and builds a tree of tests: the top-level test ("main"), its
+ * suites, their cases, and deeper levels for parameterised cases.  It
+ * follows kunit.py's parser (tools/testing/kunit/kunit_parser.py) rule for
+ * rule, so the same input gives the same tree, statuses, counts and
+ * errors: the KTAP starts at the first "KTAP version N" or "TAP version N"
+ * line and ends at "reboot: System halted", "Kernel panic - not syncing:
+ * VFS:" or "List of all partitions:"; whatever stood before "KTAP version"
+ * on its line (console prefixes, printk timestamps) is cut from every
+ * following line; a test whose plan promised more subtests than came is
+ * given crashed subtests with empty names; a test with no subtests and no
+ * result has no tests run.  Input is decoded as UTF-8 with invalid bytes
+ * written as "\xNN" (as kunit.py reads it); lines end at LF, CR or CR LF.
+ *
+ * Bounds (the input is untrusted): lines are cut at 64 KiB, at most
+ * 131 072 tests and 64 MiB of log lines are kept; past that the counts
+ * stay exact but further nodes and lines are dropped and
+ * uml_ktap_get_truncated() reports it.
+ */
+
+struct uml_ktap;
+struct uml_ktap_test;
+
+/**
+ * enum uml_ktap_status - the status of a test, as kunit.py names it.
+ * @UML_KTAP_PASS: passed ("ok"); kunit.py SUCCESS, JSON "PASS"
+ * @UML_KTAP_FAIL: failed ("not ok"); JSON "FAIL"
+ * @UML_KTAP_SKIP: skipped ("# SKIP"); JSON "SKIP"
+ * @UML_KTAP_CRASHED: never finished: its result line or promised
+ *     subtests are missing (the kernel crashed, hung or the log was cut);
+ *     kunit.py TEST_CRASHED, JSON "ERROR"
+ * @UML_KTAP_NO_TESTS: a test with a header but no subtests; JSON "FAIL"
+ * @UML_KTAP_NO_KTAP: the input held no KTAP at all (only the top-level
+ *     test gets it); kunit.py FAILURE_TO_PARSE_TESTS
+ */
+enum uml_ktap_status {
+	UML_KTAP_PASS = 0,
+	UML_KTAP_FAIL = 1,
+	UML_KTAP_SKIP = 2,
+	UML_KTAP_CRASHED = 3,
+	UML_KTAP_NO_TESTS = 4,
+	UML_KTAP_NO_KTAP = 5,
+};
+
+/**
+ * enum uml_ktap_count - what uml_ktap_test_get_count() counts.  Counts
+ * cover the test cases (tests without subtests) at and below a test;
+ * errors are the parse errors kunit.py reports ("missing expected
+ * subtest!", "0 tests run!" ...).
+ */
+enum uml_ktap_count {
+	UML_KTAP_COUNT_PASSED = 0,
+	UML_KTAP_COUNT_FAILED = 1,
+	UML_KTAP_COUNT_CRASHED = 2,
+	UML_KTAP_COUNT_SKIPPED = 3,
+	UML_KTAP_COUNT_ERRORS = 4,
+};
+
+/**
+ * enum uml_ktap_event_type - what a KTAP event reports.  Append-only.
+ * @UML_KTAP_EVENT_LINE: a KTAP line, with the console prefix cut (@text)
+ * @UML_KTAP_EVENT_SUITE_START: a test with a header ("# Subtest:" or a
+ *     nested "KTAP version") and its plan was read (@test)
+ * @UML_KTAP_EVENT_TEST_END: a test is complete (@test): a case got its
+ *     result line, a suite its result line or its end
+ * @UML_KTAP_EVENT_ERROR: a parse error of @test, message in @text
+ */
+enum uml_ktap_event_type {
+	UML_KTAP_EVENT_LINE = 0,
+	UML_KTAP_EVENT_SUITE_START = 1,
+	UML_KTAP_EVENT_TEST_END = 2,
+	UML_KTAP_EVENT_ERROR = 3,
+};
+
+/**
+ * struct uml_ktap_event - an event of the parser; valid during the callback.
+ * @type: enum uml_ktap_event_type
+ * @test: the test concerned, or NULL for UML_KTAP_EVENT_LINE
+ * @text: the line or message, or NULL
+ * @depth: nesting of @test: 0 for the top-level test, 1 for suites ...
+ */
+struct uml_ktap_event {
+	enum uml_ktap_event_type type;
+	const struct uml_ktap_test *test;
+	const char *text;
+	unsigned depth;
+};
+
+typedef void (*uml_ktap_event_fn)(void *userdata, const struct uml_ktap_event *ev);
+
+/**
+ * enum uml_ktap_flags - flags for uml_ktap_set_flags().
+ * @UML_KTAP_LIVE: the input arrives as the kernel writes it: time lines
+ *     by their arrival (CLOCK_MONOTONIC) when they carry no printk
+ *     timestamp, so tests get durations
+ */
+enum uml_ktap_flags {
+	UML_KTAP_LIVE = 1u << 0,
+};
+
+/**
+ * uml_ktap_new:
+ * @ret: the new parser, with no input yet
+ * Returns: 0, -EINVAL, -ENOMEM.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_new(struct uml_ctx *ctx, struct uml_ktap **ret);
+
+/** uml_ktap_ref: Returns: @ktap. Since: 0.2 */
+UML_EXPORT struct uml_ktap *uml_ktap_ref(struct uml_ktap *ktap);
+/** uml_ktap_unref: Returns: NULL. Since: 0.2 */
+UML_EXPORT struct uml_ktap *uml_ktap_unref(struct uml_ktap *ktap);
+
+/**
+ * uml_ktap_set_flags:
+ * @flags: enum uml_ktap_flags; set before the first uml_ktap_feed()
+ * Returns: 0; -EINVAL for unknown bits; -EBUSY after input was fed.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_set_flags(struct uml_ktap *ktap, unsigned flags);
+
+/**
+ * uml_ktap_set_event_fn:
+ * Sets a callback that runs inside uml_ktap_feed() and uml_ktap_finish()
+ * as lines are read and tests start and end (what kunit.py prints as it
+ * goes), or NULL.  The callback must not feed the same parser.
+ * Since: 0.2
+ */
+UML_EXPORT void uml_ktap_set_event_fn(struct uml_ktap *ktap, uml_ktap_event_fn fn,
+				      void *userdata);
+
+/**
+ * uml_ktap_feed:
+ * @data: console output, any bytes, split anywhere
+ * @len: bytes in @data
+ *
+ * Parses what @data completes; an unfinished last line waits for more.
+ * After the end of the KTAP (see above) further input is ignored.
+ *
+ * Returns: 0; -EINVAL for a NULL @data with a length; -EBUSY after
+ * uml_ktap_finish(); -ENOMEM.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_feed(struct uml_ktap *ktap, const void *data, size_t len);
+
+/**
+ * uml_ktap_finish:
+ * Ends the input: parses an unfinished last line and completes the tree as
+ * kunit.py does at the end of a log (missing subtests crashed, missing
+ * result lines reported).  Calling it again does nothing.
+ * Returns: 0, -EINVAL, -ENOMEM.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_finish(struct uml_ktap *ktap);
+
+/**
+ * uml_ktap_get_root:
+ * Returns: the top-level test ("main"; "<missing>" with status
+ * UML_KTAP_NO_KTAP when the finished input held no KTAP), owned by @ktap
+ * and valid until it is freed; NULL before any KTAP was read.  Its status
+ * is that of the whole run (kunit.py's, from the counts of all cases);
+ * before uml_ktap_finish() the tree is what was read so far.
+ * Since: 0.2
+ */
+UML_EXPORT const struct uml_ktap_test *uml_ktap_get_root(struct uml_ktap *ktap);
+
+/**
+ * uml_ktap_get_status:
+ * Returns: the status of the root (UML_KTAP_NO_KTAP without one).
+ * Since: 0.2
+ */
+UML_EXPORT enum uml_ktap_status uml_ktap_get_status(struct uml_ktap *ktap);
+
+/**
+ * uml_ktap_get_truncated:
+ * Returns: 1 if the bounds above dropped tests or log lines, else 0.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_get_truncated(struct uml_ktap *ktap);
+
+/**
+ * uml_ktap_status_to_string:
+ * Returns: a static name as kunit.py's JSON writes it ("PASS", "FAIL",
+ * "SKIP", "ERROR" for crashed, "FAIL" for no tests and no KTAP), or NULL
+ * for an unknown value.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_ktap_status_to_string(enum uml_ktap_status status);
+
+/**
+ * uml_ktap_test_get_name:
+ * Returns: the test's name (may be empty: crashed placeholders), owned by
+ * its struct uml_ktap.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_ktap_test_get_name(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_test_get_status:
+ * Returns: the test's status.
+ * Since: 0.2
+ */
+UML_EXPORT enum uml_ktap_status uml_ktap_test_get_status(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_test_get_count:
+ * Returns: the count @which of @test (see enum uml_ktap_count); 0 for an
+ * unknown @which.
+ * Since: 0.2
+ */
+UML_EXPORT uint64_t uml_ktap_test_get_count(const struct uml_ktap_test *test,
+					    enum uml_ktap_count which);
+
+/**
+ * uml_ktap_test_get_expected:
+ * Returns: the number of subtests the test's plan ("1..N") promised, or
+ * -1 if it had no plan.
+ * Since: 0.2
+ */
+UML_EXPORT int64_t uml_ktap_test_get_expected(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_test_get_n_subtests:
+ * Returns: the number of subtests (0 for a test case).
+ * Since: 0.2
+ */
+UML_EXPORT size_t uml_ktap_test_get_n_subtests(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_test_get_subtest:
+ * Returns: subtest @index (in output order), or NULL past the end.
+ * Since: 0.2
+ */
+UML_EXPORT const struct uml_ktap_test *uml_ktap_test_get_subtest(const struct uml_ktap_test *test,
+								 size_t index);
+
+/**
+ * uml_ktap_test_get_parent:
+ * Returns: the test @test is a subtest of, or NULL for the root.
+ * Since: 0.2
+ */
+UML_EXPORT const struct uml_ktap_test *uml_ktap_test_get_parent(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_test_get_n_log:
+ * Returns: the number of log lines of the test: the diagnostics and
+ * kernel output read while it ran ("# module: ...", "Expected x == y"),
+ * as kunit.py keeps them.
+ * Since: 0.2
+ */
+UML_EXPORT size_t uml_ktap_test_get_n_log(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_test_get_log:
+ * Returns: log line @index (without its line end), or NULL past the end.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_ktap_test_get_log(const struct uml_ktap_test *test, size_t index);
+
+/**
+ * uml_ktap_test_get_duration_us:
+ * Returns: how long the test ran in microseconds, from printk timestamps
+ * in the console prefix or, with UML_KTAP_LIVE, from the arrival of its
+ * lines; -1 when unknown.
+ * Since: 0.2
+ */
+UML_EXPORT int64_t uml_ktap_test_get_duration_us(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_test_get_reason:
+ * Returns: why a crashed test did not finish when the caller that made the
+ * tree knows it (uml_kunit_run(): "kernel panic: ...", "timed out after
+ * 30 s"), else NULL.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_ktap_test_get_reason(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_get_json:
+ * @arch, @defconfig, @build_dir: the "arch", "defconfig" and
+ *     "build_environment" fields (NULL: empty, as `kunit.py parse` writes)
+ * @ret: the JSON text, allocated; the caller frees it with free()
+ *
+ * Writes the tree as kunit.py's --json does (the KernelCI test group
+ * shape, same keys, same status names, indented by 4).
+ *
+ * Returns: 0; -ENODATA before any KTAP was read; -ENOMEM.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_get_json(struct uml_ktap *ktap, const char *arch, const char *defconfig,
+				 const char *build_dir, char **ret);
+
+/**
+ * uml_ktap_get_junit:
+ * @name: the name of the <testsuites> element, or NULL for "KUnit"
+ * @ret: the XML text, allocated; the caller frees it with free()
+ *
+ * Writes the tree as JUnit XML: a <testsuite> per suite, a <testcase> per
+ * test case (cases of parameterised tests named "case.param"), with
+ * <failure> for failed, <error> for crashed and <skipped> for skipped
+ * cases (their log in the element), and tests, failures, errors, skipped
+ * and time counts that add up to the tree's.
+ *
+ * Returns: 0; -ENODATA before any KTAP was read; -ENOMEM.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_get_junit(struct uml_ktap *ktap, const char *name, char **ret);
+
+/**
+ * uml_ktap_load_json:
+ * @text: a results file written by uml_ktap_get_json() or kunit.py --json
+ *
+ * Replaces the tree of @ktap (which must not have been fed) by the one the
+ * JSON describes: names and statuses, no logs.  Used to pick the failed
+ * tests of an earlier run.
+ *
+ * Returns: 0; -EBADMSG for malformed JSON or a different shape (the
+ * message says where); -EBUSY if input was fed; -ENOMEM.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_load_json(struct uml_ktap *ktap, const char *text);
+
+/**
+ * uml_ktap_last_error:
+ * Returns: the message of the last failure on @ktap, or NULL.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_ktap_last_error(struct uml_ktap *ktap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -298,10 +298,13 @@ struct uml_kernel_build;
  * @UML_KERNEL_BUILD_FAIL_ON_CONFLICT: fail when two fragments or options
  *     set one symbol to different values (by default the later one wins
  *     and the conflict is logged and listed by uml_kernel_build_get_conflicts())
+ * @UML_KERNEL_BUILD_CONFIGURE_ONLY: uml_kernel_build_run() stops once the
+ *     .config is written and checked, without make (Since: 0.2)
  */
 enum uml_kernel_build_flags {
 	UML_KERNEL_BUILD_ALLOW_DROPPED = 1u << 0,
 	UML_KERNEL_BUILD_FAIL_ON_CONFLICT = 1u << 1,
+	UML_KERNEL_BUILD_CONFIGURE_ONLY = 1u << 2,
 };
 
 /**
@@ -382,7 +385,10 @@ UML_EXPORT int uml_kernel_build_set_jobs(struct uml_kernel_build *build, unsigne
  *        libuml's shipped fragment with everything libuml uses - ubd with
  *        COW, ext2/3/4, hostfs, tmpfs, devtmpfs, mconsole, the console
  *        channels, UML networking, IPv4 - and little else, for fast boots;
- *        see uml_kernel_build_get_preset_text())
+ *        see uml_kernel_build_get_preset_text()), or "none" (since 0.2: the
+ *        .config starts empty and holds only the fragments and options, and
+ *        every other option takes its Kconfig default, as kunit.py
+ *        configures kernels)
  *
  * On x86-64 hosts every preset gets CONFIG_64BIT=y (tinyconfig would pick
  * a 32-bit kernel), and every preset gets CONFIG_STATIC_LINK off, so host
@@ -475,6 +481,22 @@ UML_EXPORT int uml_kernel_build_set_flags(struct uml_kernel_build *build, unsign
  * Since: 0.1
  */
 UML_EXPORT int uml_kernel_build_run(struct uml_kernel_build *build, struct uml_kernel **ret);
+
+/**
+ * uml_kernel_build_get_source_tree:
+ * @ret: the path of the source tree, owned by @build until the next call
+ *       or the last unref
+ *
+ * Resolves the source: a tree is returned as it is; a tarball is unpacked
+ * into the cache first (once, as uml_kernel_build_run() does), so callers
+ * can read files the kernel ships (config fragments, kunit.py's configs)
+ * before a build.
+ *
+ * Returns: 0; the source errors of uml_kernel_build_run() (-EINVAL with no
+ * source, -ENOENT, -EMEDIUMTYPE, -ENOPKG, -EIO).
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kernel_build_get_source_tree(struct uml_kernel_build *build, const char **ret);
 
 /**
  * uml_kernel_build_get_build_dir:

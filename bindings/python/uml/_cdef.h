@@ -51,6 +51,7 @@ struct uml_kernel_build;
 enum uml_kernel_build_flags {
 	UML_KERNEL_BUILD_ALLOW_DROPPED = 1u << 0,
 	UML_KERNEL_BUILD_FAIL_ON_CONFLICT = 1u << 1,
+	UML_KERNEL_BUILD_CONFIGURE_ONLY = 1u << 2,
 };
 int uml_kernel_build_new(struct uml_ctx *ctx, struct uml_kernel_build **ret);
 struct uml_kernel_build *uml_kernel_build_ref(struct uml_kernel_build *build);
@@ -65,6 +66,7 @@ int uml_kernel_build_add_fragment_file(struct uml_kernel_build *build, const cha
 int uml_kernel_build_add_option(struct uml_kernel_build *build, const char *option);
 int uml_kernel_build_set_flags(struct uml_kernel_build *build, unsigned flags);
 int uml_kernel_build_run(struct uml_kernel_build *build, struct uml_kernel **ret);
+int uml_kernel_build_get_source_tree(struct uml_kernel_build *build, const char **ret);
 const char *uml_kernel_build_get_build_dir(struct uml_kernel_build *build);
 const char *uml_kernel_build_get_kernel_path(struct uml_kernel_build *build);
 const char *uml_kernel_build_get_log_path(struct uml_kernel_build *build);

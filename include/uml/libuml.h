@@ -2813,6 +2813,307 @@ UML_EXPORT int uml_ktap_load_json(struct uml_ktap *ktap, const char *text);
  */
 UML_EXPORT const char *uml_ktap_last_error(struct uml_ktap *ktap);
 
+/* ------------------------------------------------------------------ */
+/* KUnit                                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A struct uml_kunit builds a UML kernel for KUnit the way kunit.py does
+ * and runs its tests in parallel guests.
+ *
+ * Building (uml_kunit_config(), uml_kunit_build()): the .config starts
+ * empty (preset "none" of uml_kernel_build_set_preset()) and gets the
+ * tree's tools/testing/kunit/configs/arch_uml.config, with --alltests its
+ * all_tests.config, the kunitconfig files (without any: BUILD_DIR/
+ * .kunitconfig, else the tree's configs/default.config, copied there) and
+ * the extra options, in that order; `make olddefconfig` does the rest and
+ * every requested option is checked in the result.
+ *
+ * Running (uml_kunit_run()): the tests are listed once (kunit.action=
+ * list_attr, cached per kernel), the selected ones are cut into shards
+ * that each one kunit.filter_glob selects exactly (a suite, a test, or
+ * names sharing a prefix), balanced by the tests' known durations (from
+ * earlier runs, else "speed: slow" attributes), and the shards run in up
+ * to uml_kunit_set_parallel() guests at once, heaviest first, each guest
+ * with kunit.enable=1 kunit_shutdown=halt, 1 GiB of memory, no disk.  A
+ * guest that crashed or timed out costs only the test that was running:
+ * that test is run once more alone (its result then stands, with the
+ * reason), and the tests after it are run again in new shards.  The
+ * results form one struct uml_ktap, as one kunit.py run would have given
+ * without the crash.
+ */
+
+struct uml_kunit;
+
+/**
+ * enum uml_kunit_flags - flags for uml_kunit_set_flags().
+ * @UML_KUNIT_ALLTESTS: build with tools/testing/kunit/configs/
+ *     all_tests.config first (kunit.py --alltests)
+ */
+enum uml_kunit_flags {
+	UML_KUNIT_ALLTESTS = 1u << 0,
+};
+
+/**
+ * uml_kunit_new:
+ * @ret: the new runner: the source is Debian's
+ *       /usr/src/linux-source-6.12.tar.xz, the timeout 300 s (kunit.py's),
+ *       as many guests at once as there are CPUs
+ * Returns: 0, -EINVAL, -ENOMEM.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_new(struct uml_ctx *ctx, struct uml_kunit **ret);
+
+/** uml_kunit_ref: Returns: @kunit. Since: 0.2 */
+UML_EXPORT struct uml_kunit *uml_kunit_ref(struct uml_kunit *kunit);
+/**
+ * uml_kunit_unref:
+ * Drops a reference; with the last one any guest still running is killed.
+ * Returns: NULL.
+ * Since: 0.2
+ */
+UML_EXPORT struct uml_kunit *uml_kunit_unref(struct uml_kunit *kunit);
+
+/**
+ * uml_kunit_set_source:
+ * @path: a Linux source tree or a tarball of one, as for
+ *        uml_kernel_build_set_source()
+ * Returns: 0, -EINVAL for a NULL or empty @path.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_source(struct uml_kunit *kunit, const char *path);
+
+/**
+ * uml_kunit_set_build_dir:
+ * @dir: the build directory (kunit.py --build_dir); without one, the
+ *       library's cache picks it as for uml_kernel_build_set_build_dir()
+ * Returns: 0, -EINVAL.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_build_dir(struct uml_kunit *kunit, const char *dir);
+
+/**
+ * uml_kunit_set_cache_dir:
+ * @dir: where tarballs are unpacked and test lists and durations are kept
+ *       (default as uml_kernel_build_set_cache_dir())
+ * Returns: 0, -EINVAL.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_cache_dir(struct uml_kunit *kunit, const char *dir);
+
+/**
+ * uml_kunit_set_jobs:
+ * @jobs: make -j for builds (kunit.py --jobs); 0 for the CPU count
+ * Returns: 0, -ERANGE above 1024.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_jobs(struct uml_kunit *kunit, unsigned jobs);
+
+/**
+ * uml_kunit_add_kunitconfig:
+ * @path: a kunitconfig fragment, or a directory holding one as
+ *        .kunitconfig (kunit.py --kunitconfig, repeatable).  A relative
+ *        path is taken from the current directory, else from the source
+ *        tree (kunit.py runs in the tree: --kunitconfig=lib/kunit)
+ * Returns: 0, -EINVAL.  The file is read by uml_kunit_config().
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_add_kunitconfig(struct uml_kunit *kunit, const char *path);
+
+/**
+ * uml_kunit_add_kconfig:
+ * @option: one more option, "CONFIG_X=y" (kunit.py --kconfig_add)
+ * Returns: 0, -EINVAL for a malformed option.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_add_kconfig(struct uml_kunit *kunit, const char *option);
+
+/**
+ * uml_kunit_set_flags:
+ * @flags: enum uml_kunit_flags
+ * Returns: 0, -EINVAL for unknown bits.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_flags(struct uml_kunit *kunit, unsigned flags);
+
+/**
+ * uml_kunit_config:
+ * Writes and checks the build dir's .config as described above, without
+ * building (kunit.py config).
+ *
+ * Returns: 0; -ENOENT for a missing kunitconfig (the message names it);
+ * -EINVAL for a malformed one, or two that set an option to different
+ * values; -ENOTSUP when requested options are not in the final .config
+ * (unknown, or unmet dependencies: the message names them); the source
+ * and tool errors of uml_kernel_build_run().
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_config(struct uml_kunit *kunit);
+
+/**
+ * uml_kunit_build:
+ * Configures as uml_kunit_config() and builds the kernel (kunit.py
+ * build); a build dir that is up to date runs no make.  Progress goes to
+ * the context as for uml_kernel_build_run().  Later runs use this kernel.
+ * Returns: 0; the errors of uml_kunit_config() and uml_kernel_build_run().
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_build(struct uml_kunit *kunit);
+
+/**
+ * uml_kunit_get_build_dir:
+ * Returns: the build dir of the last uml_kunit_config() or
+ * uml_kunit_build(), owned by @kunit, or NULL.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_kunit_get_build_dir(struct uml_kunit *kunit);
+
+/**
+ * uml_kunit_set_kernel:
+ * @kernel: a KUnit kernel to run instead of one built here (kunit.py exec
+ *          runs BUILD_DIR/linux); @kunit keeps a reference
+ * Returns: 0, -EINVAL.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_kernel(struct uml_kunit *kunit, struct uml_kernel *kernel);
+
+/**
+ * uml_kunit_set_parallel:
+ * @guests: how many guests run at once; 0 for the number of CPUs
+ * Returns: 0, -ERANGE above 1024.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_parallel(struct uml_kunit *kunit, unsigned guests);
+
+/**
+ * uml_kunit_set_timeout:
+ * @timeout_ms: the whole run, listing included (kunit.py --timeout); tests
+ *     that have no result by then are crashed with the reason "timed out";
+ *     0 for no limit
+ * Returns: 0, -ERANGE for a negative value.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_timeout(struct uml_kunit *kunit, int64_t timeout_ms);
+
+/**
+ * uml_kunit_set_shard_timeout:
+ * @timeout_ms: how long one guest may run; the test it was running counts
+ *     as timed out and the tests after it run again; 0 (the default) for
+ *     no limit but the run's
+ * Returns: 0, -ERANGE for a negative value.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_shard_timeout(struct uml_kunit *kunit, int64_t timeout_ms);
+
+/**
+ * uml_kunit_set_filter_glob:
+ * @glob: "suite_glob" or "suite_glob.test_glob" as kunit.filter_glob takes
+ *        it (kunit.py's filter_glob argument), or NULL for all tests
+ * Returns: 0, -EINVAL for white space or control characters.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_filter_glob(struct uml_kunit *kunit, const char *glob);
+
+/**
+ * uml_kunit_set_filter:
+ * @filter: an attribute filter as kunit.filter takes it (kunit.py
+ *          --filter, e.g. "speed>slow"), or NULL
+ * Returns: 0, -EINVAL for white space or control characters.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_filter(struct uml_kunit *kunit, const char *filter);
+
+/**
+ * uml_kunit_add_kernel_arg:
+ * @arg: one more kernel argument for every guest (kunit.py --kernel_args)
+ * Returns: 0; -EINVAL as uml_instance_append_arg() refuses it.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_add_kernel_arg(struct uml_kunit *kunit, const char *arg);
+
+/**
+ * uml_kunit_set_rerun:
+ * @previous: the results of an earlier run (uml_kunit_get_result(), or
+ *     uml_ktap_load_json() of a results file), or NULL
+ *
+ * Makes uml_kunit_run() run only the tests that failed or crashed in
+ * @previous (and that the filter glob selects).  @kunit keeps a
+ * reference.
+ *
+ * Returns: 0, -EINVAL.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_rerun(struct uml_kunit *kunit, struct uml_ktap *previous);
+
+/**
+ * uml_kunit_list:
+ * @ret: the selected tests as "suite.test", in the kernel's order, owned by
+ *       @kunit until the next list or run
+ * @n: receives their number
+ *
+ * Lists the tests of the kernel that the filters select, booting it once
+ * with kunit.action=list_attr unless the list is cached for this kernel.
+ *
+ * Returns: 0; -ENOENT without a kernel (no uml_kunit_build() or
+ * uml_kunit_set_kernel()); -EIO if the kernel printed no list (the message
+ * quotes the end of its console); the errors of uml_instance_boot().
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_list(struct uml_kunit *kunit, const char *const **ret, size_t *n);
+
+/**
+ * uml_kunit_run:
+ * Runs the selected tests as described above and waits for them.  Reports
+ * progress ("kunit", tests done of all) through the context; a progress
+ * callback returning non-zero stops the run (its guests are killed).  A
+ * test that fails is a result, not an error of this call.
+ *
+ * Returns: 0 (see uml_kunit_get_result()); -ENOENT without a kernel;
+ * -ECANCELED; the errors of uml_kunit_list().
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_run(struct uml_kunit *kunit);
+
+/**
+ * uml_kunit_get_result:
+ * Returns: the results of the last run, owned by @kunit (take a reference
+ * to keep them), or NULL before one.
+ * Since: 0.2
+ */
+UML_EXPORT struct uml_ktap *uml_kunit_get_result(struct uml_kunit *kunit);
+
+/**
+ * uml_kunit_get_n_shards:
+ * Returns: the number of guests the last run booted (reruns included).
+ * Since: 0.2
+ */
+UML_EXPORT size_t uml_kunit_get_n_shards(struct uml_kunit *kunit);
+
+/**
+ * uml_kunit_get_shard_glob:
+ * Returns: the kunit.filter_glob of guest @index of the last run, owned by
+ * @kunit, or NULL past the end.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_kunit_get_shard_glob(struct uml_kunit *kunit, size_t index);
+
+/**
+ * uml_kunit_get_shard_output:
+ * @len: if not NULL, receives the length
+ * Returns: the console output of guest @index of the last run, owned by
+ * @kunit, or NULL past the end.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_kunit_get_shard_output(struct uml_kunit *kunit, size_t index,
+						   size_t *len);
+
+/**
+ * uml_kunit_last_error:
+ * Returns: the message of the last failure on @kunit, or NULL.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_kunit_last_error(struct uml_kunit *kunit);
+
 #ifdef __cplusplus
 }
 #endif

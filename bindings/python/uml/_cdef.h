@@ -364,5 +364,38 @@ int uml_ktap_get_json(struct uml_ktap *ktap, const char *arch, const char *defco
 int uml_ktap_get_junit(struct uml_ktap *ktap, const char *name, char **ret);
 int uml_ktap_load_json(struct uml_ktap *ktap, const char *text);
 const char *uml_ktap_last_error(struct uml_ktap *ktap);
+struct uml_kunit;
+
+enum uml_kunit_flags {
+	UML_KUNIT_ALLTESTS = 1u << 0,
+};
+int uml_kunit_new(struct uml_ctx *ctx, struct uml_kunit **ret);
+struct uml_kunit *uml_kunit_ref(struct uml_kunit *kunit);
+struct uml_kunit *uml_kunit_unref(struct uml_kunit *kunit);
+int uml_kunit_set_source(struct uml_kunit *kunit, const char *path);
+int uml_kunit_set_build_dir(struct uml_kunit *kunit, const char *dir);
+int uml_kunit_set_cache_dir(struct uml_kunit *kunit, const char *dir);
+int uml_kunit_set_jobs(struct uml_kunit *kunit, unsigned jobs);
+int uml_kunit_add_kunitconfig(struct uml_kunit *kunit, const char *path);
+int uml_kunit_add_kconfig(struct uml_kunit *kunit, const char *option);
+int uml_kunit_set_flags(struct uml_kunit *kunit, unsigned flags);
+int uml_kunit_config(struct uml_kunit *kunit);
+int uml_kunit_build(struct uml_kunit *kunit);
+const char *uml_kunit_get_build_dir(struct uml_kunit *kunit);
+int uml_kunit_set_kernel(struct uml_kunit *kunit, struct uml_kernel *kernel);
+int uml_kunit_set_parallel(struct uml_kunit *kunit, unsigned guests);
+int uml_kunit_set_timeout(struct uml_kunit *kunit, int64_t timeout_ms);
+int uml_kunit_set_shard_timeout(struct uml_kunit *kunit, int64_t timeout_ms);
+int uml_kunit_set_filter_glob(struct uml_kunit *kunit, const char *glob);
+int uml_kunit_set_filter(struct uml_kunit *kunit, const char *filter);
+int uml_kunit_add_kernel_arg(struct uml_kunit *kunit, const char *arg);
+int uml_kunit_set_rerun(struct uml_kunit *kunit, struct uml_ktap *previous);
+int uml_kunit_list(struct uml_kunit *kunit, const char *const **ret, size_t *n);
+int uml_kunit_run(struct uml_kunit *kunit);
+struct uml_ktap *uml_kunit_get_result(struct uml_kunit *kunit);
+size_t uml_kunit_get_n_shards(struct uml_kunit *kunit);
+const char *uml_kunit_get_shard_glob(struct uml_kunit *kunit, size_t index);
+const char *uml_kunit_get_shard_output(struct uml_kunit *kunit, size_t index, size_t *len);
+const char *uml_kunit_last_error(struct uml_kunit *kunit);
 static const char *const UML_BUSYBOX_READY_MARKER;
 static const int UML_MCONSOLE_TIMEOUT_MS;

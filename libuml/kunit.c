@@ -1213,19 +1213,20 @@ static int plan_range(struct plan *p, bool suites, const char *pre, const struct
 	collect_tests(p, suites, nm, lo, hi, &sp, NULL, NULL);
 	if (!sp.n_want)
 		return 0;
+	/* [lo, hi) holds every name with this prefix: "PREFIX*" selects exactly it */
 	if (sp.n_want == sp.n_all && sp.w <= p->tmax && glob_safe(name0, plen))
 		return emit_range(p, suites, nm, lo, hi,
 				  asprintf(&glob, "%s%.*s*", pre, (int)plen, name0) < 0 ? NULL : glob);
-	if (hi - lo == 1 && strlen(name0) == plen) {
-		/* one name left */
-		if (suites)
-			return plan_suite_tests(p, nm->idx[lo]);
-		return emit_range(p, suites, nm, lo, hi,
-				  asprintf(&glob, "%s%s", pre, name0) < 0 ? NULL : glob);
-	}
 	if (strlen(name0) == plen) {
-		/* the name that is the prefix itself: alone, as it is */
-		r = plan_range(p, suites, pre, nm, lo, lo + 1, plen);
+		/* the name that is the prefix itself: by its exact name */
+		struct span one;
+
+		collect_tests(p, suites, nm, lo, lo + 1, &one, NULL, NULL);
+		if (suites)
+			r = plan_suite_tests(p, nm->idx[lo]);
+		else if (one.n_want)
+			r = emit_range(p, suites, nm, lo, lo + 1,
+				       asprintf(&glob, "%s%s", pre, name0) < 0 ? NULL : glob);
 		i++;
 	}
 	/* children by the next character; pack the light pure ones */

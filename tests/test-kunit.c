@@ -284,6 +284,28 @@ START_TEST(default_config_like_kunit_py)
 	ck_assert_msg(th_json_equal(ours, theirs), "verdicts differ from kunit.py's: %s vs %s", ours,
 		      theirs);
 	ck_assert_int_eq(uml_ktap_get_status(res), UML_KTAP_PASS);
+	/* the shards' globs select every test exactly once among all the kernel's */
+	{
+		size_t shards = uml_kunit_get_n_shards(k), sum = 0, all;
+		const char *const *names;
+		char **globs = calloc(shards, sizeof(*globs));
+
+		for (size_t i = 0; i < shards; i++)
+			globs[i] = strdup(uml_kunit_get_shard_glob(k, i));
+		ck_assert_int_eq(uml_kunit_list(k, &names, &all), 0);
+		for (size_t i = 0; i < shards; i++) {
+			size_t n;
+
+			ck_assert_int_eq(uml_kunit_set_filter_glob(k, globs[i]), 0);
+			ck_assert_int_eq(uml_kunit_list(k, &names, &n), 0);
+			ck_assert_msg(n > 0, "shard %s selects nothing", globs[i]);
+			sum += n;
+			free(globs[i]);
+		}
+		free(globs);
+		ck_assert_uint_eq(sum, all);
+		ck_assert_uint_gt(all, 300);
+	}
 	uml_kunit_unref(k);
 
 	/* the CLI on the same kernel: exit 0, JSON and JUnit that agree */

@@ -413,6 +413,13 @@ static int push(char ***v, size_t *n, char *s)
 	return 0;
 }
 
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 static double secs_since(const struct timespec *t0)
 {
 	struct timespec t;
@@ -875,11 +882,7 @@ int main(int argc, const char **argv)
 		}
 	}
 	if (rc < -1) {
-		char msg[256];
-
-		snprintf(msg, sizeof(msg), "%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
-			 poptStrerror(rc));
-		usage_error(pc, msg);
+		usage_bad_option(pc, rc);
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -921,18 +924,10 @@ out:
 	for (int i = 0; args && i < argc - 1; i++)
 		free((char *)args[i]);
 	free(args);
-	for (size_t i = 0; i < o.kunitconfig.n; i++)
-		free(o.kunitconfig.v[i]);
-	for (size_t i = 0; i < o.kconfig_add.n; i++)
-		free(o.kconfig_add.v[i]);
-	for (size_t i = 0; i < o.kernel_args.n; i++)
-		free(o.kernel_args.v[i]);
-	for (size_t i = 0; i < o.make_options.n; i++)
-		free(o.make_options.v[i]);
-	free(o.kunitconfig.v);
-	free(o.kconfig_add.v);
-	free(o.kernel_args.v);
-	free(o.make_options.v);
+	free_list(o.kunitconfig.v, o.kunitconfig.n);
+	free_list(o.kconfig_add.v, o.kconfig_add.n);
+	free_list(o.kernel_args.v, o.kernel_args.n);
+	free_list(o.make_options.v, o.make_options.n);
 	free(o.raw_output);
 	free(o.json);
 	free(o.junit);

@@ -1082,8 +1082,8 @@ static int source_tree(struct uml_kernel_build *b, const char *cache, const stru
 	return ident ? tree_identity(b, *tree, b->out_dir ? b->out_dir : "", ident) : 0;
 }
 
-/* The source set, checked: a kernel tree or a regular file (a tarball). */
-static int check_source(struct uml_kernel_build *b, struct stat *st)
+/* The source set, checked (a kernel tree or a regular file: a tarball), and the cache dir. */
+static int check_source(struct uml_kernel_build *b, struct stat *st, char **cache)
 {
 	if (!b->source)
 		return fail(b, -EINVAL, "kernel build: no source set");
@@ -1098,7 +1098,8 @@ static int check_source(struct uml_kernel_build *b, struct stat *st)
 		return fail(b, -EINVAL, "kernel build: source '%s' is neither a directory nor a tarball",
 			    b->source);
 	}
-	return 0;
+	*cache = b->cache_dir ? strdup(b->cache_dir) : uml_default_cache_dir();
+	return *cache ? 0 : -ENOMEM;
 }
 
 UML_EXPORT int uml_kernel_build_get_source_tree(struct uml_kernel_build *b, const char **ret)
@@ -1111,12 +1112,9 @@ UML_EXPORT int uml_kernel_build_get_source_tree(struct uml_kernel_build *b, cons
 
 	if (!b || !ret)
 		return -EINVAL;
-	r = check_source(b, &st);
+	r = check_source(b, &st, &cache);
 	if (r < 0)
 		return r;
-	cache = b->cache_dir ? strdup(b->cache_dir) : uml_default_cache_dir();
-	if (!cache)
-		return -ENOMEM;
 	if (S_ISREG(st.st_mode)) {
 		char *ident = NULL;
 
@@ -1144,12 +1142,9 @@ UML_EXPORT int uml_kernel_build_run(struct uml_kernel_build *b, struct uml_kerne
 	if (!b)
 		return -EINVAL;
 	clear_results(b);
-	r = check_source(b, &st);
+	r = check_source(b, &st, &cache);
 	if (r < 0)
 		return r;
-	cache = b->cache_dir ? strdup(b->cache_dir) : uml_default_cache_dir();
-	if (!cache)
-		return -ENOMEM;
 
 	r = uml_kplan_make(b, &p);
 	if (r < 0)

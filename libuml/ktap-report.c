@@ -460,6 +460,31 @@ static bool jstring(struct jin *j, char **out)
 
 static bool jskip(struct jin *j, unsigned depth);
 
+/* After an element: 1 when ',' says another follows, 0 at close, -1 else. */
+static int jnext(struct jin *j, char close)
+{
+	ws(j);
+	if (*j->p == ',') {
+		j->p++;
+		return 1;
+	}
+	if (*j->p++ == close)
+		return 0;
+	jfail(j, close == '}' ? "',' or '}'" : "',' or ']'");
+	return -1;
+}
+
+/* An object's key and its ':'. */
+static bool jkey(struct jin *j, char **key)
+{
+	if (!jstring(j, key))
+		return false;
+	ws(j);
+	if (*j->p++ != ':')
+		return jfail(j, "':'");
+	return true;
+}
+
 static bool jcontainer(struct jin *j, char open, char close, unsigned depth)
 {
 	if (depth > 2 * KTAP_MAX_DEPTH)
@@ -471,22 +496,16 @@ static bool jcontainer(struct jin *j, char open, char close, unsigned depth)
 		return true;
 	}
 	for (;;) {
-		if (open == '{') {
-			if (!jstring(j, NULL))
-				return false;
-			ws(j);
-			if (*j->p++ != ':')
-				return jfail(j, "':'");
-		}
+		if (open == '{' && !jkey(j, NULL))
+			return false;
 		if (!jskip(j, depth + 1))
 			return false;
-		ws(j);
-		if (*j->p == ',') {
-			j->p++;
+		switch (jnext(j, close)) {
+		case 1:
 			continue;
+		case -1:
+			return false;
 		}
-		if (*j->p++ != close)
-			return jfail(j, open == '{' ? "',' or '}'" : "',' or ']'");
 		return true;
 	}
 }
@@ -544,11 +563,8 @@ static bool jcases(struct jin *j, struct uml_ktap_test *t)
 		for (;;) {
 			_cleanup_(uml_freep) char *key = NULL;
 
-			if (!jstring(j, &key))
+			if (!jkey(j, &key))
 				return false;
-			ws(j);
-			if (*j->p++ != ':')
-				return jfail(j, "':'");
 			if (strcmp(key, "name") == 0 && !name) {
 				if (!jstring(j, &name))
 					return false;
@@ -558,13 +574,12 @@ static bool jcases(struct jin *j, struct uml_ktap_test *t)
 			} else if (!jskip(j, 3)) {
 				return false;
 			}
-			ws(j);
-			if (*j->p == ',') {
-				j->p++;
+			switch (jnext(j, '}')) {
+			case 1:
 				continue;
+			case -1:
+				return false;
 			}
-			if (*j->p++ != '}')
-				return jfail(j, "',' or '}'");
 			break;
 		}
 		if (!name || !status)
@@ -576,13 +591,12 @@ static bool jcases(struct jin *j, struct uml_ktap_test *t)
 			c->status = strcmp(status, "PASS") == 0 ? UML_KTAP_PASS :
 				    strcmp(status, "SKIP") == 0 ? UML_KTAP_SKIP :
 				    strcmp(status, "ERROR") == 0 ? UML_KTAP_CRASHED : UML_KTAP_FAIL;
-		ws(j);
-		if (*j->p == ',') {
-			j->p++;
+		switch (jnext(j, ']')) {
+		case 1:
 			continue;
+		case -1:
+			return false;
 		}
-		if (*j->p++ != ']')
-			return jfail(j, "',' or ']'");
 		return true;
 	}
 }
@@ -603,11 +617,8 @@ static bool jgroup(struct jin *j, struct uml_ktap_test *parent, unsigned depth)
 	for (;;) {
 		_cleanup_(uml_freep) char *key = NULL;
 
-		if (!jstring(j, &key))
+		if (!jkey(j, &key))
 			return false;
-		ws(j);
-		if (*j->p++ != ':')
-			return jfail(j, "':'");
 		if (strcmp(key, "name") == 0 && parent) {
 			char *name = NULL;
 
@@ -630,13 +641,12 @@ static bool jgroup(struct jin *j, struct uml_ktap_test *parent, unsigned depth)
 				for (;;) {
 					if (!jgroup(j, t, depth + 1))
 						return false;
-					ws(j);
-					if (*j->p == ',') {
-						j->p++;
+					switch (jnext(j, ']')) {
+					case 1:
 						continue;
+					case -1:
+						return false;
 					}
-					if (*j->p++ != ']')
-						return jfail(j, "',' or ']'");
 					break;
 				}
 			}
@@ -646,13 +656,12 @@ static bool jgroup(struct jin *j, struct uml_ktap_test *parent, unsigned depth)
 		} else if (!jskip(j, 2)) {
 			return false;
 		}
-		ws(j);
-		if (*j->p == ',') {
-			j->p++;
+		switch (jnext(j, '}')) {
+		case 1:
 			continue;
+		case -1:
+			return false;
 		}
-		if (*j->p++ != '}')
-			return jfail(j, "',' or '}'");
 		return true;
 	}
 }

@@ -326,15 +326,9 @@ struct uml_ktap_test *uml_ktap_add_test(struct uml_ktap *k, struct uml_ktap_test
 		k->truncated = true;
 		return NULL;
 	}
-	if (parent && parent->n_sub == parent->cap_sub) {
-		size_t cap = parent->cap_sub ? parent->cap_sub * 2 : 8;
-		struct uml_ktap_test **n = realloc(parent->sub, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		parent->sub = n;
-		parent->cap_sub = cap;
-	}
+	if (parent && uml_grow(&parent->sub, &parent->cap_sub, parent->n_sub + 1,
+			       sizeof(*parent->sub)) < 0)
+		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (!t || !(t->name = strdup(name ? name : ""))) {
 		free(t);
@@ -375,15 +369,8 @@ int uml_ktap_add_log(struct uml_ktap *k, struct uml_ktap_test *t, const char *li
 		k->truncated = true;
 		return 0;
 	}
-	if (t->n_log == t->cap_log) {
-		size_t cap = t->cap_log ? t->cap_log * 2 : 4;
-		char **n = realloc(t->log, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		t->log = n;
-		t->cap_log = cap;
-	}
+	if (uml_grow(&t->log, &t->cap_log, t->n_log + 1, sizeof(*t->log)) < 0)
+		return -ENOMEM;
 	copy = strdup(line);
 	if (!copy)
 		return -ENOMEM;
@@ -574,15 +561,8 @@ static int pend_add(struct uml_ktap *k, struct ktap_frame *f, const char *line)
 		k->truncated = true;
 		return 0;
 	}
-	if (f->n_pend == f->cap_pend) {
-		size_t cap = f->cap_pend ? f->cap_pend * 2 : 4;
-		char **n = realloc(f->pend, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		f->pend = n;
-		f->cap_pend = cap;
-	}
+	if (uml_grow(&f->pend, &f->cap_pend, f->n_pend + 1, sizeof(*f->pend)) < 0)
+		return -ENOMEM;
 	if (!(f->pend[f->n_pend] = strdup(line)))
 		return -ENOMEM;
 	f->n_pend++;
@@ -610,15 +590,8 @@ static int push(struct uml_ktap *k, struct uml_ktap_test *parent, bool is_sub,
 	struct ktap_frame *f;
 	int r;
 
-	if (k->n_stack == k->cap_stack) {
-		size_t cap = k->cap_stack ? k->cap_stack * 2 : 8;
-		struct ktap_frame *n = realloc(k->stack, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		k->stack = n;
-		k->cap_stack = cap;
-	}
+	if (uml_grow(&k->stack, &k->cap_stack, k->n_stack + 1, sizeof(*k->stack)) < 0)
+		return -ENOMEM;
 	f = &k->stack[k->n_stack];
 	memset(f, 0, sizeof(*f));
 	f->parent = parent;

@@ -20,92 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ktap-internal.h"
+#include "kunit-internal.h"
 
 #define fail(k, err, ...) uml_fail((k)->ctx, &(k)->last_error, err, __VA_ARGS__)
-
-#define DEFAULT_SOURCE "/usr/src/linux-source-6.12.tar.xz"
-#define KUNIT_DIR "tools/testing/kunit/configs"
-#define GUEST_MEMORY (1024ull << 20)	/* kunit.py's mem=1G */
-#define DEFAULT_WEIGHT 0.02		/* seconds, a test of unknown duration */
-#define SLOW_WEIGHT 1.0			/* a test with the attribute speed: slow */
-#define LIST_VERSION "libuml-kunit-list 1\n"
-#define MAX_TESTS 200000
-
-struct kt {
-	char *suite;
-	char *name;			/* the case */
-	bool slow;
-	double weight;
-	bool selected;
-	bool done;
-	unsigned tries;
-	struct uml_ktap *owner;		/* the shard's tree that holds node */
-	const struct uml_ktap_test *node;
-	char *reason;
-};
-
-struct suite {
-	const char *name;		/* tests[first].suite */
-	size_t first, n;		/* its tests in the kernel's order */
-	size_t n_sel;
-	double w_sel;
-	struct uml_ktap *leaf_owner;	/* a suite that ended without cases */
-	const struct uml_ktap_test *leaf;
-	struct uml_ktap *node_owner;	/* the suite's node in a shard, for its log */
-	const struct uml_ktap_test *node;
-};
-
-struct shard {
-	struct uml_kunit *k;
-	char *glob;
-	size_t *t;			/* tests, in the kernel's order */
-	size_t n;
-	double weight;
-	struct uml_instance *inst;
-	struct uml_ktap *ktap;
-	bool running;
-	char *output;
-	size_t output_len;
-};
-
-struct uml_kunit {
-	int refcount;
-	struct uml_ctx *ctx;
-	char *last_error;
-
-	/* building */
-	char *source;
-	char *build_dir;
-	char *cache_dir;
-	unsigned jobs;
-	unsigned flags;
-	struct uml_strv kunitconfigs;
-	struct uml_strv kconfigs;
-	char *out_dir;
-
-	/* running */
-	struct uml_kernel *kernel;
-	unsigned parallel;
-	int64_t timeout_ms;
-	int64_t shard_timeout_ms;
-	char *filter_glob;
-	char *filter;
-	struct uml_strv kernel_args;
-	struct uml_ktap *rerun;
-
-	/* the kernel's tests */
-	struct kt *tests;
-	size_t n_tests;
-	struct suite *suites;
-	size_t n_suites;
-	struct uml_strv listed;		/* of uml_kunit_list() */
-
-	/* the last run */
-	struct shard **shards;
-	size_t n_shards, cap_shards;
-	struct uml_ktap *result;
-};
 
 /* ---- the object and its settings ---------------------------------------------- */
 
@@ -119,32 +36,20 @@ static void clear_tests(struct uml_kunit *k)
 	}
 	free(k->tests);
 	k->tests = NULL;
-	k->n_tests = 0;
+	k->n_tests = k->cap_tests = 0;
 	for (size_t i = 0; i < k->n_suites; i++) {
 		uml_ktap_unref(k->suites[i].leaf_owner);
 		uml_ktap_unref(k->suites[i].node_owner);
 	}
 	free(k->suites);
 	k->suites = NULL;
-	k->n_suites = 0;
-}
-
-static void shard_free(struct shard *s)
-{
-	if (!s)
-		return;
-	uml_instance_unref(s->inst);
-	uml_ktap_unref(s->ktap);
-	free(s->glob);
-	free(s->t);
-	free(s->output);
-	free(s);
+	k->n_suites = k->cap_suites = 0;
 }
 
 static void clear_shards(struct uml_kunit *k)
 {
 	for (size_t i = 0; i < k->n_shards; i++)
-		shard_free(k->shards[i]);
+		uml_kunit_shard_free(k->shards[i]);
 	free(k->shards);
 	k->shards = NULL;
 	k->n_shards = k->cap_shards = 0;
@@ -295,24 +200,24 @@ UML_EXPORT int uml_kunit_set_parallel(struct uml_kunit *k, unsigned guests)
 	return 0;
 }
 
-UML_EXPORT int uml_kunit_set_timeout(struct uml_kunit *k, int64_t ms)
+static int set_ms(struct uml_kunit *k, int64_t *slot, int64_t ms, const char *what)
 {
 	if (!k)
 		return -EINVAL;
 	if (ms < 0)
-		return fail(k, -ERANGE, "kunit: negative timeout");
-	k->timeout_ms = ms;
+		return fail(k, -ERANGE, "kunit: negative %s", what);
+	*slot = ms;
 	return 0;
+}
+
+UML_EXPORT int uml_kunit_set_timeout(struct uml_kunit *k, int64_t ms)
+{
+	return set_ms(k, k ? &k->timeout_ms : NULL, ms, "timeout");
 }
 
 UML_EXPORT int uml_kunit_set_shard_timeout(struct uml_kunit *k, int64_t ms)
 {
-	if (!k)
-		return -EINVAL;
-	if (ms < 0)
-		return fail(k, -ERANGE, "kunit: negative shard timeout");
-	k->shard_timeout_ms = ms;
-	return 0;
+	return set_ms(k, k ? &k->shard_timeout_ms : NULL, ms, "shard timeout");
 }
 
 static int set_word(struct uml_kunit *k, char **slot, const char *value, const char *what)
@@ -567,79 +472,6 @@ UML_EXPORT int uml_kunit_build(struct uml_kunit *k)
 	return k ? configure(k, true) : -EINVAL;
 }
 
-/* ---- globs as the kernel's lib/glob.c matches them -------------------------------- */
-
-static bool glob_match(const char *pat, const char *str)
-{
-	const char *back_pat = NULL, *back_str = NULL;
-
-	for (;;) {
-		unsigned char c = (unsigned char)*str++, d = (unsigned char)*pat++;
-
-		switch (d) {
-		case '?':
-			if (!c)
-				return false;
-			break;
-		case '*':
-			if (!*pat)
-				return true;
-			back_pat = pat;
-			back_str = --str;
-			break;
-		case '[': {
-			const char *cls = pat;
-			bool inv = *cls == '!', match = false;
-			unsigned char a;
-
-			if (!c)
-				return false;
-			cls += inv;
-			a = (unsigned char)*cls++;
-			do {
-				unsigned char b = a;
-
-				if (!a)
-					goto literal;
-				if (cls[0] == '-' && cls[1] != ']') {
-					b = (unsigned char)cls[1];
-					if (!b)
-						goto literal;
-					cls += 2;
-				}
-				match |= a <= c && c <= b;
-			} while ((a = (unsigned char)*cls++) != ']');
-			if (match == inv)
-				goto backtrack;
-			pat = cls;
-			break;
-		}
-		default:
-literal:
-			if (c == d) {
-				if (!d)
-					return true;
-				break;
-			}
-backtrack:
-			if (!c || !back_pat)
-				return false;
-			pat = back_pat;
-			str = ++back_str;
-			break;
-		}
-	}
-}
-
-/* kunit.filter_glob: "suite_glob[.test_glob]" */
-static bool filter_matches(const char *glob, const struct kt *t)
-{
-	const char *dot = strchr(glob, '.');
-	_cleanup_(uml_freep) char *sg = dot ? strndup(glob, (size_t)(dot - glob)) : strdup(glob);
-
-	return sg && glob_match(sg, t->suite) && (!dot || (t->name[0] && glob_match(dot + 1, t->name)));
-}
-
 /* ---- listing --------------------------------------------------------------------- */
 
 static int cache_path(struct uml_kunit *k, const char *what, bool with_args, char **ret)
@@ -671,14 +503,12 @@ static int cache_path(struct uml_kunit *k, const char *what, bool with_args, cha
 static int add_listed(struct uml_kunit *k, const char *line, size_t len, bool slow)
 {
 	const char *dot = memchr(line, '.', len);
-	struct kt *n, *t;
+	struct kt *t;
 
 	if (k->n_tests >= MAX_TESTS)
 		return -E2BIG;
-	n = realloc(k->tests, (k->n_tests + 1) * sizeof(*n));
-	if (!n)
+	if (uml_grow(&k->tests, &k->cap_tests, k->n_tests + 1, sizeof(*k->tests)) < 0)
 		return -ENOMEM;
-	k->tests = n;
 	t = &k->tests[k->n_tests];
 	memset(t, 0, sizeof(*t));
 	t->suite = dot ? strndup(line, (size_t)(dot - line)) : strndup(line, len);
@@ -904,14 +734,12 @@ suites:
 			k->suites[k->n_suites - 1].n++;
 			continue;
 		}
-		struct suite *n = realloc(k->suites, (k->n_suites + 1) * sizeof(*n));
-
-		if (!n) {
+		if (uml_grow(&k->suites, &k->cap_suites, k->n_suites + 1, sizeof(*k->suites)) < 0) {
 			r = -ENOMEM;
 			goto out;
 		}
-		k->suites = n;
-		n[k->n_suites++] = (struct suite){ .name = k->tests[i].suite, .first = i, .n = 1 };
+		k->suites[k->n_suites++] = (struct suite){ .name = k->tests[i].suite, .first = i,
+							   .n = 1 };
 	}
 	r = 0;
 out:
@@ -1012,7 +840,7 @@ static int select_tests(struct uml_kunit *k)
 		if (!t->name[0])
 			t->selected = !k->filter_glob && !k->filter && !k->rerun;
 		else
-			t->selected = (!k->filter_glob || filter_matches(k->filter_glob, t)) &&
+			t->selected = (!k->filter_glob || uml_kunit_filter_matches(k->filter_glob, t)) &&
 				      (!k->rerun || !k->rerun->root || failed_before(k->rerun, t));
 		if (t->selected && t->name[0] &&
 		    (r = uml_strv_addf(&k->listed, "%s.%s", t->suite, t->name)) < 0)
@@ -1033,324 +861,6 @@ UML_EXPORT int uml_kunit_list(struct uml_kunit *k, const char *const **ret, size
 	*ret = (const char *const *)k->listed.v;
 	*n = k->listed.n;
 	return 0;
-}
-
-/* ---- shards: globs that select exactly a set of tests ------------------------------------- */
-
-struct plan {
-	struct uml_kunit *k;
-	double tmax;
-	struct shard **v;
-	size_t n, cap;
-	const bool *want;		/* per test: to be run */
-};
-
-static bool glob_safe(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (strchr("*?[]!.\\", s[i]) || (unsigned char)s[i] <= ' ')
-			return false;
-	return true;
-}
-
-/* A shard of the tests [i] for which keep(i) holds among those of suites lo..hi. */
-static int emit(struct plan *p, char *glob, const size_t *idx, size_t n)
-{
-	struct shard *s;
-
-	if (!glob)
-		return -ENOMEM;
-	s = calloc(1, sizeof(*s));
-	if (!s || !(s->t = malloc(n * sizeof(*s->t)))) {
-		free(s);
-		free(glob);
-		return -ENOMEM;
-	}
-	s->k = p->k;
-	s->glob = glob;
-	memcpy(s->t, idx, n * sizeof(*idx));
-	s->n = n;
-	for (size_t i = 0; i < n; i++)
-		s->weight += p->k->tests[idx[i]].weight;
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 16;
-		struct shard **v = realloc(p->v, cap * sizeof(*v));
-
-		if (!v) {
-			shard_free(s);
-			return -ENOMEM;
-		}
-		p->v = v;
-		p->cap = cap;
-	}
-	p->v[p->n++] = s;
-	return 0;
-}
-
-/* Names sorted, as indexes: of suites (by name) or of one suite's tests. */
-struct names {
-	const char **name;		/* sorted */
-	size_t *idx;			/* suite or test index of each */
-	size_t n;
-};
-
-static const char *const *sort_base;
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(sort_base[*(const size_t *)a], sort_base[*(const size_t *)b]);
-}
-
-/* What a range of names selects: weight, tests wanted, and whether all are. */
-struct span {
-	double w;
-	size_t n_want, n_all;
-};
-
-static void collect_tests(struct plan *p, bool suites, const struct names *nm, size_t lo, size_t hi,
-			  struct span *sp, size_t **out, size_t *n_out)
-{
-	struct uml_kunit *k = p->k;
-
-	memset(sp, 0, sizeof(*sp));
-	for (size_t i = lo; i < hi; i++) {
-		size_t first = suites ? k->suites[nm->idx[i]].first : nm->idx[i];
-		size_t cnt = suites ? k->suites[nm->idx[i]].n : 1;
-
-		for (size_t t = first; t < first + cnt; t++) {
-			sp->n_all++;
-			if (!p->want[t])
-				continue;
-			sp->n_want++;
-			sp->w += k->tests[t].weight;
-			if (out)
-				(*out)[(*n_out)++] = t;
-		}
-	}
-}
-
-static int by_index(const void *a, const void *b)
-{
-	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* One shard for names [lo, hi) (all wanted) under glob. */
-static int emit_range(struct plan *p, bool suites, const struct names *nm, size_t lo, size_t hi,
-		      char *glob)
-{
-	struct span sp;
-	size_t *idx, n = 0;
-	int r;
-
-	collect_tests(p, suites, nm, lo, hi, &sp, NULL, NULL);
-	idx = malloc((sp.n_want ? sp.n_want : 1) * sizeof(*idx));
-	if (!idx) {
-		free(glob);
-		return -ENOMEM;
-	}
-	collect_tests(p, suites, nm, lo, hi, &sp, &idx, &n);
-	qsort(idx, n, sizeof(*idx), by_index);
-	r = emit(p, glob, idx, n);
-	free(idx);
-	return r;
-}
-
-static int plan_suite_tests(struct plan *p, size_t suite);
-
-/*
- * "PRE" + the plen characters shared + "[CLASS]*": the names of [lo, hi)
- * whose next character is in the class (others between them are not).
- */
-static int emit_class(struct plan *p, bool suites, const char *pre, const struct names *nm,
-		      const char *name0, size_t plen, const struct uml_buf *cls, size_t lo, size_t hi)
-{
-	struct names sub = { .name = nm->name + lo, .idx = nm->idx + lo };
-	size_t *keep_idx = malloc((hi - lo) * sizeof(*keep_idx));
-	const char **keep_name = malloc((hi - lo) * sizeof(*keep_name));
-	char *glob = NULL;
-	int r;
-
-	if (!keep_idx || !keep_name) {
-		free(keep_idx);
-		free(keep_name);
-		return -ENOMEM;
-	}
-	for (size_t i = lo; i < hi; i++)
-		if (memchr(cls->data, nm->name[i][plen], cls->len)) {
-			keep_idx[sub.n] = nm->idx[i];
-			keep_name[sub.n++] = nm->name[i];
-		}
-	sub.name = keep_name;
-	sub.idx = keep_idx;
-	if (cls->len == 1)
-		r = asprintf(&glob, "%s%.*s%c*", pre, (int)plen, name0, cls->data[0]);
-	else
-		r = asprintf(&glob, "%s%.*s[%.*s]*", pre, (int)plen, name0, (int)cls->len, cls->data);
-	r = emit_range(p, suites, &sub, 0, sub.n, r < 0 ? NULL : glob);
-	free(keep_idx);
-	free(keep_name);
-	return r;
-}
-
-/*
- * Names [lo, hi) share their first plen characters.  A range whose tests
- * are all wanted and light enough becomes one glob "PREFIX*"; else it is
- * split by the next character, light pure children packed into
- * "PREFIX[abc]*", heavy or mixed ones split further.  pre: "SUITE." for a
- * suite's tests, "" for suites.
- */
-static int plan_range(struct plan *p, bool suites, const char *pre, const struct names *nm,
-		      size_t lo, size_t hi, size_t plen)
-{
-	const char *name0 = nm->name[lo];
-	struct span sp;
-	char *glob;
-	size_t i = lo;
-	int r = 0;
-
-	collect_tests(p, suites, nm, lo, hi, &sp, NULL, NULL);
-	if (!sp.n_want)
-		return 0;
-	/* [lo, hi) holds every name with this prefix: "PREFIX*" selects exactly it */
-	if (sp.n_want == sp.n_all && sp.w <= p->tmax && glob_safe(name0, plen))
-		return emit_range(p, suites, nm, lo, hi,
-				  asprintf(&glob, "%s%.*s*", pre, (int)plen, name0) < 0 ? NULL : glob);
-	if (strlen(name0) == plen) {
-		/* the name that is the prefix itself: by its exact name */
-		struct span one;
-
-		collect_tests(p, suites, nm, lo, lo + 1, &one, NULL, NULL);
-		if (suites)
-			r = plan_suite_tests(p, nm->idx[lo]);
-		else if (one.n_want)
-			r = emit_range(p, suites, nm, lo, lo + 1,
-				       asprintf(&glob, "%s%s", pre, name0) < 0 ? NULL : glob);
-		i++;
-	}
-	/* children by the next character; pack the light pure ones */
-	struct uml_buf cls = { 0 };
-	double bin_w = 0;
-	size_t bin_lo = 0, bin_hi = 0;
-
-	while (r == 0 && i < hi) {
-		char c = nm->name[i][plen];
-		size_t j = i + 1;
-		struct span cs;
-
-		while (j < hi && nm->name[j][plen] == c)
-			j++;
-		collect_tests(p, suites, nm, i, j, &cs, NULL, NULL);
-		if (cs.n_want && cs.n_want == cs.n_all && cs.w <= p->tmax && glob_safe(name0, plen) &&
-		    glob_safe(&c, 1) && c != '-') {
-			if (cls.len && bin_w + cs.w > p->tmax) {
-				/* close the bin */
-				r = emit_class(p, suites, pre, nm, name0, plen, &cls, bin_lo, bin_hi);
-				cls.len = 0;
-				bin_w = 0;
-			}
-			if (!cls.len)
-				bin_lo = i;
-			uml_buf_append(&cls, &c, 1);
-			bin_w += cs.w;
-			bin_hi = j;
-		} else if (cs.n_want) {
-			r = plan_range(p, suites, pre, nm, i, j, plen + 1);
-		}
-		i = j;
-	}
-	if (r == 0 && cls.len)
-		r = emit_class(p, suites, pre, nm, name0, plen, &cls, bin_lo, bin_hi);
-	uml_buf_free(&cls);
-	return r;
-}
-
-/* The tests of one suite, by their names below "SUITE.". */
-static int plan_suite_tests(struct plan *p, size_t suite)
-{
-	struct uml_kunit *k = p->k;
-	const struct suite *su = &k->suites[suite];
-	struct names nm = { 0 };
-	const char **all = NULL;
-	char *pre = NULL;
-	int r = -ENOMEM;
-
-	nm.idx = malloc(su->n * sizeof(*nm.idx));
-	nm.name = malloc(su->n * sizeof(*nm.name));
-	all = malloc(k->n_tests * sizeof(*all));
-	if (!nm.idx || !nm.name || !all || asprintf(&pre, "%s.", su->name) < 0)
-		goto out;
-	for (size_t i = 0; i < k->n_tests; i++)
-		all[i] = k->tests[i].name;
-	for (size_t i = 0; i < su->n; i++)
-		nm.idx[i] = su->first + i;
-	nm.n = su->n;
-	sort_base = all;
-	qsort(nm.idx, nm.n, sizeof(*nm.idx), by_name);
-	for (size_t i = 0; i < nm.n; i++)
-		nm.name[i] = all[nm.idx[i]];
-	/* a whole suite light enough: its exact name */
-	{
-		struct span sp;
-		char *glob;
-
-		collect_tests(p, false, &nm, 0, nm.n, &sp, NULL, NULL);
-		if (sp.n_want == sp.n_all && sp.w <= p->tmax) {
-			r = emit_range(p, false, &nm, 0, nm.n,
-				       asprintf(&glob, "%s", su->name) < 0 ? NULL : glob);
-			goto out;
-		}
-	}
-	r = plan_range(p, false, pre, &nm, 0, nm.n, 0);
-out:
-	free(pre);
-	free(all);
-	free(nm.idx);
-	free(nm.name);
-	return r;
-}
-
-/* Shards for the tests marked in want; appended to k's queue in out. */
-static int plan(struct uml_kunit *k, const bool *want, unsigned parallel, struct plan *out)
-{
-	struct names nm = { 0 };
-	const char **names = NULL;
-	double total = 0, heaviest = 0;
-	int r = -ENOMEM;
-
-	out->k = k;
-	out->want = want;
-	for (size_t i = 0; i < k->n_tests; i++)
-		if (want[i]) {
-			total += k->tests[i].weight;
-			if (k->tests[i].weight > heaviest)
-				heaviest = k->tests[i].weight;
-		}
-	/* about two shards per guest: balance without paying many boots */
-	out->tmax = total / (2.0 * parallel);
-	if (out->tmax < 0.25)
-		out->tmax = 0.25;
-	nm.idx = malloc((k->n_suites + 1) * sizeof(*nm.idx));
-	nm.name = malloc((k->n_suites + 1) * sizeof(*nm.name));
-	names = malloc((k->n_suites + 1) * sizeof(*names));
-	if (!nm.idx || !nm.name || !names)
-		goto out;
-	for (size_t i = 0; i < k->n_suites; i++) {
-		names[i] = k->suites[i].name;
-		nm.idx[i] = i;
-	}
-	nm.n = k->n_suites;
-	sort_base = names;
-	qsort(nm.idx, nm.n, sizeof(*nm.idx), by_name);
-	for (size_t i = 0; i < nm.n; i++)
-		nm.name[i] = names[nm.idx[i]];
-	r = nm.n ? plan_range(out, true, "", &nm, 0, nm.n, 0) : 0;
-out:
-	free(names);
-	free(nm.idx);
-	free(nm.name);
-	return r;
 }
 
 /* ---- running ----------------------------------------------------------------------- */
@@ -1374,18 +884,11 @@ static int by_weight(const void *a, const void *b)
 
 static int enqueue(struct run *rn, struct plan *p)
 {
-	if (rn->n_queue + p->n > rn->cap_queue) {
-		size_t cap = rn->n_queue + p->n + 16;
-		struct shard **v = realloc(rn->queue, cap * sizeof(*v));
-
-		if (!v) {
-			for (size_t i = 0; i < p->n; i++)
-				shard_free(p->v[i]);
-			free(p->v);
-			return -ENOMEM;
-		}
-		rn->queue = v;
-		rn->cap_queue = cap;
+	if (uml_grow(&rn->queue, &rn->cap_queue, rn->n_queue + p->n, sizeof(*rn->queue)) < 0) {
+		for (size_t i = 0; i < p->n; i++)
+			uml_kunit_shard_free(p->v[i]);
+		free(p->v);
+		return -ENOMEM;
 	}
 	memcpy(rn->queue + rn->n_queue, p->v, p->n * sizeof(*p->v));
 	rn->n_queue += p->n;
@@ -1398,11 +901,11 @@ static int enqueue(struct run *rn, struct plan *p)
 static int requeue(struct run *rn, const bool *want)
 {
 	struct plan p = { 0 };
-	int r = plan(rn->k, want, rn->parallel, &p);
+	int r = uml_kunit_plan(rn->k, want, rn->parallel, &p);
 
 	if (r < 0) {
 		for (size_t i = 0; i < p.n; i++)
-			shard_free(p.v[i]);
+			uml_kunit_shard_free(p.v[i]);
 		free(p.v);
 		return r;
 	}
@@ -1422,15 +925,8 @@ static void on_console(void *ud, struct uml_instance *inst, const struct uml_eve
 
 static int add_shard(struct uml_kunit *k, struct shard *s)
 {
-	if (k->n_shards == k->cap_shards) {
-		size_t cap = k->cap_shards ? k->cap_shards * 2 : 16;
-		struct shard **v = realloc(k->shards, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		k->shards = v;
-		k->cap_shards = cap;
-	}
+	if (uml_grow(&k->shards, &k->cap_shards, k->n_shards + 1, sizeof(*k->shards)) < 0)
+		return -ENOMEM;
 	k->shards[k->n_shards++] = s;
 	return 0;
 }
@@ -1454,7 +950,7 @@ static int start_shard(struct run *rn, struct shard *s)
 
 	r = add_shard(k, s);
 	if (r < 0) {
-		shard_free(s);
+		uml_kunit_shard_free(s);
 		return r;
 	}
 	r = uml_ktap_new(k->ctx, &s->ktap);
@@ -1588,7 +1084,7 @@ static int finish_shard(struct run *rn, struct shard *s, bool run_timeout)
 		t->tries++;
 		if (asprintf(&glob, "%s.%s", t->suite, t->name) < 0)
 			glob = NULL;
-		r = emit(&p, glob, &culprit, 1);
+		r = uml_kunit_plan_shard(&p, glob, &culprit, 1);
 		if (r == 0)
 			r = enqueue(rn, &p);
 		uml_info(k->ctx, "kunit: %s ended early (%s); running %s.%s alone and %zu tests after it again",
@@ -1622,7 +1118,7 @@ static void kill_all(struct run *rn, bool run_timeout)
 			record(k, &k->tests[s->t[j]], NULL, NULL,
 			       run_timeout ? "not run: the run's timeout passed" : "not run: cancelled");
 		rn->done += s->n;
-		shard_free(s);
+		uml_kunit_shard_free(s);
 	}
 	rn->n_queue = 0;
 }

@@ -613,8 +613,9 @@ static int exec_tests(struct uml_kunit *k, struct opts *o, int raw, const char *
 	fflush(stdout);
 	r = uml_kunit_run(k);
 	*elapsed = secs_since(&t0);
+	/* a kernel that printed no KTAP (no list) is a failed run; no kernel is a setup error */
 	if (r < 0)
-		return r == -ECANCELED ? EXIT_FAIL : EXIT_CONFIG;
+		return r == -ECANCELED || r == -EIO ? EXIT_FAIL : EXIT_CONFIG;
 	if (raw) {
 		print_raw(k, raw);
 		return 0;

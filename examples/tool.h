@@ -29,6 +29,16 @@ static void usage_error(poptContext pc, const char *msg)
 	poptPrintUsage(pc, stderr, 0);
 }
 
+/* For poptGetNextOpt()'s error rc: names the option and prints the usage. */
+static void usage_bad_option(poptContext pc, int rc)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
+		 poptStrerror(rc));
+	usage_error(pc, msg);
+}
+
 struct bar {
 	int tty;
 	int quiet;

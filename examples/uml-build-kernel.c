@@ -69,11 +69,7 @@ int main(int argc, const char **argv)
 		(*list)[(*n)++] = val;
 	}
 	if (rc < -1) {
-		char msg[256];
-
-		snprintf(msg, sizeof(msg), "%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
-			 poptStrerror(rc));
-		usage_error(pc, msg);
+		usage_bad_option(pc, rc);
 		rc = EXIT_USAGE;
 		goto out;
 	}

@@ -142,11 +142,7 @@ int main(int argc, const char **argv)
 			     rc == OPT_INCLUDE ? include : inject) < 0)
 			return EXIT_FAIL;
 	if (rc < -1) {
-		char msg[256];
-
-		snprintf(msg, sizeof(msg), "%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
-			 poptStrerror(rc));
-		usage_error(pc, msg);
+		usage_bad_option(pc, rc);
 		return EXIT_USAGE;
 	}
 	rc = EXIT_USAGE;

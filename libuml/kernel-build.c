@@ -188,6 +188,7 @@ static void kernel_build_free(struct uml_kernel_build *b)
 	free(b->out_dir);
 	free(b->kernel_path);
 	free(b->log_path);
+	free(b->tree);
 	free(b->last_error);
 	uml_ctx_unref(b->ctx);
 	free(b);
@@ -249,7 +250,8 @@ UML_EXPORT int uml_kernel_build_set_flags(struct uml_kernel_build *b, unsigned f
 {
 	if (!b)
 		return -EINVAL;
-	if (flags & ~(unsigned)(UML_KERNEL_BUILD_ALLOW_DROPPED | UML_KERNEL_BUILD_FAIL_ON_CONFLICT))
+	if (flags & ~(unsigned)(UML_KERNEL_BUILD_ALLOW_DROPPED | UML_KERNEL_BUILD_FAIL_ON_CONFLICT |
+				UML_KERNEL_BUILD_CONFIGURE_ONLY))
 		return fail(b, -EINVAL, "kernel build: unknown flags 0x%x", flags);
 	b->flags = flags;
 	return 0;
@@ -260,11 +262,11 @@ UML_EXPORT int uml_kernel_build_set_preset(struct uml_kernel_build *b, const cha
 	if (!b)
 		return -EINVAL;
 	if (!name || (strcmp(name, "defconfig") != 0 && strcmp(name, "tinyconfig") != 0 &&
-		      !uml_preset_text(name))) {
+		      strcmp(name, "none") != 0 && !uml_preset_text(name))) {
 		struct uml_buf known = { 0 };
 		int r;
 
-		uml_buf_append(&known, "defconfig, tinyconfig", 21);
+		uml_buf_append(&known, "defconfig, tinyconfig, none", 27);
 		for (size_t i = 0; i < uml_preset_texts_count; i++) {
 			uml_buf_append(&known, ", ", 2);
 			uml_buf_append(&known, uml_preset_texts[i].name,
@@ -971,7 +973,8 @@ static int resolve_dirs(struct uml_kernel_build *b, const char *cache, const str
 static int do_build(struct run_state *s, const struct uml_kplan *p, struct uml_kernel **ret)
 {
 	struct uml_kernel_build *b = s->b;
-	const char *base = strcmp(b->preset, "defconfig") == 0 ? "defconfig" : "tinyconfig";
+	const char *base = strcmp(b->preset, "defconfig") == 0 ? "defconfig" :
+			   strcmp(b->preset, "none") == 0 ? NULL : "tinyconfig";
 	_cleanup_(uml_freep) char *config = NULL, *cstamp_path = NULL, *bstamp_path = NULL,
 		*frag_path = NULL, *kernel = NULL, *cstamp = NULL, *bstamp = NULL, *cfg = NULL,
 		*steps_path = NULL;
@@ -990,7 +993,7 @@ static int do_build(struct run_state *s, const struct uml_kplan *p, struct uml_k
 	/* configuration: only when its inputs changed */
 	h = uml_hash_str(UML_HASH_INIT, STAMP_VERSION);
 	h = uml_hash_str(h, s->ident);
-	h = uml_hash_str(h, base);
+	h = uml_hash_str(h, base ? base : "none");
 	h = uml_hash_str(h, p->text.data ? p->text.data : "");
 	cstamp = stamp_text(h);
 	if (!cstamp)
@@ -1004,9 +1007,12 @@ static int do_build(struct run_state *s, const struct uml_kplan *p, struct uml_k
 		r = uml_progress(b->ctx, "configure", 0, 0);
 		if (r < 0)
 			return fail(b, r, "kernel build: cancelled");
-		r = make_step(s, "configure", base, false, 0, NULL);
+		/* "none": the .config holds only the plan; Kconfig defaults do the rest */
+		r = base ? make_step(s, "configure", base, false, 0, NULL) :
+			   uml_write_file(config, "", 0);
 		if (r < 0)
-			return r;
+			return base ? r : fail(b, r, "kernel build: cannot write '%s': %s", config,
+						strerror(-r));
 		r = uml_kconfig_merge(config, p);
 		if (r < 0)
 			return fail(b, r, "kernel build: cannot update '%s': %s", config, strerror(-r));
@@ -1019,7 +1025,7 @@ static int do_build(struct run_state *s, const struct uml_kplan *p, struct uml_k
 				    strerror(-r));
 	}
 	r = uml_kconfig_verify(b, config, p);
-	if (r < 0)
+	if (r < 0 || (b->flags & UML_KERNEL_BUILD_CONFIGURE_ONLY))
 		return r;
 
 	/* the build: only when the source or the final .config changed */
@@ -1067,6 +1073,67 @@ static int do_build(struct run_state *s, const struct uml_kplan *p, struct uml_k
 	return uml_kernel_open(b->ctx, &b->last_error, kernel, ret);
 }
 
+/* The tree to build from (a tarball unpacked into the cache) and its identity. */
+static int source_tree(struct uml_kernel_build *b, const char *cache, const struct stat *st,
+		       char **tree, char **ident, bool *tools_checked)
+{
+	if (S_ISREG(st->st_mode))
+		return unpack_tarball(b, cache, st, tree, ident, tools_checked);
+	*tree = strdup(b->source);
+	if (!*tree)
+		return -ENOMEM;
+	/* the build dir (when known) is not part of the tree's identity */
+	return ident ? tree_identity(b, *tree, b->out_dir ? b->out_dir : "", ident) : 0;
+}
+
+/* The source set, checked (a kernel tree or a regular file: a tarball), and the cache dir. */
+static int check_source(struct uml_kernel_build *b, struct stat *st, char **cache)
+{
+	if (!b->source)
+		return fail(b, -EINVAL, "kernel build: no source set");
+	if (stat(b->source, st) < 0)
+		return fail(b, -errno, "kernel build: source '%s': %m", b->source);
+	if (S_ISDIR(st->st_mode)) {
+		if (!is_kernel_tree(b->source))
+			return fail(b, -ENOENT,
+				    "kernel build: source '%s' is not a Linux source tree (no Makefile or arch/um/Kconfig)",
+				    b->source);
+	} else if (!S_ISREG(st->st_mode)) {
+		return fail(b, -EINVAL, "kernel build: source '%s' is neither a directory nor a tarball",
+			    b->source);
+	}
+	return uml_ctx_cache_dir(b->ctx, &b->last_error, b->cache_dir, cache);
+}
+
+UML_EXPORT int uml_kernel_build_get_source_tree(struct uml_kernel_build *b, const char **ret)
+{
+	_cleanup_(uml_freep) char *cache = NULL;
+	struct stat st;
+	bool checked = false;
+	char *tree = NULL;
+	int r;
+
+	if (!b || !ret)
+		return -EINVAL;
+	r = check_source(b, &st, &cache);
+	if (r < 0)
+		return r;
+	if (S_ISREG(st.st_mode)) {
+		char *ident = NULL;
+
+		r = unpack_tarball(b, cache, &st, &tree, &ident, &checked);
+		free(ident);
+	} else {
+		r = source_tree(b, cache, &st, &tree, NULL, &checked);
+	}
+	if (r < 0)
+		return r;
+	free(b->tree);
+	b->tree = tree;
+	*ret = tree;
+	return 0;
+}
+
 UML_EXPORT int uml_kernel_build_run(struct uml_kernel_build *b, struct uml_kernel **ret)
 {
 	_cleanup_(uml_freep) char *cache = NULL, *tree = NULL, *ident = NULL, *lock = NULL;
@@ -1078,22 +1145,9 @@ UML_EXPORT int uml_kernel_build_run(struct uml_kernel_build *b, struct uml_kerne
 	if (!b)
 		return -EINVAL;
 	clear_results(b);
-	if (!b->source)
-		return fail(b, -EINVAL, "kernel build: no source set");
-	r = uml_ctx_cache_dir(b->ctx, &b->last_error, b->cache_dir, &cache);
+	r = check_source(b, &st, &cache);
 	if (r < 0)
 		return r;
-	if (stat(b->source, &st) < 0)
-		return fail(b, -errno, "kernel build: source '%s': %m", b->source);
-	if (S_ISDIR(st.st_mode)) {
-		if (!is_kernel_tree(b->source))
-			return fail(b, -ENOENT,
-				    "kernel build: source '%s' is not a Linux source tree (no Makefile or arch/um/Kconfig)",
-				    b->source);
-	} else if (!S_ISREG(st.st_mode)) {
-		return fail(b, -EINVAL, "kernel build: source '%s' is neither a directory nor a tarball",
-			    b->source);
-	}
 
 	r = uml_kplan_make(b, &p);
 	if (r < 0)
@@ -1129,20 +1183,9 @@ UML_EXPORT int uml_kernel_build_run(struct uml_kernel_build *b, struct uml_kerne
 		goto out;
 	}
 
-	if (S_ISREG(st.st_mode)) {
-		r = unpack_tarball(b, cache, &st, &tree, &ident, &s.tools_checked);
-		if (r < 0)
-			goto out;
-	} else {
-		tree = strdup(b->source);
-		if (!tree) {
-			r = -ENOMEM;
-			goto out;
-		}
-		r = tree_identity(b, tree, b->out_dir, &ident);
-		if (r < 0)
-			goto out;
-	}
+	r = source_tree(b, cache, &st, &tree, &ident, &s.tools_checked);
+	if (r < 0)
+		goto out;
 	s.src = tree;
 	s.ident = ident;
 	{

@@ -82,6 +82,7 @@ struct uml_kernel_build {
 
 	/* results of the last run */
 	char *out_dir;		/* resolved build dir */
+	char *tree;		/* of uml_kernel_build_get_source_tree() */
 	char *kernel_path;	/* out_dir/linux */
 	char *log_path;
 	char *dropped;

@@ -358,6 +358,22 @@ int uml_buf_printf(struct uml_buf *b, const char *fmt, ...)
 	return r;
 }
 
+int uml_grow(void *pv, size_t *cap, size_t need, size_t size)
+{
+	void **v = pv, *n;
+	size_t c = *cap ? *cap : 8;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	if (c > SIZE_MAX / size || !(n = realloc(*v, c * size)))
+		return -ENOMEM;
+	*v = n;
+	*cap = c;
+	return 0;
+}
+
 int uml_strv_take(struct uml_strv *s, char *str)
 {
 	if (!str)

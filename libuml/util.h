@@ -95,6 +95,12 @@ void uml_strv_free(struct uml_strv *s);
 /* Frees a NULL-terminated array of allocated strings. */
 void uml_strv_free_array(char **v);
 
+/*
+ * Makes room for need elements of size bytes in the array *pv of capacity
+ * *cap (doubling, from 8); 0 or -ENOMEM, which leaves the array as it was.
+ */
+int uml_grow(void *pv, size_t *cap, size_t need, size_t size);
+
 /* A growable array of ints (file descriptors). */
 struct uml_intv {
 	int *v;

@@ -43,6 +43,43 @@ const char *th_cache_dir(void)
 	return cache;
 }
 
+const char *th_kunit_tools(void)
+{
+	static char dir[700];
+	const char *tarball = "/usr/src/linux-source-6.12.tar.xz";
+	char top[600];
+	struct stat st;
+
+	if (dir[0])
+		return dir;
+	if (stat(tarball, &st) < 0) {
+		fprintf(stderr, "SKIP: %s is missing (apt-get install linux-source-6.12)\n", tarball);
+		return NULL;
+	}
+	snprintf(top, sizeof(top), "%s/kunit-tools-%lld-%lld", th_cache_dir(), (long long)st.st_size,
+		 (long long)st.st_mtime);
+	snprintf(dir, sizeof(dir), "%s/linux/tools/testing/kunit", top);
+	if (access(dir, F_OK) == 0)
+		return dir;
+	/* a private directory renamed into place: concurrent runs never see half */
+	if (th_system("set -e; t=$(mktemp -d '%s.XXXXXX'); "
+		      "tar -xf '%s' -C \"$t\" --wildcards '*/tools/testing/kunit/*'; "
+		      "mv \"$t\"/linux-source-6.12 \"$t\"/linux; "
+		      "mv -T \"$t\" '%s' 2>/dev/null || rm -rf \"$t\"", top, tarball, top) != 0 ||
+	    access(dir, F_OK) != 0) {
+		fprintf(stderr, "cannot extract tools/testing/kunit from %s\n", tarball);
+		abort();
+	}
+	return dir;
+}
+
+bool th_json_equal(const char *a, const char *b)
+{
+	return th_system("/usr/bin/python3 -c 'import json,sys; "
+			 "sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' "
+			 "'%s' '%s'", a, b) == 0;
+}
+
 struct uml_ctx *th_ctx(void)
 {
 	struct uml_ctx *ctx;

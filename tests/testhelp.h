@@ -20,6 +20,15 @@ struct uml_kernel *th_kernel(struct uml_ctx *ctx);
  * $UML_TEST_CACHE, else /var/cache/libuml-test, else ~/.cache/libuml-test.
  */
 const char *th_cache_dir(void);
+/*
+ * tools/testing/kunit of Debian's linux-source-6.12 tarball (kunit.py and
+ * its test_data/), extracted at the first call into the test cache (keyed
+ * by the tarball's size and mtime) and shared by later runs; skips the
+ * test (returns NULL) when the tarball is missing.
+ */
+const char *th_kunit_tools(void);
+/* Non-zero when two JSON files hold the same value (Python's json, == ). */
+bool th_json_equal(const char *a, const char *b);
 /* Number of live processes whose command line mentions text. */
 int th_count_processes(const char *text);
 /* Number of child processes of this one, zombies included. */

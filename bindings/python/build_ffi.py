@@ -36,6 +36,7 @@ extern "Python" void _uml_py_log(void *userdata, int priority, const char *msg);
 extern "Python" int _uml_py_progress(void *userdata, const struct uml_progress *p);
 extern "Python" void _uml_py_event(void *userdata, struct uml_instance *inst,
                                    const struct uml_event *ev);
+extern "Python" void _uml_py_ktap_event(void *userdata, const struct uml_ktap_event *ev);
 void free(void *ptr);
 """
 

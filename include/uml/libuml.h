@@ -336,10 +336,13 @@ struct uml_kernel_build;
  * @UML_KERNEL_BUILD_FAIL_ON_CONFLICT: fail when two fragments or options
  *     set one symbol to different values (by default the later one wins
  *     and the conflict is logged and listed by uml_kernel_build_get_conflicts())
+ * @UML_KERNEL_BUILD_CONFIGURE_ONLY: uml_kernel_build_run() stops once the
+ *     .config is written and checked, without make (Since: 0.2)
  */
 enum uml_kernel_build_flags {
 	UML_KERNEL_BUILD_ALLOW_DROPPED = 1u << 0,
 	UML_KERNEL_BUILD_FAIL_ON_CONFLICT = 1u << 1,
+	UML_KERNEL_BUILD_CONFIGURE_ONLY = 1u << 2,
 };
 
 /**
@@ -420,7 +423,10 @@ UML_EXPORT int uml_kernel_build_set_jobs(struct uml_kernel_build *build, unsigne
  *        libuml's shipped fragment with everything libuml uses - ubd with
  *        COW, ext2/3/4, hostfs, tmpfs, devtmpfs, mconsole, the console
  *        channels, UML networking, IPv4 - and little else, for fast boots;
- *        see uml_kernel_build_get_preset_text())
+ *        see uml_kernel_build_get_preset_text()), or "none" (since 0.2: the
+ *        .config starts empty and holds only the fragments and options, and
+ *        every other option takes its Kconfig default, as kunit.py
+ *        configures kernels)
  *
  * On x86-64 hosts every preset gets CONFIG_64BIT=y (tinyconfig would pick
  * a 32-bit kernel), and every preset gets CONFIG_STATIC_LINK off, so host
@@ -513,6 +519,22 @@ UML_EXPORT int uml_kernel_build_set_flags(struct uml_kernel_build *build, unsign
  * Since: 0.1
  */
 UML_EXPORT int uml_kernel_build_run(struct uml_kernel_build *build, struct uml_kernel **ret);
+
+/**
+ * uml_kernel_build_get_source_tree:
+ * @ret: the path of the source tree, owned by @build until the next call
+ *       or the last unref
+ *
+ * Resolves the source: a tree is returned as it is; a tarball is unpacked
+ * into the cache first (once, as uml_kernel_build_run() does), so callers
+ * can read files the kernel ships (config fragments, kunit.py's configs)
+ * before a build.
+ *
+ * Returns: 0; the source errors of uml_kernel_build_run() (-EINVAL with no
+ * source, -ENOENT, -EMEDIUMTYPE, -ENOPKG, -EIO).
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kernel_build_get_source_tree(struct uml_kernel_build *build, const char **ret);
 
 /**
  * uml_kernel_build_get_build_dir:
@@ -2520,6 +2542,642 @@ UML_EXPORT const char *uml_instance_get_iface_mac(struct uml_instance *inst, uns
  * Since: 0.1
  */
 UML_EXPORT int uml_instance_remove_iface(struct uml_instance *inst, unsigned index);
+
+/* ------------------------------------------------------------------ */
+/* KTAP results (KUnit's output)                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A struct uml_ktap reads KTAP (Documentation/dev-tools/ktap.rst: KTAP v1,
+ * TAP 13 and 14) out of kernel console output fed to it in pieces as they
+ * arrive, and builds a tree of tests: the top-level test ("main"), its
+ * suites, their cases, and deeper levels for parameterised cases.  It
+ * follows kunit.py's parser (tools/testing/kunit/kunit_parser.py) rule for
+ * rule, so the same input gives the same tree, statuses, counts and
+ * errors: the KTAP starts at the first "KTAP version N" or "TAP version N"
+ * line and ends at "reboot: System halted", "Kernel panic - not syncing:
+ * VFS:" or "List of all partitions:"; whatever stood before "KTAP version"
+ * on its line (console prefixes, printk timestamps) is cut from every
+ * following line; a test whose plan promised more subtests than came is
+ * given crashed subtests with empty names; a test with no subtests and no
+ * result has no tests run.  Input is decoded as UTF-8 with invalid bytes
+ * written as "\xNN" (as kunit.py reads it); lines end at LF, CR or CR LF.
+ *
+ * Bounds (the input is untrusted): lines are cut at 64 KiB, at most
+ * 131 072 tests and 64 MiB of log lines are kept; past that the counts
+ * stay exact but further nodes and lines are dropped and
+ * uml_ktap_get_truncated() reports it.
+ */
+
+struct uml_ktap;
+struct uml_ktap_test;
+
+/**
+ * enum uml_ktap_status - the status of a test, as kunit.py names it.
+ * @UML_KTAP_PASS: passed ("ok"); kunit.py SUCCESS, JSON "PASS"
+ * @UML_KTAP_FAIL: failed ("not ok"); JSON "FAIL"
+ * @UML_KTAP_SKIP: skipped ("# SKIP"); JSON "SKIP"
+ * @UML_KTAP_CRASHED: never finished: its result line or promised
+ *     subtests are missing (the kernel crashed, hung or the log was cut);
+ *     kunit.py TEST_CRASHED, JSON "ERROR"
+ * @UML_KTAP_NO_TESTS: a test with a header but no subtests; JSON "FAIL"
+ * @UML_KTAP_NO_KTAP: the input held no KTAP at all (only the top-level
+ *     test gets it); kunit.py FAILURE_TO_PARSE_TESTS
+ */
+enum uml_ktap_status {
+	UML_KTAP_PASS = 0,
+	UML_KTAP_FAIL = 1,
+	UML_KTAP_SKIP = 2,
+	UML_KTAP_CRASHED = 3,
+	UML_KTAP_NO_TESTS = 4,
+	UML_KTAP_NO_KTAP = 5,
+};
+
+/**
+ * enum uml_ktap_count - what uml_ktap_test_get_count() counts.  Counts
+ * cover the test cases (tests without subtests) at and below a test;
+ * errors are the parse errors kunit.py reports ("missing expected
+ * subtest!", "0 tests run!" ...).
+ */
+enum uml_ktap_count {
+	UML_KTAP_COUNT_PASSED = 0,
+	UML_KTAP_COUNT_FAILED = 1,
+	UML_KTAP_COUNT_CRASHED = 2,
+	UML_KTAP_COUNT_SKIPPED = 3,
+	UML_KTAP_COUNT_ERRORS = 4,
+};
+
+/**
+ * enum uml_ktap_event_type - what a KTAP event reports.  Append-only.
+ * @UML_KTAP_EVENT_LINE: a KTAP line, with the console prefix cut (@text)
+ * @UML_KTAP_EVENT_SUITE_START: a test with a header ("# Subtest:" or a
+ *     nested "KTAP version") and its plan was read (@test)
+ * @UML_KTAP_EVENT_TEST_END: a test is complete (@test): a case got its
+ *     result line, a suite its result line or its end
+ * @UML_KTAP_EVENT_ERROR: a parse error of @test, message in @text
+ */
+enum uml_ktap_event_type {
+	UML_KTAP_EVENT_LINE = 0,
+	UML_KTAP_EVENT_SUITE_START = 1,
+	UML_KTAP_EVENT_TEST_END = 2,
+	UML_KTAP_EVENT_ERROR = 3,
+};
+
+/**
+ * struct uml_ktap_event - an event of the parser; valid during the callback.
+ * @type: enum uml_ktap_event_type
+ * @test: the test concerned, or NULL for UML_KTAP_EVENT_LINE
+ * @text: the line or message, or NULL
+ * @depth: nesting of @test: 0 for the top-level test, 1 for suites ...
+ */
+struct uml_ktap_event {
+	enum uml_ktap_event_type type;
+	const struct uml_ktap_test *test;
+	const char *text;
+	unsigned depth;
+};
+
+typedef void (*uml_ktap_event_fn)(void *userdata, const struct uml_ktap_event *ev);
+
+/**
+ * enum uml_ktap_flags - flags for uml_ktap_set_flags().
+ * @UML_KTAP_LIVE: the input arrives as the kernel writes it: time lines
+ *     by their arrival (CLOCK_MONOTONIC) when they carry no printk
+ *     timestamp, so tests get durations
+ */
+enum uml_ktap_flags {
+	UML_KTAP_LIVE = 1u << 0,
+};
+
+/**
+ * uml_ktap_new:
+ * @ret: the new parser, with no input yet
+ * Returns: 0, -EINVAL, -ENOMEM.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_new(struct uml_ctx *ctx, struct uml_ktap **ret);
+
+/** uml_ktap_ref: Returns: @ktap. Since: 0.2 */
+UML_EXPORT struct uml_ktap *uml_ktap_ref(struct uml_ktap *ktap);
+/** uml_ktap_unref: Returns: NULL. Since: 0.2 */
+UML_EXPORT struct uml_ktap *uml_ktap_unref(struct uml_ktap *ktap);
+
+/**
+ * uml_ktap_set_flags:
+ * @flags: enum uml_ktap_flags; set before the first uml_ktap_feed()
+ * Returns: 0; -EINVAL for unknown bits; -EBUSY after input was fed.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_set_flags(struct uml_ktap *ktap, unsigned flags);
+
+/**
+ * uml_ktap_set_event_fn:
+ * Sets a callback that runs inside uml_ktap_feed() and uml_ktap_finish()
+ * as lines are read and tests start and end (what kunit.py prints as it
+ * goes), or NULL.  The callback must not feed the same parser.
+ * Since: 0.2
+ */
+UML_EXPORT void uml_ktap_set_event_fn(struct uml_ktap *ktap, uml_ktap_event_fn fn,
+				      void *userdata);
+
+/**
+ * uml_ktap_feed:
+ * @data: console output, any bytes, split anywhere
+ * @len: bytes in @data
+ *
+ * Parses what @data completes; an unfinished last line waits for more.
+ * After the end of the KTAP (see above) further input is ignored.
+ *
+ * Returns: 0; -EINVAL for a NULL @data with a length; -EBUSY after
+ * uml_ktap_finish(); -ENOMEM.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_feed(struct uml_ktap *ktap, const void *data, size_t len);
+
+/**
+ * uml_ktap_finish:
+ * Ends the input: parses an unfinished last line and completes the tree as
+ * kunit.py does at the end of a log (missing subtests crashed, missing
+ * result lines reported).  Calling it again does nothing.
+ * Returns: 0, -EINVAL, -ENOMEM.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_finish(struct uml_ktap *ktap);
+
+/**
+ * uml_ktap_get_root:
+ * Returns: the top-level test ("main"; "<missing>" with status
+ * UML_KTAP_NO_KTAP when the finished input held no KTAP), owned by @ktap
+ * and valid until it is freed; NULL before any KTAP was read.  Its status
+ * is that of the whole run (kunit.py's, from the counts of all cases);
+ * before uml_ktap_finish() the tree is what was read so far.
+ * Since: 0.2
+ */
+UML_EXPORT const struct uml_ktap_test *uml_ktap_get_root(struct uml_ktap *ktap);
+
+/**
+ * uml_ktap_get_status:
+ * Returns: the status of the root (UML_KTAP_NO_KTAP without one).
+ * Since: 0.2
+ */
+UML_EXPORT enum uml_ktap_status uml_ktap_get_status(struct uml_ktap *ktap);
+
+/**
+ * uml_ktap_get_truncated:
+ * Returns: 1 if the bounds above dropped tests or log lines, else 0.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_get_truncated(struct uml_ktap *ktap);
+
+/**
+ * uml_ktap_status_to_string:
+ * Returns: a static name as kunit.py's JSON writes it ("PASS", "FAIL",
+ * "SKIP", "ERROR" for crashed, "FAIL" for no tests and no KTAP), or NULL
+ * for an unknown value.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_ktap_status_to_string(enum uml_ktap_status status);
+
+/**
+ * uml_ktap_test_get_name:
+ * Returns: the test's name (may be empty: crashed placeholders), owned by
+ * its struct uml_ktap.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_ktap_test_get_name(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_test_get_status:
+ * Returns: the test's status.
+ * Since: 0.2
+ */
+UML_EXPORT enum uml_ktap_status uml_ktap_test_get_status(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_test_get_count:
+ * Returns: the count @which of @test (see enum uml_ktap_count); 0 for an
+ * unknown @which.
+ * Since: 0.2
+ */
+UML_EXPORT uint64_t uml_ktap_test_get_count(const struct uml_ktap_test *test,
+					    enum uml_ktap_count which);
+
+/**
+ * uml_ktap_test_get_expected:
+ * Returns: the number of subtests the test's plan ("1..N") promised, or
+ * -1 if it had no plan.
+ * Since: 0.2
+ */
+UML_EXPORT int64_t uml_ktap_test_get_expected(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_test_get_n_subtests:
+ * Returns: the number of subtests (0 for a test case).
+ * Since: 0.2
+ */
+UML_EXPORT size_t uml_ktap_test_get_n_subtests(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_test_get_subtest:
+ * Returns: subtest @index (in output order), or NULL past the end.
+ * Since: 0.2
+ */
+UML_EXPORT const struct uml_ktap_test *uml_ktap_test_get_subtest(const struct uml_ktap_test *test,
+								 size_t index);
+
+/**
+ * uml_ktap_test_get_parent:
+ * Returns: the test @test is a subtest of, or NULL for the root.
+ * Since: 0.2
+ */
+UML_EXPORT const struct uml_ktap_test *uml_ktap_test_get_parent(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_test_get_n_log:
+ * Returns: the number of log lines of the test: the diagnostics and
+ * kernel output read while it ran ("# module: ...", "Expected x == y"),
+ * as kunit.py keeps them.
+ * Since: 0.2
+ */
+UML_EXPORT size_t uml_ktap_test_get_n_log(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_test_get_log:
+ * Returns: log line @index (without its line end), or NULL past the end.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_ktap_test_get_log(const struct uml_ktap_test *test, size_t index);
+
+/**
+ * uml_ktap_test_get_duration_us:
+ * Returns: how long the test ran in microseconds, from printk timestamps
+ * in the console prefix or, with UML_KTAP_LIVE, from the arrival of its
+ * lines; -1 when unknown.
+ * Since: 0.2
+ */
+UML_EXPORT int64_t uml_ktap_test_get_duration_us(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_test_get_reason:
+ * Returns: why a crashed test did not finish when the caller that made the
+ * tree knows it (uml_kunit_run(): "kernel panic: ...", "timed out after
+ * 30 s"), else NULL.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_ktap_test_get_reason(const struct uml_ktap_test *test);
+
+/**
+ * uml_ktap_get_json:
+ * @arch, @defconfig, @build_dir: the "arch", "defconfig" and
+ *     "build_environment" fields (NULL: empty, as `kunit.py parse` writes)
+ * @ret: the JSON text, allocated; the caller frees it with free()
+ *
+ * Writes the tree as kunit.py's --json does (the KernelCI test group
+ * shape, same keys, same status names, indented by 4).
+ *
+ * Returns: 0; -ENODATA before any KTAP was read; -ENOMEM.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_get_json(struct uml_ktap *ktap, const char *arch, const char *defconfig,
+				 const char *build_dir, char **ret);
+
+/**
+ * uml_ktap_get_junit:
+ * @name: the name of the <testsuites> element, or NULL for "KUnit"
+ * @ret: the XML text, allocated; the caller frees it with free()
+ *
+ * Writes the tree as JUnit XML: a <testsuite> per suite, a <testcase> per
+ * test case (cases of parameterised tests named "case.param"), with
+ * <failure> for failed, <error> for crashed and <skipped> for skipped
+ * cases (their log in the element), and tests, failures, errors, skipped
+ * and time counts that add up to the tree's.
+ *
+ * Returns: 0; -ENODATA before any KTAP was read; -ENOMEM.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_get_junit(struct uml_ktap *ktap, const char *name, char **ret);
+
+/**
+ * uml_ktap_load_json:
+ * @text: a results file written by uml_ktap_get_json() or kunit.py --json
+ *
+ * Replaces the tree of @ktap (which must not have been fed) by the one the
+ * JSON describes: names and statuses, no logs.  Used to pick the failed
+ * tests of an earlier run.
+ *
+ * Returns: 0; -EBADMSG for malformed JSON or a different shape (the
+ * message says where); -EBUSY if input was fed; -ENOMEM.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ktap_load_json(struct uml_ktap *ktap, const char *text);
+
+/**
+ * uml_ktap_last_error:
+ * Returns: the message of the last failure on @ktap, or NULL.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_ktap_last_error(struct uml_ktap *ktap);
+
+/* ------------------------------------------------------------------ */
+/* KUnit                                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A struct uml_kunit builds a UML kernel for KUnit the way kunit.py does
+ * and runs its tests in parallel guests.
+ *
+ * Building (uml_kunit_config(), uml_kunit_build()): the .config starts
+ * empty (preset "none" of uml_kernel_build_set_preset()) and gets the
+ * tree's tools/testing/kunit/configs/arch_uml.config, with --alltests its
+ * all_tests.config, the kunitconfig files (without any: BUILD_DIR/
+ * .kunitconfig, else the tree's configs/default.config, copied there) and
+ * the extra options, in that order; `make olddefconfig` does the rest and
+ * every requested option is checked in the result.
+ *
+ * Running (uml_kunit_run()): the tests are listed once (kunit.action=
+ * list_attr, cached per kernel), the selected ones are cut into shards
+ * that each one kunit.filter_glob selects exactly (a suite, a test, or
+ * names sharing a prefix), balanced by the tests' known durations (from
+ * earlier runs, else "speed: slow" attributes), and the shards run in up
+ * to uml_kunit_set_parallel() guests at once, heaviest first, each guest
+ * with kunit.enable=1 kunit_shutdown=halt, 1 GiB of memory, no disk.  A
+ * guest that crashed or timed out costs only the test that was running:
+ * that test is run once more alone (its result then stands, with the
+ * reason), and the tests after it are run again in new shards.  The
+ * results form one struct uml_ktap, as one kunit.py run would have given
+ * without the crash.
+ */
+
+struct uml_kunit;
+
+/**
+ * enum uml_kunit_flags - flags for uml_kunit_set_flags().
+ * @UML_KUNIT_ALLTESTS: build with tools/testing/kunit/configs/
+ *     all_tests.config first (kunit.py --alltests)
+ */
+enum uml_kunit_flags {
+	UML_KUNIT_ALLTESTS = 1u << 0,
+};
+
+/**
+ * uml_kunit_new:
+ * @ret: the new runner: the source is Debian's
+ *       /usr/src/linux-source-6.12.tar.xz, the timeout 300 s (kunit.py's),
+ *       as many guests at once as there are CPUs
+ * Returns: 0, -EINVAL, -ENOMEM.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_new(struct uml_ctx *ctx, struct uml_kunit **ret);
+
+/** uml_kunit_ref: Returns: @kunit. Since: 0.2 */
+UML_EXPORT struct uml_kunit *uml_kunit_ref(struct uml_kunit *kunit);
+/**
+ * uml_kunit_unref:
+ * Drops a reference; with the last one any guest still running is killed.
+ * Returns: NULL.
+ * Since: 0.2
+ */
+UML_EXPORT struct uml_kunit *uml_kunit_unref(struct uml_kunit *kunit);
+
+/**
+ * uml_kunit_set_source:
+ * @path: a Linux source tree or a tarball of one, as for
+ *        uml_kernel_build_set_source()
+ * Returns: 0, -EINVAL for a NULL or empty @path.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_source(struct uml_kunit *kunit, const char *path);
+
+/**
+ * uml_kunit_set_build_dir:
+ * @dir: the build directory (kunit.py --build_dir); without one, the
+ *       library's cache picks it as for uml_kernel_build_set_build_dir()
+ * Returns: 0, -EINVAL.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_build_dir(struct uml_kunit *kunit, const char *dir);
+
+/**
+ * uml_kunit_set_cache_dir:
+ * @dir: where tarballs are unpacked and test lists and durations are kept
+ *       (default as uml_kernel_build_set_cache_dir())
+ * Returns: 0, -EINVAL.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_cache_dir(struct uml_kunit *kunit, const char *dir);
+
+/**
+ * uml_kunit_set_jobs:
+ * @jobs: make -j for builds (kunit.py --jobs); 0 for the CPU count
+ * Returns: 0, -ERANGE above 1024.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_jobs(struct uml_kunit *kunit, unsigned jobs);
+
+/**
+ * uml_kunit_add_kunitconfig:
+ * @path: a kunitconfig fragment, or a directory holding one as
+ *        .kunitconfig (kunit.py --kunitconfig, repeatable).  A relative
+ *        path is taken from the current directory, else from the source
+ *        tree (kunit.py runs in the tree: --kunitconfig=lib/kunit)
+ * Returns: 0, -EINVAL.  The file is read by uml_kunit_config().
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_add_kunitconfig(struct uml_kunit *kunit, const char *path);
+
+/**
+ * uml_kunit_add_kconfig:
+ * @option: one more option, "CONFIG_X=y" (kunit.py --kconfig_add)
+ * Returns: 0, -EINVAL for a malformed option.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_add_kconfig(struct uml_kunit *kunit, const char *option);
+
+/**
+ * uml_kunit_set_flags:
+ * @flags: enum uml_kunit_flags
+ * Returns: 0, -EINVAL for unknown bits.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_flags(struct uml_kunit *kunit, unsigned flags);
+
+/**
+ * uml_kunit_config:
+ * Writes and checks the build dir's .config as described above, without
+ * building (kunit.py config).
+ *
+ * Returns: 0; -ENOENT for a missing kunitconfig (the message names it);
+ * -EINVAL for a malformed one, or two that set an option to different
+ * values; -ENOTSUP when requested options are not in the final .config
+ * (unknown, or unmet dependencies: the message names them); the source
+ * and tool errors of uml_kernel_build_run().
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_config(struct uml_kunit *kunit);
+
+/**
+ * uml_kunit_build:
+ * Configures as uml_kunit_config() and builds the kernel (kunit.py
+ * build); a build dir that is up to date runs no make.  Progress goes to
+ * the context as for uml_kernel_build_run().  Later runs use this kernel.
+ * Returns: 0; the errors of uml_kunit_config() and uml_kernel_build_run().
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_build(struct uml_kunit *kunit);
+
+/**
+ * uml_kunit_get_build_dir:
+ * Returns: the build dir of the last uml_kunit_config() or
+ * uml_kunit_build(), owned by @kunit, or NULL.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_kunit_get_build_dir(struct uml_kunit *kunit);
+
+/**
+ * uml_kunit_set_kernel:
+ * @kernel: a KUnit kernel to run instead of one built here (kunit.py exec
+ *          runs BUILD_DIR/linux); @kunit keeps a reference
+ * Returns: 0, -EINVAL.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_kernel(struct uml_kunit *kunit, struct uml_kernel *kernel);
+
+/**
+ * uml_kunit_set_parallel:
+ * @guests: how many guests run at once; 0 for the number of CPUs
+ * Returns: 0, -ERANGE above 1024.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_parallel(struct uml_kunit *kunit, unsigned guests);
+
+/**
+ * uml_kunit_set_timeout:
+ * @timeout_ms: the whole run, listing included (kunit.py --timeout); tests
+ *     that have no result by then are crashed with the reason "timed out";
+ *     0 for no limit
+ * Returns: 0, -ERANGE for a negative value.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_timeout(struct uml_kunit *kunit, int64_t timeout_ms);
+
+/**
+ * uml_kunit_set_shard_timeout:
+ * @timeout_ms: how long one guest may run; the test it was running counts
+ *     as timed out and the tests after it run again; 0 (the default) for
+ *     no limit but the run's
+ * Returns: 0, -ERANGE for a negative value.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_shard_timeout(struct uml_kunit *kunit, int64_t timeout_ms);
+
+/**
+ * uml_kunit_set_filter_glob:
+ * @glob: "suite_glob" or "suite_glob.test_glob" as kunit.filter_glob takes
+ *        it (kunit.py's filter_glob argument), or NULL for all tests
+ * Returns: 0, -EINVAL for white space or control characters.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_filter_glob(struct uml_kunit *kunit, const char *glob);
+
+/**
+ * uml_kunit_set_filter:
+ * @filter: an attribute filter as kunit.filter takes it (kunit.py
+ *          --filter, e.g. "speed>slow"), or NULL
+ * Returns: 0, -EINVAL for white space or control characters.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_filter(struct uml_kunit *kunit, const char *filter);
+
+/**
+ * uml_kunit_add_kernel_arg:
+ * @arg: one more kernel argument for every guest (kunit.py --kernel_args)
+ * Returns: 0; -EINVAL as uml_instance_append_arg() refuses it.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_add_kernel_arg(struct uml_kunit *kunit, const char *arg);
+
+/**
+ * uml_kunit_set_rerun:
+ * @previous: the results of an earlier run (uml_kunit_get_result(), or
+ *     uml_ktap_load_json() of a results file), or NULL
+ *
+ * Makes uml_kunit_run() run only the tests that failed or crashed in
+ * @previous (and that the filter glob selects).  @kunit keeps a
+ * reference.
+ *
+ * Returns: 0, -EINVAL.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_set_rerun(struct uml_kunit *kunit, struct uml_ktap *previous);
+
+/**
+ * uml_kunit_list:
+ * @ret: the selected tests as "suite.test", in the kernel's order, owned by
+ *       @kunit until the next list or run
+ * @n: receives their number
+ *
+ * Lists the tests of the kernel that the filters select, booting it once
+ * with kunit.action=list_attr unless the list is cached for this kernel.
+ *
+ * Returns: 0; -ENOENT without a kernel (no uml_kunit_build() or
+ * uml_kunit_set_kernel()); -EIO if the kernel printed no list (the message
+ * quotes the end of its console); the errors of uml_instance_boot().
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_list(struct uml_kunit *kunit, const char *const **ret, size_t *n);
+
+/**
+ * uml_kunit_run:
+ * Runs the selected tests as described above and waits for them.  Reports
+ * progress ("kunit", tests done of all) through the context; a progress
+ * callback returning non-zero stops the run (its guests are killed).  A
+ * test that fails is a result, not an error of this call.
+ *
+ * Returns: 0 (see uml_kunit_get_result()); -ENOENT without a kernel;
+ * -ECANCELED; the errors of uml_kunit_list().
+ * Since: 0.2
+ */
+UML_EXPORT int uml_kunit_run(struct uml_kunit *kunit);
+
+/**
+ * uml_kunit_get_result:
+ * Returns: the results of the last run, owned by @kunit (take a reference
+ * to keep them), or NULL before one.
+ * Since: 0.2
+ */
+UML_EXPORT struct uml_ktap *uml_kunit_get_result(struct uml_kunit *kunit);
+
+/**
+ * uml_kunit_get_n_shards:
+ * Returns: the number of guests the last run booted (reruns included).
+ * Since: 0.2
+ */
+UML_EXPORT size_t uml_kunit_get_n_shards(struct uml_kunit *kunit);
+
+/**
+ * uml_kunit_get_shard_glob:
+ * Returns: the kunit.filter_glob of guest @index of the last run, owned by
+ * @kunit, or NULL past the end.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_kunit_get_shard_glob(struct uml_kunit *kunit, size_t index);
+
+/**
+ * uml_kunit_get_shard_output:
+ * @len: if not NULL, receives the length
+ * Returns: the console output of guest @index of the last run, owned by
+ * @kunit, or NULL past the end.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_kunit_get_shard_output(struct uml_kunit *kunit, size_t index,
+						   size_t *len);
+
+/**
+ * uml_kunit_last_error:
+ * Returns: the message of the last failure on @kunit, or NULL.
+ * Since: 0.2
+ */
+UML_EXPORT const char *uml_kunit_last_error(struct uml_kunit *kunit);
 
 #ifdef __cplusplus
 }

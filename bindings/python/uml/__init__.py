@@ -972,6 +972,14 @@ class KernelBuild(_Object):
         if allow_dropped or fail_on_conflict:
             self.set_flags(allow_dropped=allow_dropped, fail_on_conflict=fail_on_conflict)
 
+    @property
+    def source_tree(self) -> str:
+        """The source tree: the source itself, or a tarball unpacked into the
+        cache (once, as a build would), to read files the kernel ships."""
+        ret = ffi.new('const char **')
+        self._check(lib.uml_kernel_build_get_source_tree(self._ptr, ret))
+        return _str(ret[0]) or ''
+
     def __repr__(self) -> str:
         return '<uml.KernelBuild %r>' % (self.build_dir,)
 

@@ -59,6 +59,7 @@ struct uml_kernel_build;
 enum uml_kernel_build_flags {
 	UML_KERNEL_BUILD_ALLOW_DROPPED = 1u << 0,
 	UML_KERNEL_BUILD_FAIL_ON_CONFLICT = 1u << 1,
+	UML_KERNEL_BUILD_CONFIGURE_ONLY = 1u << 2,
 };
 int uml_kernel_build_new(struct uml_ctx *ctx, struct uml_kernel_build **ret);
 struct uml_kernel_build *uml_kernel_build_ref(struct uml_kernel_build *build);
@@ -73,6 +74,7 @@ int uml_kernel_build_add_fragment_file(struct uml_kernel_build *build, const cha
 int uml_kernel_build_add_option(struct uml_kernel_build *build, const char *option);
 int uml_kernel_build_set_flags(struct uml_kernel_build *build, unsigned flags);
 int uml_kernel_build_run(struct uml_kernel_build *build, struct uml_kernel **ret);
+int uml_kernel_build_get_source_tree(struct uml_kernel_build *build, const char **ret);
 const char *uml_kernel_build_get_build_dir(struct uml_kernel_build *build);
 const char *uml_kernel_build_get_kernel_path(struct uml_kernel_build *build);
 const char *uml_kernel_build_get_log_path(struct uml_kernel_build *build);
@@ -309,5 +311,102 @@ unsigned uml_instance_get_iface_count(struct uml_instance *inst);
 const char *uml_instance_get_iface_name(struct uml_instance *inst, unsigned index);
 const char *uml_instance_get_iface_mac(struct uml_instance *inst, unsigned index);
 int uml_instance_remove_iface(struct uml_instance *inst, unsigned index);
+struct uml_ktap;
+struct uml_ktap_test;
+
+enum uml_ktap_status {
+	UML_KTAP_PASS = 0,
+	UML_KTAP_FAIL = 1,
+	UML_KTAP_SKIP = 2,
+	UML_KTAP_CRASHED = 3,
+	UML_KTAP_NO_TESTS = 4,
+	UML_KTAP_NO_KTAP = 5,
+};
+
+enum uml_ktap_count {
+	UML_KTAP_COUNT_PASSED = 0,
+	UML_KTAP_COUNT_FAILED = 1,
+	UML_KTAP_COUNT_CRASHED = 2,
+	UML_KTAP_COUNT_SKIPPED = 3,
+	UML_KTAP_COUNT_ERRORS = 4,
+};
+
+enum uml_ktap_event_type {
+	UML_KTAP_EVENT_LINE = 0,
+	UML_KTAP_EVENT_SUITE_START = 1,
+	UML_KTAP_EVENT_TEST_END = 2,
+	UML_KTAP_EVENT_ERROR = 3,
+};
+
+struct uml_ktap_event {
+	enum uml_ktap_event_type type;
+	const struct uml_ktap_test *test;
+	const char *text;
+	unsigned depth;
+};
+typedef void (*uml_ktap_event_fn)(void *userdata, const struct uml_ktap_event *ev);
+
+enum uml_ktap_flags {
+	UML_KTAP_LIVE = 1u << 0,
+};
+int uml_ktap_new(struct uml_ctx *ctx, struct uml_ktap **ret);
+struct uml_ktap *uml_ktap_ref(struct uml_ktap *ktap);
+struct uml_ktap *uml_ktap_unref(struct uml_ktap *ktap);
+int uml_ktap_set_flags(struct uml_ktap *ktap, unsigned flags);
+void uml_ktap_set_event_fn(struct uml_ktap *ktap, uml_ktap_event_fn fn, void *userdata);
+int uml_ktap_feed(struct uml_ktap *ktap, const void *data, size_t len);
+int uml_ktap_finish(struct uml_ktap *ktap);
+const struct uml_ktap_test *uml_ktap_get_root(struct uml_ktap *ktap);
+enum uml_ktap_status uml_ktap_get_status(struct uml_ktap *ktap);
+int uml_ktap_get_truncated(struct uml_ktap *ktap);
+const char *uml_ktap_status_to_string(enum uml_ktap_status status);
+const char *uml_ktap_test_get_name(const struct uml_ktap_test *test);
+enum uml_ktap_status uml_ktap_test_get_status(const struct uml_ktap_test *test);
+uint64_t uml_ktap_test_get_count(const struct uml_ktap_test *test, enum uml_ktap_count which);
+int64_t uml_ktap_test_get_expected(const struct uml_ktap_test *test);
+size_t uml_ktap_test_get_n_subtests(const struct uml_ktap_test *test);
+const struct uml_ktap_test *uml_ktap_test_get_subtest(const struct uml_ktap_test *test, size_t index);
+const struct uml_ktap_test *uml_ktap_test_get_parent(const struct uml_ktap_test *test);
+size_t uml_ktap_test_get_n_log(const struct uml_ktap_test *test);
+const char *uml_ktap_test_get_log(const struct uml_ktap_test *test, size_t index);
+int64_t uml_ktap_test_get_duration_us(const struct uml_ktap_test *test);
+const char *uml_ktap_test_get_reason(const struct uml_ktap_test *test);
+int uml_ktap_get_json(struct uml_ktap *ktap, const char *arch, const char *defconfig, const char *build_dir, char **ret);
+int uml_ktap_get_junit(struct uml_ktap *ktap, const char *name, char **ret);
+int uml_ktap_load_json(struct uml_ktap *ktap, const char *text);
+const char *uml_ktap_last_error(struct uml_ktap *ktap);
+struct uml_kunit;
+
+enum uml_kunit_flags {
+	UML_KUNIT_ALLTESTS = 1u << 0,
+};
+int uml_kunit_new(struct uml_ctx *ctx, struct uml_kunit **ret);
+struct uml_kunit *uml_kunit_ref(struct uml_kunit *kunit);
+struct uml_kunit *uml_kunit_unref(struct uml_kunit *kunit);
+int uml_kunit_set_source(struct uml_kunit *kunit, const char *path);
+int uml_kunit_set_build_dir(struct uml_kunit *kunit, const char *dir);
+int uml_kunit_set_cache_dir(struct uml_kunit *kunit, const char *dir);
+int uml_kunit_set_jobs(struct uml_kunit *kunit, unsigned jobs);
+int uml_kunit_add_kunitconfig(struct uml_kunit *kunit, const char *path);
+int uml_kunit_add_kconfig(struct uml_kunit *kunit, const char *option);
+int uml_kunit_set_flags(struct uml_kunit *kunit, unsigned flags);
+int uml_kunit_config(struct uml_kunit *kunit);
+int uml_kunit_build(struct uml_kunit *kunit);
+const char *uml_kunit_get_build_dir(struct uml_kunit *kunit);
+int uml_kunit_set_kernel(struct uml_kunit *kunit, struct uml_kernel *kernel);
+int uml_kunit_set_parallel(struct uml_kunit *kunit, unsigned guests);
+int uml_kunit_set_timeout(struct uml_kunit *kunit, int64_t timeout_ms);
+int uml_kunit_set_shard_timeout(struct uml_kunit *kunit, int64_t timeout_ms);
+int uml_kunit_set_filter_glob(struct uml_kunit *kunit, const char *glob);
+int uml_kunit_set_filter(struct uml_kunit *kunit, const char *filter);
+int uml_kunit_add_kernel_arg(struct uml_kunit *kunit, const char *arg);
+int uml_kunit_set_rerun(struct uml_kunit *kunit, struct uml_ktap *previous);
+int uml_kunit_list(struct uml_kunit *kunit, const char *const **ret, size_t *n);
+int uml_kunit_run(struct uml_kunit *kunit);
+struct uml_ktap *uml_kunit_get_result(struct uml_kunit *kunit);
+size_t uml_kunit_get_n_shards(struct uml_kunit *kunit);
+const char *uml_kunit_get_shard_glob(struct uml_kunit *kunit, size_t index);
+const char *uml_kunit_get_shard_output(struct uml_kunit *kunit, size_t index, size_t *len);
+const char *uml_kunit_last_error(struct uml_kunit *kunit);
 static const char *const UML_BUSYBOX_READY_MARKER;
 static const int UML_MCONSOLE_TIMEOUT_MS;

@@ -58,13 +58,6 @@ static void teardown(void)
 	uml_ctx_unref(ctx);
 }
 
-static long env_long(const char *name, long def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtol(v, NULL, 10) : def;
-}
-
 static int count_fds(void)
 {
 	return th_count_entries("/proc/self/fd");
@@ -220,7 +213,7 @@ static void ends_named(struct uml_instance *vm)
 
 START_TEST(boot_halt_cycles_leak_nothing)
 {
-	long cycles = env_long("UML_TEST_CYCLES", 200), warmup = cycles < 10 ? 1 : 5;
+	long cycles = th_env_long("UML_TEST_CYCLES", 200), warmup = cycles < 10 ? 1 : 5;
 	struct uml_rootfs *r = image_copy("cycles.img");
 	int fds = -1;
 	long rss = -1;
@@ -365,7 +358,7 @@ static void probe_mconsole(struct uml_instance *vm)
 
 START_TEST(console_flood_stays_bounded)
 {
-	long mb = env_long("UML_TEST_FLOOD_MB", 64);
+	long mb = th_env_long("UML_TEST_FLOOD_MB", 64);
 	struct watch w = { .want = "flood-done" };
 	struct uml_rootfs *r;
 	struct uml_instance *vm = started("flood.img", &w, &r);

@@ -115,6 +115,13 @@ const char *th_busybox_image(void)
 	return image;
 }
 
+long th_env_long(const char *name, long def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtol(v, NULL, 10) : def;
+}
+
 struct uml_kernel *th_kernel(struct uml_ctx *ctx)
 {
 	struct uml_kernel *k = NULL;

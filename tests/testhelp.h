@@ -40,6 +40,8 @@ int th_count_entries(const char *dir);
  * refuses messages longer than a few KiB, so the whole text goes to stderr.
  */
 const char *th_tail(const char *text);
+/* The number in environment variable name, or def when it is unset or empty. */
+long th_env_long(const char *name, long def);
 /* Runs a shell command, returns its exit status. */
 int th_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*

@@ -112,6 +112,7 @@ struct uml_instance {
 	bool kernel_up, timed_out, halt_requested, hostcompat_applied, reboot_killed;
 	bool marker_seen, was_ready;
 	int signal_sent;
+	bool no_boot_profile;		/* uml_instance_set_boot_profile(inst, 0) */
 
 	/* how it ended */
 	enum uml_exit_reason line_reason;	/* the most telling console line */
@@ -145,5 +146,8 @@ int uml_instance_console_input(struct uml_instance *inst, const char *data, size
 int uml_instance_request_halt(struct uml_instance *inst);
 /* Appends every part's one-shot prologue to script. */
 int uml_instance_run_prologue(struct uml_instance *inst, struct uml_buf *script);
+
+/* boot-profile.c: adds the kernel's boot profile to argv (nothing if it is off); -ENOMEM. */
+int uml_boot_profile_args(struct uml_instance *inst, struct uml_strv *argv);
 
 #endif

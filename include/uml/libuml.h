@@ -1983,10 +1983,12 @@ UML_EXPORT int uml_instance_remove_disk_live(struct uml_instance *inst, unsigned
  * initrd= and rdinit= then belong to libuml.
  *
  * Readiness: with the exec channel the guest becomes ready when the agent
- * says hello and, if a ready marker is set (busybox guests have one), the
- * marker was seen too.  Without a marker it is ready as soon as the agent
- * runs, which may be before the guest's init has mounted /proc or made the
- * root writable.
+ * says hello, which it does before the guest's own init runs: it has
+ * mounted the root, devtmpfs on /dev, /proc, /sys and the shares by then.
+ * A marker set with uml_instance_set_ready_marker() must be seen too; the
+ * marker an image brings (busybox guests) does not count (since 0.2).  So
+ * commands may run before the guest's init has, say, made the root
+ * writable (libuml's busybox guests boot it writable).
  *
  * Requests are served one at a time, in order: uml_instance_exec() and
  * the copy calls block until the guest answers; several may follow each

@@ -68,7 +68,7 @@ static long group_pss_kib(pid_t pgid, double *cpu_ms)
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	long total = 0;
-	double ticks = 0;
+	double ms = 0;
 
 	while (d && (de = readdir(d))) {
 		char buf[4096];
@@ -83,14 +83,8 @@ static long group_pss_kib(pid_t pgid, double *cpu_ms)
 		p = strrchr(buf, ')');
 		if (!p || sscanf(p + 2, "%*c %*d %ld", &pg) != 1 || pg != pgid)
 			continue;
-		{
-			unsigned long ut, st;
-			long cut, cst;
-
-			if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld",
-				   &ut, &st, &cut, &cst) == 4)
-				ticks += (double)ut + st + cut + cst;
-		}
+		if (bench_stat_cpu_ms(buf) > 0)
+			ms += bench_stat_cpu_ms(buf);
 		if (!read_proc(de->d_name, "smaps_rollup", buf, sizeof(buf)))
 			continue;
 		p = strstr(buf, "\nPss:");
@@ -100,7 +94,7 @@ static long group_pss_kib(pid_t pgid, double *cpu_ms)
 	if (d)
 		closedir(d);
 	if (cpu_ms)
-		*cpu_ms = ticks * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+		*cpu_ms = ms;
 	return total;
 }
 
@@ -192,6 +186,33 @@ static struct result run_libuml(struct uml_kernel *k, struct uml_rootfs *base, c
 	return res;
 }
 
+/*
+ * Starts a kernel as libuml does (own process group, no ASLR unless -R),
+ * output to /dev/null, with env ("LD_PRELOAD=..."; an empty value: none)
+ * and keep_fd (>= 0) inherited; its pid, or -1.
+ */
+static pid_t spawn_kernel(char **argv, char *env, int keep_fd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		char *envp[] = { env, NULL };
+		int null = open("/dev/null", O_RDWR);
+
+		setpgid(0, 0);
+		if (keep_fd >= 0)
+			fcntl(keep_fd, F_SETFD, 0);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (no_aslr)
+			personality(ADDR_NO_RANDOMIZE);
+		execve(argv[0], argv, strcmp(env, "LD_PRELOAD=") ? envp : (char *[]){ NULL });
+		_exit(127);
+	}
+	return pid;
+}
+
 /* The baseline: the same kernel and arguments exec'd directly. */
 static struct result run_raw(const char *kernel, const char *base, const char *dir,
 			     const char *preload, unsigned long lpj)
@@ -218,22 +239,11 @@ static struct result run_raw(const char *kernel, const char *base, const char *d
 		snprintf(mem, sizeof(mem), "mem=%uM", mem_mib);
 		snprintf(lpjarg, sizeof(lpjarg), "lpj=%lu", lpj);
 		snprintf(env, sizeof(env), "LD_PRELOAD=%s", preload);
-		pid[i] = fork();
-		if (pid[i] == 0) {
+		{
 			char *argv[] = { (char *)kernel, mem, ubd, "root=/dev/ubda", umid, udir,
 					 "con=null", "ssl=null", con, lpjarg, NULL };
-			char *envp[] = { env, NULL };
 
-			int null = open("/dev/null", O_WRONLY);
-
-			setpgid(0, 0);
-			fcntl(sv[1], F_SETFD, 0);
-			dup2(null, 1);
-			dup2(null, 2);
-			if (no_aslr)
-				personality(ADDR_NO_RANDOMIZE);
-			execve(kernel, argv, preload[0] ? envp : (char *[]){ NULL });
-			_exit(127);
+			pid[i] = spawn_kernel(argv, env, sv[1]);
 		}
 		close(sv[1]);
 		fd[i] = sv[0];
@@ -304,7 +314,6 @@ static double kernel_alone_cpu_ms(const char *kernel, const char *dir, const cha
 		char umid[64], udir[4200], mem[32], lpjarg[64], env[4200];
 		char *argv[] = { (char *)kernel, mem, umid, udir, "con=null", "ssl=null",
 				 "con0=null,null", lpjarg, NULL };
-		char *envp[] = { env, NULL };
 		struct rusage ru;
 		int status;
 		pid_t pid;
@@ -314,19 +323,7 @@ static double kernel_alone_cpu_ms(const char *kernel, const char *dir, const cha
 		snprintf(mem, sizeof(mem), "mem=%uM", mem_mib);
 		snprintf(lpjarg, sizeof(lpjarg), "lpj=%lu", lpj);
 		snprintf(env, sizeof(env), "LD_PRELOAD=%s", preload);
-		pid = fork();
-		if (pid == 0) {
-			int null = open("/dev/null", O_RDWR);
-
-			setpgid(0, 0);
-			dup2(null, 0);
-			dup2(null, 1);
-			dup2(null, 2);
-			if (no_aslr)
-				personality(ADDR_NO_RANDOMIZE);
-			execve(kernel, argv, preload[0] ? envp : (char *[]){ NULL });
-			_exit(127);
-		}
+		pid = spawn_kernel(argv, env, -1);
 		if (pid < 0 || wait4(pid, &status, 0, &ru) != pid)
 			exit(1);
 		/* its helpers may outlive it a moment */

@@ -31,12 +31,10 @@ static const char *const side_name[N_SIDES] = {
 	"improved interposer", "widen-only interposer (0.1)", "no interposer"
 };
 
-/* utime+stime+cutime+cstime of a process, in clock ticks; -1 if unknown */
-static double cpu_ticks(pid_t pid)
+/* CPU ms of a process and the children it reaped; -1 if unknown */
+static double cpu_ms(pid_t pid)
 {
-	char path[64], buf[4096], *p;
-	unsigned long ut, st;
-	long cut, cst;
+	char path[64], buf[4096];
 	FILE *f;
 	size_t n;
 
@@ -47,12 +45,7 @@ static double cpu_ticks(pid_t pid)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	/* the command may hold spaces and parentheses: fields start after the last ')' */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld",
-			 &ut, &st, &cut, &cst) != 4)
-		return -1;
-	return (double)ut + st + cut + cst;
+	return bench_stat_cpu_ms(buf);
 }
 
 static struct uml_instance *boot(struct uml_ctx *ctx, struct uml_kernel *k,
@@ -95,14 +88,14 @@ static void run_dd(struct uml_instance *vm, int syscalls, double *wall, double *
 	double t0, c0;
 
 	snprintf(count, sizeof(count), "count=%d", syscalls / 2);
-	c0 = cpu_ticks(pid);
+	c0 = cpu_ms(pid);
 	t0 = bench_now_ms();
 	if (uml_instance_exec(vm, argv, NULL, 0, 0, &e) < 0 || uml_exec_get_status(e) != 0) {
 		fprintf(stderr, "dd in the guest failed: %s\n", uml_instance_last_error(vm));
 		exit(1);
 	}
 	*wall = bench_now_ms() - t0;
-	*cpu = (cpu_ticks(pid) - c0) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+	*cpu = cpu_ms(pid) - c0;
 	uml_exec_unref(e);
 }
 

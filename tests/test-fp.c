@@ -105,21 +105,15 @@ END_TEST
 
 START_TEST(fp_state_exact_fast_kernel)
 {
-	char path[512];
 	struct uml_ctx *ctx;
 	struct uml_kernel *k;
 
 	if (th_no_boot("fp_state_exact_fast_kernel"))
 		return;
-	/* built by test-kernel-build; not worth minutes of building here */
-	snprintf(path, sizeof(path), "%s/fast/linux", th_cache_dir());
-	if (access(path, X_OK) < 0) {
-		fprintf(stderr, "SKIP fp_state_exact_fast_kernel: no %s\n", path);
-		return;
-	}
 	ctx = th_ctx();
-	ck_assert_int_eq(uml_kernel_new_from_path(ctx, path, &k), 0);
-	check_kernel(ctx, k, "fast");
+	k = th_fast_kernel(ctx, "fp_state_exact_fast_kernel");
+	if (k)
+		check_kernel(ctx, k, "fast");
 	uml_kernel_unref(k);
 	uml_ctx_unref(ctx);
 }

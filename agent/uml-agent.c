@@ -466,9 +466,23 @@ static void do_get(unsigned char *p, size_t len)
 
 /* ---- serving ---------------------------------------------------------------- */
 
-static void serve(const char *hello, size_t hello_len)
+/* No echo, no CR/LF translation, no signals: the tty carries frames. */
+static void set_raw(void)
 {
 	struct termios t;
+
+	if (tcgetattr(chan, &t) == 0) {
+		cfmakeraw(&t);
+		t.c_iflag &= ~(IXOFF | IXANY);
+		t.c_cc[VMIN] = 1;
+		t.c_cc[VTIME] = 0;
+		tcsetattr(chan, TCSANOW, &t);
+	}
+}
+
+/* Serves the channel until the host closes it; the hello was sent. */
+static void serve(void)
+{
 	int null;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -483,15 +497,6 @@ static void serve(const char *hello, size_t hello_len)
 		if (null > 2)
 			close(null);
 	}
-	/* no echo, no CR/LF translation, no signals: the tty carries frames */
-	if (tcgetattr(chan, &t) == 0) {
-		cfmakeraw(&t);
-		t.c_iflag &= ~(IXOFF | IXANY);
-		t.c_cc[VMIN] = 1;
-		t.c_cc[VTIME] = 0;
-		tcsetattr(chan, TCSANOW, &t);
-	}
-	send_frame(F_HELLO, hello, hello_len);
 	for (;;) {
 		unsigned char hdr[8], *p;
 		uint32_t type, len;
@@ -762,11 +767,30 @@ static void stage0(int argc, char **argv, char **envp)
 	    chdir("/") < 0)
 		die("cannot switch to the root filesystem: %s", strerror(errno));
 
+	/*
+	 * What every init mounts first, so that commands served from the hello
+	 * on find them (inits check before mounting; errors mean no such dir).
+	 */
+	mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	if (chan >= 0) {
-		pid = fork();
-		if (pid == 0) {
-			setsid();
-			serve(hello, strlen(hello));
+		/*
+		 * The guest is ready at the hello: send it before any process
+		 * is made (a fork costs the guest a host process); requests wait
+		 * in the raw tty until the server reads them.
+		 */
+		unsigned char hdr[8];
+
+		set_raw();
+		put32(hdr, F_HELLO);
+		put32(hdr + 4, (uint32_t)strlen(hello));
+		/* PID 1 must not die of a host gone away (send_frame() would exit) */
+		if (write_all(chan, hdr, 8) == 0 && write_all(chan, hello, strlen(hello)) == 0) {
+			pid = fork();
+			if (pid == 0) {
+				setsid();
+				serve();
+			}
 		}
 		close(chan);
 	}
@@ -793,7 +817,10 @@ int main(int argc, char **argv, char **envp)
 		chan = open(argv[2], O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (chan < 0)
 			die("cannot open %s: %s", argv[2], strerror(errno));
-		serve("uml-agent " AGENT_VERSION "\n", strlen("uml-agent " AGENT_VERSION "\n"));
+		set_raw();
+		send_frame(F_HELLO, "uml-agent " AGENT_VERSION "\n",
+			   strlen("uml-agent " AGENT_VERSION "\n"));
+		serve();
 	}
 	fprintf(stderr, "usage: uml-agent --serve TTY (it runs as the init of a libuml guest)\n");
 	return 2;

@@ -4,9 +4,15 @@
  * each on its own COW overlay of one image.  Measures the time until all
  * are ready and the host memory each one costs (PSS of all its processes,
  * from /proc/PID/smaps_rollup), through libuml and, as the baseline, by
- * exec'ing the same kernel with the same arguments directly.
+ * exec'ing the same kernel with the same arguments directly.  Also where
+ * the CPU goes: the guests' own (every process of each guest's process
+ * group, and the guest processes its kernel reaped), at the moment all are
+ * ready, and libuml's in this process; and, for scale, the kernel alone
+ * (exec to its no-root panic and exit) and the busybox /init's processes.
  *
- *   bench-many [-n N] [-k KERNEL] [-m MEM_MIB]
+ *   bench-many [-n N] [-k KERNEL] [-m MEM_MIB] [-P]
+ *     -P: load the ptrace interposer on both sides even where the host does
+ *         not need it (it also drops register writes that change nothing)
  *     default: 256 guests, the fast kernel of the test cache if built
  *     (/var/cache/libuml-test/fast/linux), else the default kernel; 32 MiB
  */
@@ -21,6 +27,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/personality.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,12 +59,16 @@ static bool read_proc(const char *pid, const char *name, char *buf, size_t size)
 	return true;
 }
 
-/* PSS in KiB of every process in process group pgid. */
-static long group_pss_kib(pid_t pgid)
+/*
+ * PSS in KiB of every process in process group pgid; *cpu_ms (if not NULL)
+ * gets their CPU time, with what they reaped.
+ */
+static long group_pss_kib(pid_t pgid, double *cpu_ms)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	long total = 0;
+	double ms = 0;
 
 	while (d && (de = readdir(d))) {
 		char buf[4096];
@@ -72,6 +83,8 @@ static long group_pss_kib(pid_t pgid)
 		p = strrchr(buf, ')');
 		if (!p || sscanf(p + 2, "%*c %*d %ld", &pg) != 1 || pg != pgid)
 			continue;
+		if (bench_stat_cpu_ms(buf) > 0)
+			ms += bench_stat_cpu_ms(buf);
 		if (!read_proc(de->d_name, "smaps_rollup", buf, sizeof(buf)))
 			continue;
 		p = strstr(buf, "\nPss:");
@@ -80,12 +93,26 @@ static long group_pss_kib(pid_t pgid)
 	}
 	if (d)
 		closedir(d);
+	if (cpu_ms)
+		*cpu_ms = ms;
 	return total;
+}
+
+/* CPU time of this process so far, in ms */
+static double self_cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 + ru.ru_stime.tv_sec * 1e3 +
+	       ru.ru_stime.tv_usec / 1e3;
 }
 
 struct result {
 	double all_ready_ms;
 	double pss_mib;
+	double guest_cpu_ms;	/* per guest, until all were ready */
+	double host_cpu_ms;	/* per guest: this process (libuml) */
 };
 
 static struct result run_libuml(struct uml_kernel *k, struct uml_rootfs *base, const char *dir)
@@ -94,7 +121,7 @@ static struct result run_libuml(struct uml_kernel *k, struct uml_rootfs *base, c
 	struct uml_rootfs **cow = calloc((size_t)n_guests, sizeof(*cow));
 	int ep = epoll_create1(EPOLL_CLOEXEC), ready = 0;
 	struct result res = { 0 };
-	double t0;
+	double t0, c0, cpu = 0;
 	long pss = 0;
 
 	for (int i = 0; i < n_guests; i++) {
@@ -107,6 +134,7 @@ static struct result run_libuml(struct uml_kernel *k, struct uml_rootfs *base, c
 			exit(1);
 	}
 	t0 = bench_now_ms();
+	c0 = self_cpu_ms();
 	for (int i = 0; i < n_guests; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
 
@@ -138,9 +166,15 @@ static struct result run_libuml(struct uml_kernel *k, struct uml_rootfs *base, c
 		}
 	}
 	res.all_ready_ms = bench_now_ms() - t0;
-	for (int i = 0; i < n_guests; i++)
-		pss += group_pss_kib(uml_instance_get_pid(vm[i]));
+	res.host_cpu_ms = (self_cpu_ms() - c0) / n_guests;
+	for (int i = 0; i < n_guests; i++) {
+		double c;
+
+		pss += group_pss_kib(uml_instance_get_pid(vm[i]), &c);
+		cpu += c;
+	}
 	res.pss_mib = pss / 1024.0 / n_guests;
+	res.guest_cpu_ms = cpu / n_guests;
 	for (int i = 0; i < n_guests; i++) {
 		uml_instance_kill(vm[i]);
 		uml_instance_unref(vm[i]);
@@ -150,6 +184,33 @@ static struct result run_libuml(struct uml_kernel *k, struct uml_rootfs *base, c
 	free(vm);
 	free(cow);
 	return res;
+}
+
+/*
+ * Starts a kernel as libuml does (own process group, no ASLR unless -R),
+ * output to /dev/null, with env ("LD_PRELOAD=..."; an empty value: none)
+ * and keep_fd (>= 0) inherited; its pid, or -1.
+ */
+static pid_t spawn_kernel(char **argv, char *env, int keep_fd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		char *envp[] = { env, NULL };
+		int null = open("/dev/null", O_RDWR);
+
+		setpgid(0, 0);
+		if (keep_fd >= 0)
+			fcntl(keep_fd, F_SETFD, 0);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (no_aslr)
+			personality(ADDR_NO_RANDOMIZE);
+		execve(argv[0], argv, strcmp(env, "LD_PRELOAD=") ? envp : (char *[]){ NULL });
+		_exit(127);
+	}
+	return pid;
 }
 
 /* The baseline: the same kernel and arguments exec'd directly. */
@@ -163,7 +224,7 @@ static struct result run_raw(const char *kernel, const char *base, const char *d
 	int ready = 0, *done = calloc((size_t)n_guests, sizeof(int));
 	struct result res = { 0 };
 	long pss = 0;
-	double t0 = bench_now_ms();
+	double t0 = bench_now_ms(), c0 = self_cpu_ms(), cpu = 0;
 
 	for (int i = 0; i < n_guests; i++) {
 		char ubd[8192], umid[64], udir[4200], con[64], mem[32], lpjarg[64], env[4200];
@@ -178,22 +239,11 @@ static struct result run_raw(const char *kernel, const char *base, const char *d
 		snprintf(mem, sizeof(mem), "mem=%uM", mem_mib);
 		snprintf(lpjarg, sizeof(lpjarg), "lpj=%lu", lpj);
 		snprintf(env, sizeof(env), "LD_PRELOAD=%s", preload);
-		pid[i] = fork();
-		if (pid[i] == 0) {
+		{
 			char *argv[] = { (char *)kernel, mem, ubd, "root=/dev/ubda", umid, udir,
 					 "con=null", "ssl=null", con, lpjarg, NULL };
-			char *envp[] = { env, NULL };
 
-			int null = open("/dev/null", O_WRONLY);
-
-			setpgid(0, 0);
-			fcntl(sv[1], F_SETFD, 0);
-			dup2(null, 1);
-			dup2(null, 2);
-			if (no_aslr)
-				personality(ADDR_NO_RANDOMIZE);
-			execve(kernel, argv, preload[0] ? envp : (char *[]){ NULL });
-			_exit(127);
+			pid[i] = spawn_kernel(argv, env, sv[1]);
 		}
 		close(sv[1]);
 		fd[i] = sv[0];
@@ -231,9 +281,15 @@ static struct result run_raw(const char *kernel, const char *base, const char *d
 		free(p);
 	}
 	res.all_ready_ms = bench_now_ms() - t0;
-	for (int i = 0; i < n_guests; i++)
-		pss += group_pss_kib(pid[i]);
+	res.host_cpu_ms = (self_cpu_ms() - c0) / n_guests;
+	for (int i = 0; i < n_guests; i++) {
+		double c;
+
+		pss += group_pss_kib(pid[i], &c);
+		cpu += c;
+	}
 	res.pss_mib = pss / 1024.0 / n_guests;
+	res.guest_cpu_ms = cpu / n_guests;
 	for (int i = 0; i < n_guests; i++) {
 		kill(-pid[i], SIGKILL);
 		waitpid(pid[i], NULL, 0);
@@ -248,6 +304,36 @@ static struct result run_raw(const char *kernel, const char *base, const char *d
 	return res;
 }
 
+/* Median CPU ms of the kernel alone: exec to its no-root panic and exit. */
+static double kernel_alone_cpu_ms(const char *kernel, const char *dir, const char *preload,
+				  unsigned long lpj)
+{
+	double v[7];
+
+	for (int i = 0; i < 7; i++) {
+		char umid[64], udir[4200], mem[32], lpjarg[64], env[4200];
+		char *argv[] = { (char *)kernel, mem, umid, udir, "con=null", "ssl=null",
+				 "con0=null,null", lpjarg, NULL };
+		struct rusage ru;
+		int status;
+		pid_t pid;
+
+		snprintf(umid, sizeof(umid), "umid=alone-%d-%d", (int)getpid(), i);
+		snprintf(udir, sizeof(udir), "uml_dir=%s/run", dir);
+		snprintf(mem, sizeof(mem), "mem=%uM", mem_mib);
+		snprintf(lpjarg, sizeof(lpjarg), "lpj=%lu", lpj);
+		snprintf(env, sizeof(env), "LD_PRELOAD=%s", preload);
+		pid = spawn_kernel(argv, env, -1);
+		if (pid < 0 || wait4(pid, &status, 0, &ru) != pid)
+			exit(1);
+		/* its helpers may outlive it a moment */
+		kill(-pid, SIGKILL);
+		v[i] = ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 +
+		       ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3;
+	}
+	return bench_median(v, 7);
+}
+
 int main(int argc, char **argv)
 {
 	const char *kernel_path = NULL, *builddir = getenv("UML_TEST_BUILDDIR");
@@ -256,9 +342,10 @@ int main(int argc, char **argv)
 	struct uml_kernel *k;
 	struct uml_rootfs *base;
 	struct result lib, raw;
-	int opt;
+	double alone;
+	int opt, force_preload = 0;
 
-	while ((opt = getopt(argc, argv, "n:k:m:R")) != -1) {
+	while ((opt = getopt(argc, argv, "n:k:m:RP")) != -1) {
 		if (opt == 'n')
 			n_guests = atoi(optarg);
 		else if (opt == 'k')
@@ -267,6 +354,8 @@ int main(int argc, char **argv)
 			mem_mib = (unsigned)atoi(optarg);
 		else if (opt == 'R')
 			no_aslr = 0;
+		else if (opt == 'P')
+			force_preload = 1;
 		else
 			return 2;
 	}
@@ -276,7 +365,9 @@ int main(int argc, char **argv)
 		return 1;
 	snprintf(path, sizeof(path), "%s/run", dir);
 	snprintf(preload, sizeof(preload), "%s/libuml/uml-hostcompat.so", builddir ? builddir : ".");
-	if (!uml_ctx_host_needs_compat(ctx))
+	if (force_preload)
+		uml_ctx_set_hostcompat(ctx, UML_HOSTCOMPAT_FORCE);
+	if (!uml_ctx_host_needs_compat(ctx) && !force_preload)
 		preload[0] = '\0';
 	else if (access(preload, R_OK) < 0) {
 		fprintf(stderr, "the baseline needs %s (run from the build dir)\n", preload);
@@ -301,6 +392,7 @@ int main(int argc, char **argv)
 			if (strncmp(*a, "lpj=", 4) == 0)
 				lpj = strtoul(*a + 4, NULL, 10);
 		uml_instance_unref(probe);
+		alone = kernel_alone_cpu_ms(uml_kernel_get_path(k), dir, preload, lpj);
 		raw = run_raw(uml_kernel_get_path(k), path, dir, preload, lpj);
 	}
 	lib = run_libuml(k, base, dir);
@@ -310,8 +402,18 @@ int main(int argc, char **argv)
 	       lib.all_ready_ms / raw.all_ready_ms, "<= 5000 ms");
 	printf("%-44s | %6.1f MiB | %6.1f MiB | %6.2f | %s\n", "host memory per guest (PSS)", lib.pss_mib, raw.pss_mib,
 	       lib.pss_mib / raw.pss_mib, "<= 16 MiB");
-	printf("(%d guests, mem=%uM, kernel %s, COW overlays of one busybox image)\n", n_guests,
-	       mem_mib, uml_kernel_get_path(k));
+	printf("%-44s | %7.1f ms | %7.1f ms | %6.2f | %s\n", "CPU per guest until all ready",
+	       lib.guest_cpu_ms + lib.host_cpu_ms, raw.guest_cpu_ms + raw.host_cpu_ms,
+	       (lib.guest_cpu_ms + lib.host_cpu_ms) / (raw.guest_cpu_ms + raw.host_cpu_ms),
+	       "<= 39 ms (2 cores x 5 s / 256)");
+	printf("%-44s | %7.1f ms | %7.1f ms |        |\n", "  of which the guest (kernel, /init, shell)",
+	       lib.guest_cpu_ms, raw.guest_cpu_ms);
+	printf("%-44s | %7.1f ms | %7.1f ms |        |\n", "  of which host-side libuml (this process)",
+	       lib.host_cpu_ms, raw.host_cpu_ms);
+	printf("%-44s | %7.1f ms | %10s |        | exec to no-root panic, median of 7\n",
+	       "  for scale: the kernel alone", alone, "-");
+	printf("(%d guests, mem=%uM, kernel %s, COW overlays of one busybox image; interposer %s)\n",
+	       n_guests, mem_mib, uml_kernel_get_path(k), preload[0] ? preload : "none");
 	uml_rootfs_unref(base);
 	uml_kernel_unref(k);
 	uml_ctx_unref(ctx);

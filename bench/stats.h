@@ -5,7 +5,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <uml/libuml.h>
 
@@ -60,6 +62,23 @@ static inline void bench_busybox_setup(const char *dir, const char *kernel_path,
 		fprintf(stderr, "setup: %s\n", uml_ctx_last_error(*ctx));
 		exit(1);
 	}
+}
+
+/*
+ * utime+stime+cutime+cstime in ms from the text of a /proc/PID/stat (its
+ * own CPU and that of the children it reaped); -1 if it does not parse.
+ */
+static inline double bench_stat_cpu_ms(const char *stat)
+{
+	/* the command may hold spaces and parentheses: fields start after the last ')' */
+	const char *p = strrchr(stat, ')');
+	unsigned long ut, st;
+	long cut, cst;
+
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld",
+			 &ut, &st, &cut, &cst) != 4)
+		return -1;
+	return ((double)ut + st + cut + cst) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* Removes a scratch dir of the program's (made by mkdtemp); 0 when gone. */

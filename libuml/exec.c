@@ -10,7 +10,9 @@
  * hostfs shares, forks itself off as the channel's server and execs the
  * guest's own init.  The channel is `ssl1=fd:N`, /dev/ttyS1 in the guest,
  * the other end a socketpair here.  Frames (type, length, payload) keep it
- * binary-safe; the agent sets the tty raw.  Its hello makes the guest ready.
+ * binary-safe; the agent sets the tty raw.  Its hello makes the guest ready,
+ * before the guest's own init ran (a marker set with
+ * uml_instance_set_ready_marker() still counts; the image's does not).
  *
  * Requests are served one at a time: uml_instance_exec() and the copy
  * calls block until their answer, and while they wait they keep the
@@ -429,6 +431,9 @@ static int chan_launch(struct uml_instance *inst, void *data, struct uml_launch 
 	/* should we die, the watchdog removes our socket too */
 	if (r == 0 && c->sock_path)
 		r = uml_strv_add(&l->cleanup, c->sock_path);
+	/* ready at the agent's hello, before the guest's init: not at the image's marker */
+	if (!inst->ready_marker)
+		l->ready_marker = NULL;
 	return r < 0 ? -ENOMEM : 0;
 }
 

@@ -124,6 +124,7 @@ struct uml_instance {
 	bool kernel_up, timed_out, halt_requested, hostcompat_applied, end_killed;
 	bool marker_seen, was_ready;
 	int signal_sent;
+	bool no_boot_profile;		/* uml_instance_set_boot_profile(inst, 0) */
 
 	/* how it ended */
 	enum uml_exit_reason line_reason;	/* the most telling console line */
@@ -173,5 +174,8 @@ int uml_instance_reach_path(struct uml_instance *inst, const char *path, char **
 void uml_instance_take_notify(struct uml_instance *inst, const void *buf, size_t n);
 /* Appends every part's one-shot prologue to script. */
 int uml_instance_run_prologue(struct uml_instance *inst, struct uml_buf *script);
+
+/* boot-profile.c: adds the kernel's boot profile to argv (nothing if it is off); -ENOMEM. */
+int uml_boot_profile_args(struct uml_instance *inst, struct uml_strv *argv);
 
 #endif

@@ -439,6 +439,7 @@ static int build_argv(struct uml_instance *inst, struct uml_launch *l, int conso
 	/* skip the ~90 ms delay-loop calibration unless the caller chose a value */
 	if (!has_arg(inst, "lpj=") && uml_ctx_get_lpj(inst->ctx))
 		r |= uml_strv_addf(&argv, "lpj=%lu", uml_ctx_get_lpj(inst->ctx));
+	r |= uml_boot_profile_args(inst, &argv);
 	for (size_t i = 0; i < l->args.n; i++)
 		r |= uml_strv_add(&argv, l->args.v[i]);
 	for (size_t i = 0; i < inst->args.n; i++)

@@ -247,16 +247,11 @@ UML_EXPORT int uml_kernel_get_version(struct uml_kernel *k, const char **ret)
 	return 0;
 }
 
-UML_EXPORT int uml_kernel_get_config(struct uml_kernel *k, const char *option, const char **ret)
+/* Probes --showconfig once; 0, or a negative errno with the message kept on k. */
+static int load_config(struct uml_kernel *k)
 {
-	char *needle, *line, *next;
-	size_t nlen;
 	int r;
 
-	if (!k || !ret)
-		return -EINVAL;
-	if (!option || !*option || uml_has_space_or_ctrl(option) || strchr(option, '='))
-		return kfail(k, -EINVAL, "bad kernel config option name '%s'", option ? option : "(null)");
 	if (!k->config) {
 		r = run_probe(k, "--showconfig", &k->config);
 		if (r < 0)
@@ -264,27 +259,61 @@ UML_EXPORT int uml_kernel_get_config(struct uml_kernel *k, const char *option, c
 	}
 	if (!strstr(k->config, "CONFIG_UML="))
 		return kfail(k, -ENODATA, "kernel '%s' has no embedded configuration", k->path);
+	return 0;
+}
 
-	if (asprintf(&needle, "%s%s=", strncmp(option, "CONFIG_", 7) == 0 ? "" : "CONFIG_",
-		     option) < 0)
-		return -ENOMEM;
-	nlen = strlen(needle);
-	for (line = k->config; line; line = next) {
+/* The value of CONFIG_<sym> ("CONFIG_" optional) in k->config, or NULL; *len its length. */
+static const char *find_config(struct uml_kernel *k, const char *option, size_t *len)
+{
+	size_t plen = strncmp(option, "CONFIG_", 7) == 0 ? 0 : 7, olen = strlen(option);
+
+	for (const char *line = k->config, *next; line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
 			next++;
-		if (strncmp(line, needle, nlen) != 0)
+		if ((plen && strncmp(line, "CONFIG_", 7) != 0) ||
+		    strncmp(line + plen, option, olen) != 0 || line[plen + olen] != '=')
 			continue;
-		free(k->config_value);
-		k->config_value = strndup(line + nlen, strcspn(line + nlen, "\r\n"));
-		free(needle);
-		if (!k->config_value)
-			return -ENOMEM;
-		*ret = k->config_value;
-		return 0;
+		line += plen + olen + 1;
+		*len = strcspn(line, "\r\n");
+		return line;
 	}
-	needle[nlen - 1] = '\0';
-	r = kfail(k, -ENOENT, "%s is not set in kernel '%s'", needle, k->path);
-	free(needle);
-	return r;
+	return NULL;
+}
+
+UML_EXPORT int uml_kernel_get_config(struct uml_kernel *k, const char *option, const char **ret)
+{
+	const char *val;
+	size_t len;
+	int r;
+
+	if (!k || !ret)
+		return -EINVAL;
+	if (!option || !*option || uml_has_space_or_ctrl(option) || strchr(option, '='))
+		return kfail(k, -EINVAL, "bad kernel config option name '%s'", option ? option : "(null)");
+	r = load_config(k);
+	if (r < 0)
+		return r;
+	val = find_config(k, option, &len);
+	if (!val)
+		return kfail(k, -ENOENT, "%s%s is not set in kernel '%s'",
+			     strncmp(option, "CONFIG_", 7) == 0 ? "" : "CONFIG_", option, k->path);
+	free(k->config_value);
+	k->config_value = strndup(val, len);
+	if (!k->config_value)
+		return -ENOMEM;
+	*ret = k->config_value;
+	return 0;
+}
+
+int uml_kernel_config_enabled(struct uml_kernel *k, const char *option)
+{
+	const char *val;
+	size_t len;
+	int r = load_config(k);
+
+	if (r < 0)
+		return r;
+	val = find_config(k, option, &len);
+	return val && len == 1 && (val[0] == 'y' || val[0] == 'm');
 }

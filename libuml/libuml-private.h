@@ -56,6 +56,13 @@ void uml_ctx_set_sandbox_host(struct uml_ctx *ctx, int state, const char *why);
 /* ---- kernel.c ---------------------------------------------------------- */
 
 struct uml_ctx *uml_kernel_get_ctx(struct uml_kernel *kernel);
+/*
+ * 1 if CONFIG_<option> ("CONFIG_" optional) is y or m in the kernel's
+ * embedded configuration, 0 if not; a negative errno when the kernel has
+ * none or cannot be probed.  Unlike uml_kernel_get_config(), it returns no
+ * string, so instances sharing the kernel may call it.
+ */
+int uml_kernel_config_enabled(struct uml_kernel *kernel, const char *option);
 /* uml_kernel_new_from_path(), failing into slot (NULL: the ctx's). */
 int uml_kernel_open(struct uml_ctx *ctx, char **slot, const char *path, struct uml_kernel **ret);
 

@@ -15,18 +15,26 @@ static const char busybox_init[] =
 	"export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=linux\n"
 	/*
 	 * Every process costs a guest some milliseconds (a host process per
-	 * address space), and this runs before the guest is ready: shell
-	 * builtins where they do, one mount for proc and sys (from fstab).
+	 * address space): ready first, with shell builtins only, when the root
+	 * is writable already (libuml boots its busybox images rw); else right
+	 * after the remount, so that the marker still means a writable root.
+	 * The console shell starts after the rest, so what is typed at the
+	 * marker runs in a finished guest; the exec channel's agent mounted
+	 * /proc and /sys.
 	 */
-	"mount -a -t proc,sysfs 2>/dev/null\n"
+	"ready=\n"
+	/* opening itself for appending fails on a read-only root (test -w is true for root) */
+	"if true 2>/dev/null >>/init; then echo \"" UML_BUSYBOX_READY_MARKER "\"; ready=1; fi\n"
+	"[ -e /proc/mounts ] || [ -e /sys/kernel ] || mount -a -t proc,sysfs 2>/dev/null\n"
 	"[ -e /proc/mounts ] || mount -t proc proc /proc\n"
 	"[ -e /sys/kernel ] || mount -t sysfs sysfs /sys\n"
 	"root_opts= devtmpfs=\n"
 	"while read -r _ dir type opts _; do\n"
 	"\tcase $dir in /) root_opts=,$opts, ;; /dev) [ \"$type\" = devtmpfs ] && devtmpfs=1 ;; esac\n"
 	"done </proc/mounts\n"
-	"# libuml boots this image rw; remount only if it was not\n"
+	"# remount only if it was not rw\n"
 	"case $root_opts in *,rw,*) ;; *) mount -o remount,rw / ;; esac\n"
+	"[ -n \"$ready\" ] || echo \"" UML_BUSYBOX_READY_MARKER "\"\n"
 	"# devtmpfs (most kernels mount it themselves), else the static nodes in /dev\n"
 	"[ -n \"$devtmpfs\" ] || mount -t devtmpfs devtmpfs /dev 2>/dev/null\n"
 	"mkdir -p /dev/pts 2>/dev/null && mount -t devpts devpts /dev/pts 2>/dev/null\n"
@@ -48,7 +56,6 @@ static const char busybox_init[] =
 	"done\n"
 	"if [ -n \"$dns\" ]; then for d in $dns; do echo \"nameserver $d\"; done >/etc/resolv.conf; fi\n"
 	/* ---- end net ---- */
-	"echo \"" UML_BUSYBOX_READY_MARKER "\"\n"
 	"while :; do\n"
 	"\tif command -v cttyhack >/dev/null 2>&1; then\n"
 	"\t\tsetsid cttyhack sh\n"

@@ -132,6 +132,20 @@ struct uml_kernel *th_kernel(struct uml_ctx *ctx)
 	return k;
 }
 
+struct uml_kernel *th_fast_kernel(struct uml_ctx *ctx, const char *test)
+{
+	struct uml_kernel *k = NULL;
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/fast/linux", th_cache_dir());
+	if (access(path, X_OK) < 0) {
+		fprintf(stderr, "SKIP %s: no %s (test-kernel-build makes it)\n", test, path);
+		return NULL;
+	}
+	ck_assert_int_eq(uml_kernel_new_from_path(ctx, path, &k), 0);
+	return k;
+}
+
 /* Reads /proc/PID/FILE into buf (NUL-terminated); its length, or -1. */
 static ssize_t proc_read(const char *pid, const char *file, char *buf, size_t size)
 {

@@ -16,6 +16,12 @@ const char *th_busybox_image(void);
 /* The default kernel of the machine (skips the test when there is none). */
 struct uml_kernel *th_kernel(struct uml_ctx *ctx);
 /*
+ * The fast kernel test-kernel-build leaves in th_cache_dir(), or NULL (and
+ * a SKIP line naming test on stderr) when it was not built: not worth
+ * minutes of building in other suites.
+ */
+struct uml_kernel *th_fast_kernel(struct uml_ctx *ctx, const char *test);
+/*
  * A cache that survives between test runs (kernel builds, Debian packages):
  * $UML_TEST_CACHE, else /var/cache/libuml-test, else ~/.cache/libuml-test.
  */

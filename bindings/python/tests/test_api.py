@@ -154,6 +154,16 @@ def test_progress_cancel_and_exception(tmp_path):
     assert [f for f in os.listdir(tmp_path) if f != 'tree'] == []
 
 
+def test_boot_profile(kernel, tmp_path):
+    vm = uml.Instance(kernel, str(tmp_path / 'g.img'))
+    raid6 = kernel.config('RAID6_PQ_BENCHMARK') in ('y', 'm')
+    assert ('initcall_blacklist=raid6_select_algo' in vm.argv) == raid6
+    vm.set_boot_profile(False)
+    assert not any(a.startswith('initcall_blacklist=') for a in vm.argv)
+    vm.set_boot_profile()
+    assert ('initcall_blacklist=raid6_select_algo' in vm.argv) == raid6
+
+
 def test_instance_configuration(kernel, tmp_path):
     vm = uml.Instance(kernel, str(tmp_path / 'g.img'), memory='128M', umid='py-conf-test',
                       args=['loglevel=4'], init='/sbin/init')

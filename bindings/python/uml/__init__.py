@@ -1284,6 +1284,13 @@ class Instance(_Object):
         ``OSError`` (EINVAL); use their setters."""
         self._check(lib.uml_instance_append_arg(self._ptr, arg.encode()))
 
+    def set_boot_profile(self, enable: bool = True) -> None:
+        """Passes (the default) or leaves out the boot profile: arguments that
+        skip boot work no libuml guest needs, chosen from the kernel's
+        configuration (the RAID6 benchmark, BSD ptys; docs/boot-profile.md).
+        Turn it off for md RAID4/5/6, btrfs RAID5/6 or BSD ptys."""
+        self._check(lib.uml_instance_set_boot_profile(self._ptr, 1 if enable else 0))
+
     def set_init(self, path: Optional[str]) -> None:
         """The guest's init (absolute path), or None for the kernel's choice."""
         self._check(lib.uml_instance_set_init(self._ptr, path.encode() if path else ffi.NULL))

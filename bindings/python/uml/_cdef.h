@@ -215,6 +215,7 @@ int uml_instance_set_memory(struct uml_instance *inst, uint64_t bytes);
 int uml_instance_set_umid(struct uml_instance *inst, const char *umid);
 const char *uml_instance_get_umid(struct uml_instance *inst);
 int uml_instance_append_arg(struct uml_instance *inst, const char *arg);
+int uml_instance_set_boot_profile(struct uml_instance *inst, int enable);
 int uml_instance_set_init(struct uml_instance *inst, const char *path);
 int uml_instance_set_ready_marker(struct uml_instance *inst, const char *text);
 int uml_instance_set_timeout(struct uml_instance *inst, int64_t timeout_ms);

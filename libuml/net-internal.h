@@ -26,6 +26,12 @@ struct uml_iface_kind {
 	int (*arg)(struct uml_instance *inst, struct uml_iface *ifc, char **ret);
 	/* An fd the kernel process keeps for it, or -1. */
 	int (*keep_fd)(struct uml_iface *ifc);
+	/*
+	 * The kernel process was started (ok) or the boot failed (!ok, before
+	 * unprepare): close host-side copies of what only the kernel may hold,
+	 * so that the other end sees EOF when the kernel goes.
+	 */
+	void (*started)(struct uml_iface *ifc, bool ok);
 	/* The guest is done with it (ended, or removed it): undo prepare, drop references. */
 	void (*release)(struct uml_iface *ifc);
 	/* Undoes a prepare of a boot that failed. */
@@ -52,6 +58,8 @@ struct uml_iface {
  */
 int uml_net_add_iface(struct uml_instance *inst, const struct uml_iface_kind *kind, void *priv,
 		      const char *addr, const char *gateway, unsigned *ret_index);
+/* Interface index of inst, or NULL with -ENOENT and a message on inst. */
+struct uml_iface *uml_net_get_iface(struct uml_instance *inst, unsigned index);
 /* The instance's interface of this kind that was not removed, or NULL. */
 struct uml_iface *uml_net_find_kind(struct uml_instance *inst, const struct uml_iface_kind *kind);
 /* Sets the DNS server handed to the guest unless one is set. */

@@ -1077,6 +1077,73 @@ START_TEST(nat_forward_port_in_use)
 }
 END_TEST
 
+/* A field of /proc/PID/status in kB, or -1 (gone). */
+static long status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t len = strlen(field);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, field, len) == 0 && line[len] == ':')
+			v = atol(line + len + 1);
+	fclose(f);
+	return v;
+}
+
+/*
+ * A guest floods its NAT with connections that hold buffers (the host side
+ * accepts and never reads): the helper stays within its memory limit (and
+ * ends when the guest wants more), the calling process does not grow, and
+ * the guest lives on.
+ */
+START_TEST(nat_flood_held_by_memory_limit)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	const unsigned limit_mib = 16;
+	long rss0, max_vm = 0, vm;
+	char cmd[512];
+	pid_t helper = 0;
+	unsigned idx;
+
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 4096), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(cmd, sizeof(cmd), "i=0; while [ $i -lt 150 ]; do nc 10.0.2.2 %d </dev/zero "
+		 ">/dev/null 2>&1 & i=$((i+1)); done; sleep 20; echo the-guest-lives-on",
+		 ntohs(sa.sin_port));
+	guest(0, cmd);
+	ck_assert_int_eq(uml_instance_set_memory(g[0], 256ull << 20), 0);
+	ck_assert_int_eq(uml_instance_add_nat(g[0], &idx), 0);
+	ck_assert_int_eq(uml_instance_set_nat_memory_limit(g[0], idx, (uint64_t)limit_mib << 20), 0);
+	boot(0);
+	ck_assert_int_eq(nat_helpers(&helper), 1);
+	ck_assert_int_eq(uml_instance_set_nat_memory_limit(g[0], idx, 32 << 20), -EBUSY);
+	rss0 = status_kb(getpid(), "VmRSS");
+	while (uml_instance_get_state(g[0]) != UML_STATE_EXITED) {
+		pump(200);
+		vm = status_kb(helper, "VmSize");
+		if (vm > max_vm)
+			max_vm = vm;
+	}
+	expect_run_ok(0, "the-guest-lives-on");
+	ck_assert_msg(max_vm > 0 && max_vm <= (long)limit_mib * 1024, "helper used %ld kB", max_vm);
+	/* the flood needed more than the limit: the helper ended, nothing else did */
+	ck_assert_msg(!nat_helper(helper, true), "helper %d survived the flood (%ld kB)",
+		      (int)helper, max_vm);
+	ck_assert_msg(status_kb(getpid(), "VmRSS") - rss0 < 4096, "the caller grew from %ld kB to %ld kB",
+		      rss0, status_kb(getpid(), "VmRSS"));
+	close(fd);
+}
+END_TEST
+
 /* The embedding process dies by SIGKILL: its guest's NAT helper goes too. */
 START_TEST(nat_helper_dies_with_caller)
 {
@@ -1140,6 +1207,7 @@ int main(void)
 	tcase_add_test(nat, nat_ipv6_ping_gateway);
 	tcase_add_test(nat, nat_forward_port_in_use);
 	tcase_add_test(nat, nat_helper_dies_with_caller);
+	tcase_add_test(nat, nat_flood_held_by_memory_limit);
 	suite_add_tcase(s, nat);
 	return th_run(s);
 }

@@ -1144,7 +1144,8 @@ UML_EXPORT int uml_rootfs_set_hostname(struct uml_rootfs *rootfs, const char *na
 
 /**
  * uml_rootfs_set_network:
- * @spec: "none" (loopback only), "dhcp" (eth0 by DHCP), or
+ * @spec: "none" (loopback only), "dhcp" (the first interface by DHCP:
+ *        eth0, or vec0 for NAT and links), or
  *        "static:ADDR/PREFIX[,GATEWAY[,DNS]]" with IPv4 addresses, e.g.
  *        "static:10.0.2.15/24,10.0.2.2,10.0.2.3"; NULL leaves the image's
  *        network configuration alone

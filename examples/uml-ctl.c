@@ -268,13 +268,13 @@ int main(int argc, const char **argv)
 		goto out;
 	}
 	umid = args[0];
-	if (strcmp(args[1], "exec") == 0) {
+	if (strcmp(args[1], "exec") == 0 || strcmp(args[1], "hostfwd") == 0) {
 		const char **cmd = args + 2;
-		bool timeout_given = false;
+		bool timeout_given = false, exec = strcmp(args[1], "exec") == 0;
 
-		if (*cmd && strcmp(*cmd, "--") == 0)
+		if (exec && *cmd && strcmp(*cmd, "--") == 0)
 			cmd++;
-		if (!*cmd) {
+		if (exec && !*cmd) {
 			usage(pc, "exec needs a command: UMID exec -- CMD [ARGS...]");
 			goto out;
 		}
@@ -288,18 +288,8 @@ int main(int argc, const char **argv)
 		uml_ctx_set_log_fn(ctx, log_fn, NULL);
 		ret = set_dir(ctx, uml_dir, &abs_dir);
 		if (ret == EXIT_OK)
-			ret = exec_in_guest(ctx, umid, cmd, timeout_given ? timeout_ms : 0);
-		goto out;
-	}
-	if (strcmp(args[1], "hostfwd") == 0) {
-		if (uml_ctx_new(&ctx) < 0) {
-			ret = EXIT_UNREACHABLE;
-			goto out;
-		}
-		uml_ctx_set_log_fn(ctx, log_fn, NULL);
-		ret = set_dir(ctx, uml_dir, &abs_dir);
-		if (ret == EXIT_OK)
-			ret = hostfwd(ctx, umid, args + 2);
+			ret = exec ? exec_in_guest(ctx, umid, cmd, timeout_given ? timeout_ms : 0)
+				   : hostfwd(ctx, umid, cmd);
 		goto out;
 	}
 	for (size_t i = 1; args[i]; i++)

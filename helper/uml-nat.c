@@ -992,6 +992,9 @@ static int loop(void)
 		int i_frames, i_lframes = -1, i_ctl, i_lctl = -1, i_clients[MAX_CLIENTS];
 		int i_gfwd[NAT_MAX_GUESTFWDS], i_relay[MAX_RELAYS][2], n;
 
+		for (size_t i = 0; i < MAX_RELAYS; i++)
+			i_relay[i][0] = i_relay[i][1] = -1;
+
 		S.n_pfds = 0;
 		i_frames = add_pfd(S.frames, (short)(S.frames >= 0 ? POLLIN | (S.txq_head ? POLLOUT : 0)
 								   : 0));
@@ -1000,13 +1003,17 @@ static int loop(void)
 		i_ctl = add_pfd(S.ctl, POLLIN);
 		if (S.listen_ctl >= 0)
 			i_lctl = add_pfd(S.listen_ctl, POLLIN);
+		/* only what is open: poll() walks every entry, on every frame */
 		for (size_t i = 0; i < MAX_CLIENTS; i++)
-			i_clients[i] = add_pfd(S.clients[i], POLLIN);
+			i_clients[i] = S.clients[i] >= 0 ? add_pfd(S.clients[i], POLLIN) : -1;
 		for (size_t i = 0; i < S.n_guestfwds; i++)
-			i_gfwd[i] = add_pfd(S.guestfwds[i].listen_fd, POLLIN);
+			i_gfwd[i] = S.guestfwds[i].listen_fd >= 0 ?
+				    add_pfd(S.guestfwds[i].listen_fd, POLLIN) : -1;
 		for (size_t i = 0; i < MAX_RELAYS; i++) {
 			struct relay *rl = &S.relays[i];
 
+			if (rl->fd[0] < 0)
+				continue;
 			i_relay[i][0] = add_pfd(rl->fd[0], (short)(rl->connecting ? 0 :
 				(rl->len[0] || rl->eof[0] ? 0 : POLLIN) | (rl->len[1] ? POLLOUT : 0)));
 			i_relay[i][1] = add_pfd(rl->fd[1], (short)(rl->connecting ? POLLOUT :
@@ -1045,7 +1052,7 @@ static int loop(void)
 		if (i_lctl >= 0 && (S.pfds[i_lctl].revents & POLLIN))
 			client_accept();
 		for (size_t i = 0; i < MAX_CLIENTS; i++)
-			if (S.clients[i] >= 0 && S.pfds[i_clients[i]].revents) {
+			if (i_clients[i] >= 0 && S.pfds[i_clients[i]].revents) {
 				/* one request per connection */
 				if (S.pfds[i_clients[i]].revents & POLLIN)
 					serve(S.clients[i], false);
@@ -1053,10 +1060,11 @@ static int loop(void)
 				S.clients[i] = -1;
 			}
 		for (size_t i = 0; i < S.n_guestfwds && i < NAT_MAX_GUESTFWDS; i++)
-			if (S.guestfwds[i].listen_fd >= 0 && (S.pfds[i_gfwd[i]].revents & POLLIN))
+			if (i_gfwd[i] >= 0 && (S.pfds[i_gfwd[i]].revents & POLLIN))
 				relay_accept(&S.guestfwds[i]);
 		for (size_t i = 0; i < MAX_RELAYS; i++)
-			if (S.relays[i].fd[0] >= 0 && (S.pfds[i_relay[i][0]].revents | S.pfds[i_relay[i][1]].revents))
+			if (i_relay[i][0] >= 0 &&
+			    (S.pfds[i_relay[i][0]].revents | S.pfds[i_relay[i][1]].revents))
 				relay_io(&S.relays[i], S.pfds[i_relay[i][0]].revents,
 					 S.pfds[i_relay[i][1]].revents);
 		slirp_pollfds_poll(S.slirp, n < 0, get_revents, NULL);

@@ -108,21 +108,25 @@ static int find_helper(struct uml_instance *inst, char **ret)
 }
 
 /*
- * Sends one request on a SOCK_SEQPACKET socket and reads its one reply.
- * 0 and, in *ret (allocated, may be NULL), what follows "ok"; or the
- * helper's negative errno and its message in *ret.
+ * Sends one request on a SOCK_SEQPACKET socket and reads its one reply:
+ * 0 and what follows "ok" in *ret (allocated; freed if ret is NULL), or
+ * the helper's negative errno and its message in *err (allocated, or NULL
+ * when it did not answer).
  */
-static int nat_exchange(int fd, const char *req, char **ret)
+static int nat_exchange(int fd, const char *req, char **ret, char **err)
 {
-	char *buf = malloc(NAT_MSG_MAX + 1);
+	char *buf = malloc(NAT_MSG_MAX + 1), **slot = err;
 	uint64_t until = uml_now_usec() + NAT_REQUEST_TIMEOUT_MS * 1000ull;
 	const char *p;
 	ssize_t n;
 	int r;
 
-	*ret = NULL;
+	*err = NULL;
 	if (!buf)
 		return -ENOMEM;
+	/* a late reply to a request that timed out must not answer this one */
+	while (recv(fd, buf, NAT_MSG_MAX, MSG_DONTWAIT) > 0)
+		;
 	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
 		r = -errno;
 		goto out;
@@ -151,6 +155,7 @@ static int nat_exchange(int fd, const char *req, char **ret)
 	if (strncmp(buf, "ok", 2) == 0) {
 		p = buf + 2 + (buf[2] == ' ' || buf[2] == '\n');
 		r = 0;
+		slot = ret;
 	} else {
 		int e = 0, off = 0;
 
@@ -161,8 +166,7 @@ static int nat_exchange(int fd, const char *req, char **ret)
 		r = -e;
 		p = buf + off;
 	}
-	*ret = strdup(p);
-	if (!*ret)
+	if (slot && !(*slot = strdup(p)))
 		r = -ENOMEM;
 out:
 	free(buf);
@@ -174,21 +178,14 @@ static int helper_request(struct uml_instance *inst, struct nat *nat, const char
 			  const char *what, char **ret)
 {
 	char *msg = NULL;
-	int r = nat_exchange(nat->ctl, req, &msg);
+	int r = nat_exchange(nat->ctl, req, ret, &msg);
 
-	if (r < 0) {
-		if (msg)
-			ifail(inst, r, "%s: %s", what, msg);
-		else
-			ifail(inst, r, "%s: the NAT helper did not answer (%s)", what, strerror(-r));
-		free(msg);
-		return r;
-	}
-	if (ret)
-		*ret = msg;
-	else
-		free(msg);
-	return 0;
+	if (r < 0 && msg)
+		ifail(inst, r, "%s: %s", what, msg);
+	else if (r < 0)
+		ifail(inst, r, "%s: the NAT helper did not answer (%s)", what, strerror(-r));
+	free(msg);
+	return r;
 }
 
 static void helper_stop(struct nat *nat)
@@ -484,12 +481,14 @@ UML_EXPORT int uml_instance_add_nat(struct uml_instance *inst, unsigned *ret_ind
 
 /* ---- forwards ------------------------------------------------------------------------ */
 
-/* Interface index of inst, which must be its NAT interface: 0, -ENOENT or -EINVAL. */
+/* Interface index of inst, which must be its NAT interface: 0, -ENOENT or -EINVAL (also for no inst). */
 static int get_nat(struct uml_instance *inst, unsigned index, struct uml_iface **ret_ifc,
 		   struct nat **ret)
 {
-	struct uml_iface *ifc = uml_net_get_iface(inst, index);
+	struct uml_iface *ifc = inst ? uml_net_get_iface(inst, index) : NULL;
 
+	if (!inst)
+		return -EINVAL;
 	if (!ifc)
 		return -ENOENT;
 	if (ifc->kind != &nat_kind)
@@ -514,8 +513,6 @@ UML_EXPORT int uml_instance_set_nat_memory_limit(struct uml_instance *inst, unsi
 	struct nat *nat = NULL;
 	int r;
 
-	if (!inst)
-		return -EINVAL;
 	r = get_nat(inst, iface, NULL, &nat);
 	if (r < 0)
 		return r;
@@ -539,8 +536,6 @@ UML_EXPORT int uml_instance_add_port_forward(struct uml_instance *inst, unsigned
 	struct nat *nat = NULL;
 	int r;
 
-	if (!inst)
-		return -EINVAL;
 	r = get_nat(inst, iface, &ifc, &nat);
 	if (r < 0)
 		return r;
@@ -593,8 +588,6 @@ UML_EXPORT int uml_instance_remove_port_forward(struct uml_instance *inst, unsig
 	size_t i;
 	int r;
 
-	if (!inst)
-		return -EINVAL;
 	r = get_nat(inst, iface, NULL, &nat);
 	if (r < 0)
 		return r;
@@ -706,8 +699,6 @@ UML_EXPORT int uml_instance_get_port_forward(struct uml_instance *inst, unsigned
 	struct nat_fwd *f;
 	int r;
 
-	if (!inst)
-		return -EINVAL;
 	r = get_nat(inst, iface, NULL, &nat);
 	if (r < 0)
 		return r;
@@ -819,18 +810,12 @@ static int ctx_request(struct uml_ctx *ctx, const char *umid, const char *req, c
 			close(fd);
 		return r;
 	}
-	r = nat_exchange(fd, req, &msg);
+	r = nat_exchange(fd, req, ret, &msg);
 	close(fd);
-	if (r < 0) {
+	if (r < 0)
 		uml_fail(ctx, NULL, r, "guest '%s': %s", umid, msg ? msg : strerror(-r));
-		free(msg);
-		return r;
-	}
-	if (ret)
-		*ret = msg;
-	else
-		free(msg);
-	return 0;
+	free(msg);
+	return r;
 }
 
 UML_EXPORT int uml_ctx_add_port_forward(struct uml_ctx *ctx, const char *umid,

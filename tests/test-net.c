@@ -550,24 +550,13 @@ START_TEST(switch_three_guests)
 }
 END_TEST
 
-/* A one-connection-at-a-time HTTP server on 127.0.0.1, in a child process. */
-static pid_t http_server(int *port)
+/* A child answering every connection on the listening fd with reply; fd is closed here. */
+static pid_t serve_forever(int fd, const char *reply)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	pid_t pid;
+	pid_t pid = fork();
 
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(fd, 8), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	*port = ntohs(sa.sin_port);
-	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		static const char reply[] = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
-					    "Content-Length: 19\r\n\r\nhello-from-the-host";
 		for (;;) {
 			char buf[4096];
 			int c = accept(fd, NULL, NULL);
@@ -575,12 +564,28 @@ static pid_t http_server(int *port)
 			if (c < 0)
 				continue;
 			(void)!read(c, buf, sizeof(buf));
-			(void)!write(c, reply, sizeof(reply) - 1);
+			(void)!write(c, reply, strlen(reply));
 			close(c);
 		}
 	}
 	close(fd);
 	return pid;
+}
+
+/* A one-connection-at-a-time HTTP server on 127.0.0.1, in a child process. */
+static pid_t http_server(int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return serve_forever(fd, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
+			     "Content-Length: 19\r\n\r\nhello-from-the-host");
 }
 
 START_TEST(nat_reaches_host_loopback)
@@ -935,30 +940,12 @@ static pid_t unix_http_server(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	pid_t pid;
 
 	ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	ck_assert_int_eq(listen(fd, 8), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		static const char reply[] = "HTTP/1.0 200 OK\r\nContent-Length: 16\r\n\r\nhello-over-unix!";
-
-		for (;;) {
-			char buf[4096];
-			int c = accept(fd, NULL, NULL);
-
-			if (c < 0)
-				continue;
-			(void)!read(c, buf, sizeof(buf));
-			(void)!write(c, reply, sizeof(reply) - 1);
-			close(c);
-		}
-	}
-	close(fd);
-	return pid;
+	return serve_forever(fd, "HTTP/1.0 200 OK\r\nContent-Length: 16\r\n\r\nhello-over-unix!");
 }
 
 /* A guest-to-host forward to a unix socket, and restrict mode, which lets only forwards through. */

@@ -4,11 +4,16 @@
  *
  *   uml-ctl [--uml-dir DIR] [--json] [--timeout MS] UMID COMMAND [ARGS...]
  *   uml-ctl [--uml-dir DIR] [--timeout MS] UMID exec -- CMD [ARGS...]
+ *   uml-ctl [--uml-dir DIR] UMID hostfwd add [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT
+ *   uml-ctl [--uml-dir DIR] UMID hostfwd remove [tcp|udp]:[HOSTADDR]:HOSTPORT
+ *   uml-ctl [--uml-dir DIR] UMID hostfwd list
  *
  * `exec` runs CMD in a guest booted with an exec channel (by a process that
  * keeps its event loop running, e.g. uml-run) and exits with its status
  * (128 + signal if it was killed; 127 if CMD was not found, 126 if it could
- * not be run), its stdout and stderr passed through.
+ * not be run), its stdout and stderr passed through.  `hostfwd` talks to the
+ * guest's NAT helper (QEMU's syntax; `add` prints the host port, the picked
+ * one for port 0; `list` one forward per line).
  *
  * Exit status: 0 success, 1 the kernel refused the command, 2 usage error,
  * 3 the guest cannot be reached (no such guest, no answer, bad answer).
@@ -25,6 +30,8 @@
 #include <unistd.h>
 
 #include <uml/libuml.h>
+
+#include "hostfwd.h"
 
 enum {
 	EXIT_OK = 0,
@@ -148,6 +155,49 @@ static int exec_in_guest(struct uml_ctx *ctx, const char *umid, const char **arg
 	return code;
 }
 
+/* `hostfwd add|remove|list` of a guest's NAT. */
+static int hostfwd(struct uml_ctx *ctx, const char *umid, const char **args)
+{
+	struct hostfwd f;
+	unsigned port = 0;
+	char *list = NULL;
+	int r;
+
+	if (args[0] && strcmp(args[0], "list") == 0 && !args[1]) {
+		r = uml_ctx_list_port_forwards(ctx, umid, &list);
+		if (r == 0)
+			fputs(list, stdout);
+		free(list);
+	} else if (args[0] && args[1] && !args[2] && strcmp(args[0], "add") == 0) {
+		if (hostfwd_parse(args[1], 1, &f) < 0)
+			goto bad;
+		r = uml_ctx_add_port_forward(ctx, umid, f.proto, f.host[0] ? f.host : NULL,
+					     f.host_port, f.guest_port, &port);
+		if (r == 0)
+			printf("%u\n", port);
+	} else if (args[0] && args[1] && !args[2] && strcmp(args[0], "remove") == 0) {
+		if (hostfwd_parse(args[1], 0, &f) < 0)
+			goto bad;
+		r = uml_ctx_remove_port_forward(ctx, umid, f.proto, f.host[0] ? f.host : NULL,
+						f.host_port);
+	} else {
+		goto bad;
+	}
+	if (r < 0) {
+		const char *msg = uml_ctx_last_error(ctx);
+
+		fprintf(stderr, "uml-ctl: %s: %s\n", umid, msg ? msg : strerror(-r));
+		/* refused by the helper (port in use, no such forward ...) vs. not reached */
+		return r == -ENOTCONN || r == -ETIMEDOUT || r == -ECONNRESET ? EXIT_UNREACHABLE :
+		       r == -EINVAL ? EXIT_USAGE : EXIT_REFUSED;
+	}
+	return EXIT_OK;
+bad:
+	fprintf(stderr, "uml-ctl: usage: UMID hostfwd add [tcp|udp]:[HOSTADDR]:HOSTPORT-"
+		"[GUESTADDR]:GUESTPORT | remove [tcp|udp]:[HOSTADDR]:HOSTPORT | list\n");
+	return EXIT_USAGE;
+}
+
 static void usage(poptContext pc, const char *msg)
 {
 	if (msg)
@@ -218,13 +268,13 @@ int main(int argc, const char **argv)
 		goto out;
 	}
 	umid = args[0];
-	if (strcmp(args[1], "exec") == 0) {
+	if (strcmp(args[1], "exec") == 0 || strcmp(args[1], "hostfwd") == 0) {
 		const char **cmd = args + 2;
-		bool timeout_given = false;
+		bool timeout_given = false, exec = strcmp(args[1], "exec") == 0;
 
-		if (*cmd && strcmp(*cmd, "--") == 0)
+		if (exec && *cmd && strcmp(*cmd, "--") == 0)
 			cmd++;
-		if (!*cmd) {
+		if (exec && !*cmd) {
 			usage(pc, "exec needs a command: UMID exec -- CMD [ARGS...]");
 			goto out;
 		}
@@ -238,7 +288,8 @@ int main(int argc, const char **argv)
 		uml_ctx_set_log_fn(ctx, log_fn, NULL);
 		ret = set_dir(ctx, uml_dir, &abs_dir);
 		if (ret == EXIT_OK)
-			ret = exec_in_guest(ctx, umid, cmd, timeout_given ? timeout_ms : 0);
+			ret = exec ? exec_in_guest(ctx, umid, cmd, timeout_given ? timeout_ms : 0)
+				   : hostfwd(ctx, umid, cmd);
 		goto out;
 	}
 	for (size_t i = 1; args[i]; i++)

@@ -17,6 +17,8 @@
 
 #include <uml/libuml.h>
 
+#include "hostfwd.h"
+
 /* exit codes besides 0 and the --run command's own status (see uml-run(1)) */
 enum {
 	EXIT_USAGE = 2,
@@ -194,12 +196,45 @@ static int exec_command(struct uml_instance *inst, const char *command)
 	return code;
 }
 
-/* --net KIND[:ARG][,ip=ADDR/LEN][,gw=GW][,mac=MAC] */
-static int add_net(struct uml_ctx *ctx, struct uml_instance *inst, const char *spec)
+/*
+ * A guestfwd= of --net nat (QEMU's syntax): tcp:GUESTADDR:GUESTPORT-tcp:HOSTADDR:HOSTPORT
+ * or tcp:GUESTADDR:GUESTPORT-unix:PATH.
+ */
+static int add_guestfwd(struct uml_instance *inst, unsigned idx, const char *spec)
+{
+	char gaddr[32], target[256];
+	unsigned gport, hport = 0;
+	int n = -1;
+
+	if (strncmp(spec, "tcp:", 4) == 0)
+		spec += 4;
+	if (sscanf(spec, "%31[0-9.]:%u-%n", gaddr, &gport, &n) == 2 && n > 0) {
+		const char *t = spec + n;
+
+		if (strncmp(t, "unix:", 5) == 0 && strlen(t + 5) < sizeof(target)) {
+			snprintf(target, sizeof(target), "%s", t + 5);
+			return uml_instance_add_guest_forward(inst, idx, gaddr, gport, target, 0);
+		}
+		if (sscanf(t, "tcp:%63[0-9.]:%u%n", target, &hport, &n) == 2 && !t[n])
+			return uml_instance_add_guest_forward(inst, idx, gaddr, gport, target, hport);
+	}
+	fprintf(stderr, "uml-run: bad guestfwd '%s' (tcp:GUESTADDR:PORT-tcp:HOSTADDR:PORT or "
+		"-unix:PATH)\n", spec);
+	return -EINVAL;
+}
+
+/*
+ * --net KIND[:ARG][,ip=ADDR/LEN][,gw=GW][,mac=MAC]; nat also takes ipv6,
+ * restrict, no-host-loopback, hostfwd=... and guestfwd=... (QEMU's syntax).
+ */
+static int add_net(struct uml_ctx *ctx, struct uml_instance *inst, const char *spec,
+		   int *nat_index)
 {
 	char *copy = strdup(spec), *opts, *arg, *ip = NULL, *gw = NULL, *mac = NULL;
 	struct uml_switch *sw = NULL;
-	unsigned idx;
+	const char *fwds[32], *gfwds[8];
+	size_t n_fwds = 0, n_gfwds = 0;
+	unsigned idx, nat_flags = 0;
 	int r = -EINVAL;
 
 	if (!copy)
@@ -220,11 +255,39 @@ static int add_net(struct uml_ctx *ctx, struct uml_instance *inst, const char *s
 			gw = o + 3;
 		else if (strncmp(o, "mac=", 4) == 0)
 			mac = o + 4;
+		else if (strncmp(o, "hostfwd=", 8) == 0 && n_fwds < 32)
+			fwds[n_fwds++] = o + 8;
+		else if (strncmp(o, "guestfwd=", 9) == 0 && n_gfwds < 8)
+			gfwds[n_gfwds++] = o + 9;
+		else if (strcmp(o, "ipv6") == 0)
+			nat_flags |= UML_NAT_IPV6;
+		else if (strcmp(o, "restrict") == 0)
+			nat_flags |= UML_NAT_RESTRICT;
+		else if (strcmp(o, "no-host-loopback") == 0)
+			nat_flags |= UML_NAT_NO_HOST_LOOPBACK;
 		else
 			goto bad;
 	}
+	if (strcmp(copy, "nat") != 0 && (n_fwds || n_gfwds || nat_flags))
+		goto bad;
 	if (strcmp(copy, "nat") == 0 && !arg) {
-		r = uml_instance_add_nat(inst, &idx);
+		r = uml_instance_add_nat_with_flags(inst, nat_flags, &idx);
+		for (size_t i = 0; r == 0 && i < n_fwds; i++) {
+			struct hostfwd f;
+
+			if (hostfwd_parse(fwds[i], 1, &f) < 0) {
+				fprintf(stderr, "uml-run: bad hostfwd '%s' (QEMU's syntax: "
+					"[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT)\n", fwds[i]);
+				free(copy);
+				return -EINVAL;
+			}
+			r = uml_instance_add_port_forward(inst, idx, f.proto, f.host[0] ? f.host : NULL,
+							  f.host_port, f.guest_port, NULL);
+		}
+		for (size_t i = 0; r == 0 && i < n_gfwds; i++)
+			r = add_guestfwd(inst, idx, gfwds[i]);
+		if (r == 0)
+			*nat_index = (int)idx;
 	} else if (strcmp(copy, "switch") == 0 && arg && *arg) {
 		r = uml_switch_new(ctx, arg, &sw);
 		if (r == 0)
@@ -248,9 +311,28 @@ static int add_net(struct uml_ctx *ctx, struct uml_instance *inst, const char *s
 	return r;
 bad:
 	fprintf(stderr, "uml-run: bad --net '%s' (nat, switch:NAME or tap:DEV, then optional "
-		",ip=A.B.C.D/LEN ,gw=A.B.C.D ,mac=xx:xx:xx:xx:xx:xx)\n", spec);
+		",ip=A.B.C.D/LEN ,gw=A.B.C.D ,mac=xx:xx:xx:xx:xx:xx; nat also ,ipv6 ,restrict "
+		",no-host-loopback ,hostfwd=tcp:127.0.0.1:8080-:80 ,guestfwd=tcp:10.0.2.100:80-"
+		"tcp:127.0.0.1:8000)\n", spec);
 	free(copy);
 	return -EINVAL;
+}
+
+/* Tells the host ports of the NAT forwards, picked at boot when 0 was asked. */
+static void report_forwards(struct uml_instance *inst, int nat_index)
+{
+	unsigned n = 0, hport, gport;
+	enum uml_fwd_proto proto;
+	const char *host;
+
+	if (nat_index < 0 || uml_instance_list_port_forwards(inst, (unsigned)nat_index, &n) < 0)
+		return;
+	for (unsigned k = 0; k < n; k++)
+		if (uml_instance_get_port_forward(inst, (unsigned)nat_index, k, &proto, &host, &hport,
+						  &gport) == 0)
+			fprintf(stderr, "uml-run: hostfwd %s %s%s%s:%u -> guest port %u\n",
+				proto == UML_FWD_UDP ? "udp" : "tcp", strchr(host, ':') ? "[" : "", host,
+				strchr(host, ':') ? "]" : "", hport, gport);
 }
 
 static int run(struct options *o, struct uml_ctx *ctx, const char *tmpdir)
@@ -258,7 +340,7 @@ static int run(struct options *o, struct uml_ctx *ctx, const char *tmpdir)
 	struct uml_kernel *kernel = NULL;
 	struct uml_rootfs *rootfs = NULL;
 	struct uml_instance *inst = NULL;
-	int code = EXIT_START, r;
+	int code = EXIT_START, nat_index = -1, r;
 
 	r = o->kernel ? uml_kernel_new_from_path(ctx, o->kernel, &kernel)
 		      : uml_kernel_new_default(ctx, &kernel);
@@ -304,11 +386,12 @@ static int run(struct options *o, struct uml_ctx *ctx, const char *tmpdir)
 	if (r == 0 && o->timeout_sec > 0)
 		r = uml_instance_set_timeout(inst, (int64_t)o->timeout_sec * 1000);
 	for (size_t i = 0; r == 0 && i < o->n_net; i++)	/* net */
-		r = add_net(ctx, inst, o->net[i]);
+		r = add_net(ctx, inst, o->net[i], &nat_index);
 	if (r == 0)
 		r = uml_instance_boot(inst);
 	if (r < 0)
 		goto out;
+	report_forwards(inst, nat_index);
 
 	if (o->attach) {
 		attach(inst);
@@ -368,7 +451,9 @@ int main(int argc, const char **argv)
 		  "extra kernel argument (repeatable)", "ARG" },
 		{ "net", 'n', POPT_ARG_STRING, &net_arg, 'n',
 		  "network interface: nat, switch:NAME or tap:DEV, optionally followed by "
-		  ",ip=A.B.C.D/LEN,gw=A.B.C.D,mac=MAC (repeatable)", "SPEC" },
+		  ",ip=A.B.C.D/LEN,gw=A.B.C.D,mac=MAC; nat also by ,ipv6 ,restrict "
+		  ",no-host-loopback ,hostfwd=[tcp|udp]:[HOSTADDR]:PORT-:PORT "
+		  ",guestfwd=tcp:ADDR:PORT-tcp:HOSTADDR:PORT|unix:PATH (repeatable)", "SPEC" },
 		{ "wait-for", 'w', POPT_ARG_STRING, &o.wait_for, 0,
 		  "succeed once TEXT appears on the console, then halt the guest", "TEXT" },
 		{ "timeout", 't', POPT_ARG_INT, &o.timeout_sec, 0,

@@ -78,6 +78,12 @@ enum uml_exit_reason uml_exit_reason_decide(const struct uml_exit_evidence *ev)
 {
 	if (ev->timed_out)
 		return UML_EXIT_TIMEOUT;
+	/*
+	 * Halted at our request: how its process then went does not change
+	 * that (UML's own teardown can crash, e.g. "Segfault with no mm").
+	 */
+	if (ev->halt_acked)
+		return UML_EXIT_HALT;
 	/* what the console named, unless it only refines a clean exit */
 	if (ev->line_reason != UML_EXIT_NONE &&
 	    !(uml_exit_reason_flags(ev->line_reason) & UML_EXIT_ROW_CLEAN_ONLY))

@@ -27,6 +27,7 @@ struct uml_exit_evidence {
 	bool by_signal;			/* the process died by a signal */
 	int status;			/* else its exit status */
 	bool kernel_up;			/* the kernel reported it was up */
+	bool halt_acked;		/* the kernel accepted a halt over mconsole */
 };
 enum uml_exit_reason uml_exit_reason_decide(const struct uml_exit_evidence *ev);
 

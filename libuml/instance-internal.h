@@ -122,6 +122,7 @@ struct uml_instance {
 	char *marker;			/* the ready marker of this boot, or NULL */
 	uint64_t deadline_usec;
 	bool kernel_up, timed_out, halt_requested, hostcompat_applied, end_killed;
+	bool halt_acked;		/* the kernel answered our mconsole halt */
 	bool marker_seen, was_ready;
 	int signal_sent;
 	bool no_boot_profile;		/* uml_instance_set_boot_profile(inst, 0) */

@@ -613,6 +613,11 @@ static void note_end_line(struct uml_instance *inst, enum uml_exit_reason reason
 {
 	if (uml_exit_reason_rank(reason) <= uml_exit_reason_rank(inst->line_reason))
 		return;
+	if (reason == UML_EXIT_PANIC && inst->halt_acked) {
+		uml_info(inst->ctx, "guest %s crashed in UML's teardown after it halted: %.*s",
+			 inst->umid, (int)len, line);
+		return;
+	}
 	inst->line_reason = reason;
 	free(inst->end_line);
 	inst->end_line = strndup(line, len);
@@ -781,7 +786,10 @@ void uml_instance_take_notify(struct uml_instance *inst, const void *buf, size_t
 		}
 		break;
 	case UML_MCONSOLE_NOTIFY_PANIC:
-		if (!inst->panic_message) {
+		if (inst->halt_acked)
+			uml_info(inst->ctx, "guest %s crashed in UML's teardown after it halted: %.*s",
+				 inst->umid, (int)strnlen(data, len), data);
+		else if (!inst->panic_message) {
 			inst->panic_message = strndup(data, len);
 			if (inst->panic_message) {
 				inst->panic_message[strcspn(inst->panic_message, "\n")] = '\0';
@@ -898,6 +906,7 @@ static void finish(struct uml_instance *inst)
 	ev.by_signal = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
 	ev.status = si.si_status;
 	ev.kernel_up = inst->kernel_up;
+	ev.halt_acked = inst->halt_acked;
 	inst->reason = uml_exit_reason_decide(&ev);
 	if (si.si_code == CLD_EXITED)
 		inst->exit_code = si.si_status;
@@ -1536,6 +1545,8 @@ int uml_instance_request_halt(struct uml_instance *inst)
 		r = -EREMOTEIO;
 	if (r < 0)
 		uml_dbg(inst->ctx, "guest %s: mconsole halt failed (%s)", inst->umid, strerror(-r));
+	else
+		inst->halt_acked = true;
 	return r;
 }
 

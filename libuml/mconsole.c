@@ -278,7 +278,12 @@ UML_EXPORT int uml_instance_mconsole_help(struct uml_instance *inst, char **ret)
 
 UML_EXPORT int uml_instance_mconsole_halt(struct uml_instance *inst)
 {
-	return inst_run(inst, &CMD_HALT, NULL, NULL, NULL);
+	int r = inst_run(inst, &CMD_HALT, NULL, NULL, NULL);
+
+	/* evidence for the exit reason: the kernel took the halt */
+	if (r == 0)
+		inst->halt_acked = true;
+	return r;
 }
 
 UML_EXPORT int uml_instance_mconsole_reboot(struct uml_instance *inst)

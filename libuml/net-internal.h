@@ -28,6 +28,12 @@ struct uml_iface_kind {
 	int (*keep_fd)(struct uml_iface *ifc);
 	/* What the kernel process opens for it (uml_launch_add_path()), its host network. */
 	int (*launch)(struct uml_instance *inst, struct uml_iface *ifc, struct uml_launch *l);
+	/*
+	 * The kernel process was started (ok) or the boot failed (!ok, before
+	 * unprepare): close host-side copies of what only the kernel may hold,
+	 * so that the other end sees EOF when the kernel goes.
+	 */
+	void (*started)(struct uml_iface *ifc, bool ok);
 	/* The guest is done with it (ended, or removed it): undo prepare, drop references. */
 	void (*release)(struct uml_iface *ifc);
 	/* Undoes a prepare of a boot that failed. */
@@ -55,6 +61,8 @@ struct uml_iface {
  */
 int uml_net_add_iface(struct uml_instance *inst, const struct uml_iface_kind *kind, void *priv,
 		      const char *addr, const char *gateway, unsigned *ret_index);
+/* Interface index of inst, or NULL with -ENOENT and a message on inst. */
+struct uml_iface *uml_net_get_iface(struct uml_instance *inst, unsigned index);
 /* The instance's interface of this kind that was not removed, or NULL. */
 struct uml_iface *uml_net_find_kind(struct uml_instance *inst, const struct uml_iface_kind *kind);
 /* The instance's interface of this kind with priv that it booted with, or NULL. */

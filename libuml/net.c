@@ -3,7 +3,7 @@
  * Guest networking: an instance's network interfaces, their names, MACs
  * and addresses, and their kernel arguments, fds and host-side helpers at
  * boot.  Each kind of interface is an ops table (net-internal.h): NAT
- * (net-nat.c), links (net-link.c), switch ports (net-switch.c), taps
+ * (net-nat.c, through the uml-nat helper), links (net-link.c), switch ports (net-switch.c), taps
  * (net-tap.c).
  *
  * Addresses reach busybox guests as kernel arguments libuml.ip=IF,ADDR[,GW]
@@ -72,7 +72,7 @@ static struct uml_net *find_net(struct uml_instance *inst)
 	return uml_instance_get_part(inst, &net_ops);
 }
 
-static struct uml_iface *get_iface(struct uml_instance *inst, unsigned index)
+struct uml_iface *uml_net_get_iface(struct uml_instance *inst, unsigned index)
 {
 	struct uml_net *net = find_net(inst);
 
@@ -144,6 +144,7 @@ int uml_net_add_iface(struct uml_instance *inst, const struct uml_iface_kind *ki
 	ifc->unit = kind->vector ? net->next_vec : net->next_eth;
 	snprintf(ifc->name, sizeof(ifc->name), "%s%u", kind->vector ? "vec" : "eth", ifc->unit);
 	if (live) {
+		iface_mac(inst, ifc);
 		r = kind->prepare ? kind->prepare(inst, ifc) : 0;
 		if (r == 0)
 			r = kind->arg(inst, ifc, &arg);
@@ -224,7 +225,7 @@ UML_EXPORT int uml_instance_set_iface_mac(struct uml_instance *inst, unsigned in
 
 	if (!inst || !mac)
 		return -EINVAL;
-	ifc = get_iface(inst, index);
+	ifc = uml_net_get_iface(inst, index);
 	if (!ifc)
 		return -ENOENT;
 	if (inst->state != UML_STATE_CONFIGURING)
@@ -257,7 +258,7 @@ UML_EXPORT int uml_instance_set_iface_address(struct uml_instance *inst, unsigne
 
 	if (!inst)
 		return -EINVAL;
-	ifc = get_iface(inst, index);
+	ifc = uml_net_get_iface(inst, index);
 	if (!ifc)
 		return -ENOENT;
 	if (inst->state != UML_STATE_CONFIGURING)
@@ -335,7 +336,7 @@ UML_EXPORT int uml_instance_remove_iface(struct uml_instance *inst, unsigned ind
 
 	if (!inst)
 		return -EINVAL;
-	ifc = get_iface(inst, index);
+	ifc = uml_net_get_iface(inst, index);
 	if (!ifc)
 		return -ENOENT;
 	if (!uml_instance_running(inst))
@@ -407,8 +408,13 @@ static int net_launch(struct uml_instance *inst, void *data, struct uml_launch *
 
 static void net_started(struct uml_instance *inst, void *data, bool ok)
 {
+	struct uml_net *net = data;
+
+	for (size_t i = 0; i < net->n; i++)
+		if (net->ifaces[i].kind->started)
+			net->ifaces[i].kind->started(&net->ifaces[i], ok);
 	if (!ok)
-		net_unprepare(data);
+		net_unprepare(net);
 }
 
 /* The guest ended: drop switches and links, delete taps. */

@@ -440,15 +440,20 @@ static int write_interfaces(struct cfg *c, const struct net *n)
 
 	l = (size_t)snprintf(text, sizeof(text),
 			     "# written by libuml\nauto lo\niface lo inet loopback\n");
-	if (n->kind == NET_DHCP)
-		l += (size_t)snprintf(text + l, sizeof(text) - l,
-				      "\nauto eth0\niface eth0 inet dhcp\n");
-	else if (n->kind == NET_STATIC)
-		l += (size_t)snprintf(text + l, sizeof(text) - l,
-				      "\nauto eth0\niface eth0 inet static\n\taddress %s\n"
-				      "\tnetmask %s\n%s%s%s", n->addr, n->netmask,
-				      n->gateway[0] ? "\tgateway " : "", n->gateway,
-				      n->gateway[0] ? "\n" : "");
+	/* the guest's first interface: eth0 (switch, tap) or vec0 (NAT, link) */
+	for (int i = 0; i < 2; i++) {
+		const char *dev = i ? "vec0" : "eth0";
+
+		if (n->kind == NET_DHCP)
+			l += (size_t)snprintf(text + l, sizeof(text) - l,
+					      "\nauto %s\niface %s inet dhcp\n", dev, dev);
+		else if (n->kind == NET_STATIC)
+			l += (size_t)snprintf(text + l, sizeof(text) - l,
+					      "\nauto %s\niface %s inet static\n\taddress %s\n"
+					      "\tnetmask %s\n%s%s%s", dev, dev, n->addr, n->netmask,
+					      n->gateway[0] ? "\tgateway " : "", n->gateway,
+					      n->gateway[0] ? "\n" : "");
+	}
 	r = ensure_dir(c, "/etc/network");
 	if (r == 0)
 		r = put_file(c, "/etc/network/interfaces", 0644, text);
@@ -471,10 +476,10 @@ static int write_networkd(struct cfg *c, const struct net *n)
 		return 0;
 	}
 	if (n->kind == NET_DHCP)
-		snprintf(text, sizeof(text), "# written by libuml\n[Match]\nName=eth0\n\n"
+		snprintf(text, sizeof(text), "# written by libuml\n[Match]\nName=eth0 vec0\n\n"
 			 "[Network]\nDHCP=ipv4\n");
 	else
-		snprintf(text, sizeof(text), "# written by libuml\n[Match]\nName=eth0\n\n"
+		snprintf(text, sizeof(text), "# written by libuml\n[Match]\nName=eth0 vec0\n\n"
 			 "[Network]\nAddress=%s/%u\n%s%s%s%s%s%s", n->addr, n->prefix,
 			 n->gateway[0] ? "Gateway=" : "", n->gateway, n->gateway[0] ? "\n" : "",
 			 n->dns[0] ? "DNS=" : "", n->dns, n->dns[0] ? "\n" : "");

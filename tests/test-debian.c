@@ -19,6 +19,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testhelp.h"
@@ -26,6 +29,8 @@
 #define SUITE		"bookworm"
 #define BOOT_MS		180000
 #define PROMPT_MS	60000
+/* boot to sshd of a systemd guest: over a minute here when the host is busy */
+#define SSH_MS		600000
 
 static bool need_root(const char *test)
 {
@@ -517,6 +522,106 @@ out:
 }
 END_TEST
 
+/*
+ * ssh from the host into a Debian guest with openssh-server, through a NAT
+ * forward of a free host port to its port 22 (the guest takes its address
+ * from the NAT's DHCP).  Plain CI stage only: .ci/run sets
+ * UML_TEST_SKIP_PLAIN_ONLY for the sanitizer stage, whose slower guests
+ * add nothing here.
+ */
+START_TEST(debian_ssh_through_forward)
+{
+	struct uml_ctx *ctx = th_ctx();
+	struct uml_kernel *k = th_kernel(ctx);
+	struct uml_rootfs *rootfs;
+	struct uml_instance *inst = NULL;
+	char img[256], dir[256], sshdir[300], port_s[16];
+	unsigned fwd, port = 0;
+	time_t until;
+	int r, st = -1;
+
+	snprintf(img, sizeof(img), "%s/debian-ssh.img", th_tmpdir());
+	ck_assert_int_eq(uml_rootfs_new(ctx, img, &rootfs), 0);
+	if (getenv("UML_TEST_SKIP_PLAIN_ONLY")) {
+		fprintf(stderr, "SKIP debian_ssh_through_forward: plain CI stage only "
+			"(UML_TEST_SKIP_PLAIN_ONLY is set)\n");
+		goto out;
+	}
+	if (access("/usr/bin/ssh", X_OK) != 0 || access("/usr/bin/ssh-keygen", X_OK) != 0) {
+		fprintf(stderr, "SKIP debian_ssh_through_forward: no ssh client (openssh-client)\n");
+		goto out;
+	}
+	if (!need_debootstrap("debian_ssh_through_forward", rootfs))
+		goto out;
+	debian_recipe(rootfs);
+	ck_assert_int_eq(uml_rootfs_add_package(rootfs, "openssh-server"), 0);
+	/* systemd-networkd leaves links "pending" until udev initialized them */
+	ck_assert_int_eq(uml_rootfs_add_package(rootfs, "udev"), 0);
+	ck_assert_int_eq(uml_rootfs_set_hostname(rootfs, "debian-ssh"), 0);
+	ck_assert_int_eq(uml_rootfs_set_network(rootfs, "dhcp"), 0);
+	r = uml_rootfs_create_debootstrap(rootfs, SUITE, 0);
+	ck_assert_msg(r == 0, "debootstrap: %d %s", r, uml_rootfs_last_error(rootfs));
+	/* root logs in with a key made for this test */
+	snprintf(dir, sizeof(dir), "%s/ssh-home", th_tmpdir());
+	ck_assert_int_eq(th_system("mkdir -p -m 700 %s/.ssh && ssh-keygen -q -t ed25519 -N '' "
+				   "-f %s/key && cp %s/key.pub %s/.ssh/authorized_keys && "
+				   "chmod 600 %s/.ssh/authorized_keys", dir, dir, dir, dir, dir), 0);
+	snprintf(sshdir, sizeof(sshdir), "%s/.ssh", dir);
+	r = uml_rootfs_copy_in(rootfs, sshdir, "/root/.ssh", UML_ROOTFS_COPY_OVERWRITE);
+	ck_assert_msg(r == 0, "copy_in: %s", uml_rootfs_last_error(rootfs));
+
+	ck_assert_int_eq(uml_instance_new(k, &inst), 0);
+	ck_assert_int_eq(uml_instance_set_rootfs(inst, rootfs), 0);
+	ck_assert_int_eq(uml_instance_set_memory(inst, 256ull << 20), 0);
+	ck_assert_int_eq(uml_instance_add_nat(inst, NULL), 0);
+	ck_assert_int_eq(uml_instance_add_port_forward(inst, 0, UML_FWD_TCP, "127.0.0.1", 0, 22,
+						       &fwd), 0);
+	r = uml_instance_boot(inst);
+	ck_assert_msg(r == 0, "boot: %s", uml_instance_last_error(inst));
+	ck_assert_int_eq(uml_instance_get_port_forward(inst, 0, fwd, NULL, NULL, &port, NULL), 0);
+	snprintf(port_s, sizeof(port_s), "%u", port);
+	/* sshd comes up a while after the boot: try until it lets us in */
+	for (until = time(NULL) + SSH_MS / 1000; time(NULL) < until && st != 0;) {
+		pid_t pid = fork();
+
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			char key[300];
+
+			snprintf(key, sizeof(key), "%s/key", dir);
+			execl("/usr/bin/ssh", "ssh", "-q", "-i", key, "-p", port_s, "-o", "BatchMode=yes",
+			      "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+			      "-o", "ConnectTimeout=10", "root@127.0.0.1",
+			      "test \"$(hostname)\" = debian-ssh && echo ssh-$((6*7))", (char *)NULL);
+			_exit(127);
+		}
+		/* keep the guest's console drained while ssh runs */
+		for (int i = 0; i < 600 && waitpid(pid, &st, WNOHANG) == 0; i++) {
+			struct pollfd p = { .fd = uml_instance_get_fd(inst), .events = POLLIN };
+
+			poll(&p, 1, 100);
+			uml_instance_process(inst);
+		}
+		if (waitpid(pid, &st, WNOHANG) == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+		}
+		ck_assert_int_ne(uml_instance_get_state(inst), UML_STATE_EXITED);
+		if (st != 0)
+			sleep(2);
+	}
+	if (st != 0)
+		fprintf(stderr, "console:\n%s\n", uml_instance_get_console_log(inst, NULL));
+	ck_assert_msg(st == 0, "no ssh login through 127.0.0.1:%u within %d s", port, SSH_MS / 1000);
+	ck_assert_int_eq(uml_instance_halt(inst, -1), 0);
+out:
+	uml_instance_unref(inst);
+	uml_rootfs_unref(rootfs);
+	uml_kernel_unref(k);
+	uml_ctx_unref(ctx);
+}
+END_TEST
+
 START_TEST(debootstrap_without_root_is_eperm)
 {
 	struct uml_ctx *ctx = th_ctx();
@@ -698,6 +803,7 @@ int main(void)
 	Suite *s = suite_create("debian");
 	TCase *quick = tcase_create("settings"), *bb = tcase_create("busybox");
 	TCase *deb = tcase_create("debian"), *root = tcase_create("root");
+	TCase *ssh = tcase_create("ssh");
 
 	/* made here, so the forked tests share it and th_run() removes it */
 	th_tmpdir();
@@ -713,6 +819,9 @@ int main(void)
 	tcase_add_test(deb, debian_builds_configures_and_boots);
 	tcase_add_test(deb, debian_second_build_is_cached);
 	suite_add_tcase(s, deb);
+	tcase_set_timeout(ssh, 1200);
+	tcase_add_test(ssh, debian_ssh_through_forward);
+	suite_add_tcase(s, ssh);
 	tcase_set_timeout(root, 600);
 	tcase_add_test(root, debootstrap_without_root_is_eperm);
 	tcase_add_test(root, unreachable_mirror_is_reported);

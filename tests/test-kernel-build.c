@@ -111,7 +111,9 @@ START_TEST(fast_preset_builds_and_boots)
 	ck_assert_str_eq(value, "y");
 	ck_assert_int_eq(uml_kernel_get_config(k, "HOSTFS", &value), 0);
 	ck_assert_int_eq(uml_kernel_get_config(k, "UML_NET_VECTOR", &value), 0);
-	ck_assert_int_eq(uml_kernel_get_config(k, "CONFIG_IPV6", &value), -ENOENT);
+	ck_assert_int_eq(uml_kernel_get_config(k, "CONFIG_IPV6", &value), 0);	/* NAT's IPv6 */
+	ck_assert_str_eq(value, "y");
+	ck_assert_int_eq(uml_kernel_get_config(k, "CONFIG_UML_NET_VDE", &value), -ENOENT);
 
 	ck_assert_int_eq(uml_rootfs_new(ctx, th_busybox_image(), &rootfs), 0);
 	ck_assert_int_eq(uml_instance_new(k, &inst), 0);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "busybox-image.h"
+#include "exit-reason.h"
 #include "mconsole-proto.h"
 #include "testhelp.h"
 
@@ -1161,6 +1162,26 @@ struct wire_notify {
 	char data[UML_MCONSOLE_MAX_DATA + 8];
 };
 
+/*
+ * UML's own teardown can crash after it took a halt ("Segfault with no mm"
+ * under host load, seen in boot campaigns): the guest was halted all the
+ * same.  Without the halt, the same evidence is a panic.
+ */
+START_TEST(test_exit_evidence)
+{
+	struct uml_exit_evidence ev = { .line_reason = UML_EXIT_NONE, .panicked = true,
+					.by_signal = true, .kernel_up = true };
+
+	ck_assert_int_eq(uml_exit_reason_decide(&ev), UML_EXIT_PANIC);
+	ev.halt_acked = true;
+	ck_assert_int_eq(uml_exit_reason_decide(&ev), UML_EXIT_HALT);
+	ev.line_reason = UML_EXIT_PANIC;
+	ck_assert_int_eq(uml_exit_reason_decide(&ev), UML_EXIT_HALT);
+	ev.timed_out = true;
+	ck_assert_int_eq(uml_exit_reason_decide(&ev), UML_EXIT_TIMEOUT);
+}
+END_TEST
+
 START_TEST(test_parse_notify)
 {
 	struct wire_notify m = { .magic = UML_MCONSOLE_MAGIC, .version = 2,
@@ -1231,6 +1252,7 @@ static Suite *mconsole_suite(void)
 
 	tc = tcase_create("wire");
 	tcase_add_test(tc, test_parse_notify);
+	tcase_add_test(tc, test_exit_evidence);
 	tcase_add_test(tc, test_ctx_errors);
 	tcase_add_test(tc, test_fake_peer_faults);
 	tcase_set_timeout(tc, 120);

@@ -57,5 +57,50 @@ else
 	echo "SKIP: --attach test needs tmux"
 fi
 
+# NAT with a forward of a free host port (QEMU's syntax): uml-run says which
+# port it got, the guest's httpd answers there, and uml-ctl adds, lists and
+# removes forwards of the running guest
+"$run" --busybox --umid fwd-test --quiet --timeout 300 \
+	--net 'nat,hostfwd=tcp:127.0.0.1:0-:80' \
+	--run 'mount -t tmpfs t /mnt && echo hello-through-hostfwd >/mnt/index.html &&
+		httpd -p 80 -h /mnt && until [ -e /mnt/stop ]; do sleep 1; done' \
+	> "$tmp/fwd.out" 2> "$tmp/fwd.err" &
+runpid=$!
+"$run" --busybox --quiet --net 'nat,hostfwd=tcp:127.0.0.1:80' --run true 2> "$tmp/bad.err"; rc=$?
+check "a malformed hostfwd exits 125" 125 "$rc"
+grep -q "bad hostfwd" "$tmp/bad.err" || { echo "FAIL: no 'bad hostfwd' message"; fail=1; }
+port=
+for i in $(seq 120); do
+	port=$(sed -n 's/^uml-run: hostfwd tcp 127.0.0.1:\([0-9]*\) -> guest port 80$/\1/p' "$tmp/fwd.err")
+	[ -n "$port" ] && break; sleep 1
+done
+check "uml-run prints the picked port" yes "$([ -n "$port" ] && [ "$port" != 0 ] && echo yes)"
+fetch() { # port: the guest's page through the forward, retried while the guest boots
+	for i in $(seq 120); do
+		out=$(curl -s -m 5 "http://127.0.0.1:$1/") && [ -n "$out" ] && { echo "$out"; return; }
+		sleep 1
+	done
+}
+check "the guest's httpd answers through the forward" hello-through-hostfwd "$(fetch "$port")"
+ctl="$build/examples/uml-ctl"
+port2=$("$ctl" fwd-test hostfwd add tcp::0-:80); rc=$?
+check "uml-ctl hostfwd add" 0 "$rc"
+check "a forward added by uml-ctl answers" hello-through-hostfwd "$(fetch "$port2")"
+"$ctl" fwd-test hostfwd list > "$tmp/list"
+grep -q "^hostfwd tcp 127.0.0.1 $port2 10.0.2.15 80$" "$tmp/list" ||
+	{ echo "FAIL: hostfwd list lacks port $port2:"; cat "$tmp/list"; fail=1; }
+"$ctl" fwd-test hostfwd add "tcp::$port2-:80" 2> /dev/null; rc=$?
+check "uml-ctl hostfwd add of a forwarded port is refused" 1 "$rc"
+"$ctl" fwd-test hostfwd remove "tcp::$port2"; rc=$?
+check "uml-ctl hostfwd remove" 0 "$rc"
+"$ctl" fwd-test hostfwd remove "tcp::$port2" 2> /dev/null; rc=$?
+check "removing it again is refused" 1 "$rc"
+"$ctl" fwd-test hostfwd bogus 2> /dev/null; rc=$?
+check "uml-ctl hostfwd usage error" 2 "$rc"
+"$ctl" fwd-test halt > /dev/null
+wait "$runpid"
+check "uml-ctl hostfwd list of a guest that ended" 3 \
+	"$("$ctl" fwd-test hostfwd list 2> /dev/null; echo $?)"
+
 check "no runtime files left" "" "$(ls -A "$tmp/run" 2>/dev/null)"
 exit $fail

@@ -1204,7 +1204,8 @@ UML_EXPORT int uml_rootfs_set_hostname(struct uml_rootfs *rootfs, const char *na
 
 /**
  * uml_rootfs_set_network:
- * @spec: "none" (loopback only), "dhcp" (eth0 by DHCP), or
+ * @spec: "none" (loopback only), "dhcp" (the first interface by DHCP:
+ *        eth0, or vec0 for NAT and links), or
  *        "static:ADDR/PREFIX[,GATEWAY[,DNS]]" with IPv4 addresses, e.g.
  *        "static:10.0.2.15/24,10.0.2.2,10.0.2.3"; NULL leaves the image's
  *        network configuration alone
@@ -2282,11 +2283,11 @@ UML_EXPORT int uml_instance_copy_out(struct uml_instance *inst, const char *gues
  * booted with, so there NAT and switches it had no port on at boot are
  * refused with -EOPNOTSUPP).  Each call returns the interface's
  * index on the instance (0, 1, ... in the order added); the guest sees it
- * under the name uml_instance_get_iface_name() reports: "ethN" for NAT,
- * switch ports and taps, "vecN" for links (UML's vector driver).  Kernels
- * need CONFIG_UML_NET_SLIRP (NAT), CONFIG_UML_NET_VECTOR (links),
- * CONFIG_UML_NET_VDE (switches) and CONFIG_UML_NET_TUNTAP (taps); Debian's
- * user-mode-linux kernel has all four.
+ * under the name uml_instance_get_iface_name() reports: "ethN" for switch
+ * ports and taps, "vecN" for NAT and links (UML's vector driver).  Kernels
+ * need CONFIG_UML_NET_VECTOR (NAT, links), CONFIG_UML_NET_VDE (switches)
+ * and CONFIG_UML_NET_TUNTAP (taps); Debian's user-mode-linux kernel has
+ * all three, the "fast" preset the vector driver and taps.
  *
  * Addresses: busybox guests made by uml_rootfs_create_busybox() set the
  * addresses given with uml_instance_set_iface_address() (and NAT's
@@ -2302,9 +2303,10 @@ UML_EXPORT int uml_instance_copy_out(struct uml_instance *inst, const char *gues
  * fds and call uml_instance_process() on each (a one-shot guest, for one,
  * gets its command only when its instance is processed).
  *
- * Everything libuml starts for a guest's network ends with the guest: UML
- * runs the slirp helper in the guest's process group; created taps are
- * deleted and switch and link references dropped when the guest ends.
+ * Everything libuml starts for a guest's network ends with the guest: the
+ * NAT helper stops, created taps are deleted and switch and link
+ * references dropped when the guest ends; the NAT helper and switches also
+ * die with the calling process.
  */
 
 struct uml_link;
@@ -2325,23 +2327,250 @@ enum uml_tap_flags {
  * uml_instance_add_nat:
  * @ret_index: if not NULL, receives the interface's index
  *
- * Adds an interface with NAT to the host through the slirp helper (Debian
- * package slirp: slirp-fullbolt, else slirp on $PATH), without root.  The
- * guest gets slirp's fixed addresses: 10.0.2.15/24, gateway 10.0.2.2 (which
- * reaches the host's own 127.0.0.1), DNS 10.0.2.3; change the guest side
- * with uml_instance_set_iface_address().  One per guest.  On a running
- * guest the interface is hot-added (mconsole "config").  There is no host
- * port forwarding: Debian's slirp 1.0.17 takes "redir" commands and
- * listens on the host port, but under UML's slirp transport the forwarded
- * connections never reach the guest; use a tap for inbound connections.
+ * Adds an interface with NAT to the host, without root: the same as
+ * uml_instance_add_nat_with_flags() with no flags.  The guest gets
+ * QEMU's user-networking addresses: 10.0.2.15/24, gateway 10.0.2.2 (which
+ * reaches the host's own 127.0.0.1 - every service listening on the
+ * host's loopback is reachable from the guest unless
+ * UML_NAT_NO_HOST_LOOPBACK is given), DNS 10.0.2.3 (forwarded to the
+ * host's resolver); change the guest side with
+ * uml_instance_set_iface_address() (within 10.0.2.0/24).  One per guest.
  *
- * Returns: 0; -EEXIST if the guest has a NAT interface; -ENOPKG without a
- * slirp helper (for a running guest; else at boot); -ENOSPC past 16
- * interfaces; -EBUSY if the guest has ended; the mconsole errors of
- * uml_instance_mconsole_config() when hot-adding.
+ * Returns: 0; -EEXIST if the guest has a NAT interface; -ENOSPC past 16
+ * interfaces; -EBUSY if the guest has ended; when hot-adding, the errors
+ * of the helper's start (see uml_instance_add_nat_with_flags()) and of
+ * uml_instance_mconsole_config().
  * Since: 0.1
  */
 UML_EXPORT int uml_instance_add_nat(struct uml_instance *inst, unsigned *ret_index);
+
+/**
+ * enum uml_nat_flags - flags for uml_instance_add_nat_with_flags().
+ * @UML_NAT_IPV6: IPv6 too, as QEMU has it: the guest configures itself in
+ *     fec0::/64 from router advertisements, the gateway is fec0::2, DNS
+ *     fec0::3 (needs a kernel with IPv6: Debian's, the "fast" preset)
+ * @UML_NAT_RESTRICT: no outbound connections at all (the host's loopback
+ *     and DNS included); only forwards reach the guest and only guest
+ *     forwards leave it
+ * @UML_NAT_NO_HOST_LOOPBACK: 10.0.2.2 does not reach the host's 127.0.0.1
+ */
+enum uml_nat_flags {
+	UML_NAT_IPV6 = 1u << 0,
+	UML_NAT_RESTRICT = 1u << 1,
+	UML_NAT_NO_HOST_LOOPBACK = 1u << 2,
+};
+
+/**
+ * uml_instance_add_nat_with_flags:
+ * @flags: enum uml_nat_flags
+ * @ret_index: if not NULL, receives the interface's index
+ *
+ * Adds a NAT interface (see uml_instance_add_nat()).  The guest's packets
+ * are handled by libslirp in a helper process libuml starts at boot (the
+ * program uml-nat, installed in libuml's libexec directory; $UML_NAT_HELPER
+ * names another), never in the calling process: libslirp parses what the
+ * guest sends, and the guest is not trusted.  The helper confines itself
+ * once set up (a user and mount namespace with no view of the host's
+ * files, no capabilities, no_new_privs, no new processes, a seccomp
+ * filter, a memory limit: uml_instance_set_nat_memory_limit()) but stays in
+ * the host's network namespace; it ends with the guest, with the
+ * interface's removal, and with the calling process.  Other processes of
+ * the same user reach it through RUNTIME_DIR/.UMID.nat (uml_ctx_add_port_forward()).
+ *
+ * On a running guest the interface is hot-added: a running kernel cannot
+ * receive file descriptors, so it connects to a socket of the helper at
+ * RUNTIME_DIR/.UMID.vecN (the vector driver's "bess" transport); it comes
+ * up unconfigured (`ip addr add 10.0.2.15/24 dev vecN`).
+ *
+ * Returns: as uml_instance_add_nat(); -EINVAL for unknown flags; -ENOPKG
+ * if the helper is not installed (at boot, or now when hot-adding).
+ * Since: 0.2
+ */
+UML_EXPORT int uml_instance_add_nat_with_flags(struct uml_instance *inst, unsigned flags,
+					       unsigned *ret_index);
+
+/**
+ * uml_instance_set_nat_memory_limit:
+ * @iface: the NAT interface's index
+ * @bytes: the helper's address space limit, at least 16 MiB (default
+ *         64 MiB); a guest that makes the helper need more loses its NAT
+ *         (the helper ends), nothing else
+ *
+ * Returns: 0; -ENOENT for an unknown @iface; -EINVAL if it is not NAT or
+ * @bytes is too small; -EBUSY while the helper runs.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_instance_set_nat_memory_limit(struct uml_instance *inst, unsigned iface,
+						 uint64_t bytes);
+
+/**
+ * enum uml_fwd_proto - the protocol of a port forward.
+ * @UML_FWD_TCP: TCP
+ * @UML_FWD_UDP: UDP
+ */
+enum uml_fwd_proto {
+	UML_FWD_TCP = 0,
+	UML_FWD_UDP = 1,
+};
+
+/**
+ * uml_instance_add_port_forward:
+ * @iface: the NAT interface's index
+ * @proto: UML_FWD_TCP or UML_FWD_UDP
+ * @host_addr: the host address to listen on, numeric IPv4 or IPv6
+ *             ("127.0.0.1", "0.0.0.0", "::1"); NULL for 127.0.0.1
+ * @host_port: the host port, or 0 for any free one (then
+ *             uml_instance_get_port_forward() tells which, once the guest
+ *             booted)
+ * @guest_port: the port in the guest (at the NAT interface's address)
+ * @ret_index: if not NULL, receives the forward's index for
+ *             uml_instance_get_port_forward()
+ *
+ * Forwards connections (TCP) or datagrams (UDP) to a host port into the
+ * guest.  Before boot it takes effect when the guest boots (a port in use
+ * then fails the boot with -EADDRINUSE); on a running guest, now.  Host
+ * ports below 1024 need privileges the helper keeps only until the guest
+ * booted: forward them before boot, as root.
+ *
+ * Returns: 0; -ENOENT for an unknown @iface; -EINVAL if it is not NAT, or
+ * for a bad address, port or protocol; -EEXIST if that host port is
+ * forwarded already; -EADDRINUSE if it is in use on the host, -EACCES if
+ * it needs privileges (running guest); -ENOTCONN if the interface was
+ * removed or the guest ended; -ENOSPC past 128 forwards.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_instance_add_port_forward(struct uml_instance *inst, unsigned iface,
+					     enum uml_fwd_proto proto, const char *host_addr,
+					     unsigned host_port, unsigned guest_port,
+					     unsigned *ret_index);
+
+/**
+ * uml_instance_remove_port_forward:
+ * @iface: the NAT interface's index
+ * @proto: UML_FWD_TCP or UML_FWD_UDP
+ * @host_addr: as given when added (NULL for 127.0.0.1)
+ * @host_port: the host port (the bound one for a forward added with 0)
+ *
+ * Removes a forward, also one another process added to the running guest.
+ * Indexes of the forwards after it shift down by one.
+ *
+ * Returns: 0; -ENOENT if there is no such forward (or interface); -EINVAL
+ * if @iface is not NAT or the address or port is malformed.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_instance_remove_port_forward(struct uml_instance *inst, unsigned iface,
+						enum uml_fwd_proto proto, const char *host_addr,
+						unsigned host_port);
+
+/**
+ * uml_instance_list_port_forwards:
+ * @iface: the NAT interface's index
+ * @ret_count: receives the number of forwards
+ *
+ * Counts the interface's host-to-guest forwards; while the guest runs the
+ * list is read from the helper first, so it includes forwards other
+ * processes added (uml-ctl) and its indexes may change.
+ *
+ * Returns: 0; -ENOENT, -EINVAL as uml_instance_add_port_forward(); the
+ * helper's errors.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_instance_list_port_forwards(struct uml_instance *inst, unsigned iface,
+					       unsigned *ret_count);
+
+/**
+ * uml_instance_get_port_forward:
+ * @iface: the NAT interface's index
+ * @index: a forward, 0 to the count of uml_instance_list_port_forwards() - 1
+ * @proto: if not NULL, receives the protocol
+ * @host_addr: if not NULL, receives the host address, owned by @inst until
+ *             the next change or listing of the forwards
+ * @host_port: if not NULL, receives the host port: the one bound while the
+ *             guest runs (also when 0 was asked), else the one asked for
+ * @guest_port: if not NULL, receives the guest port
+ *
+ * Returns: 0; -ENOENT for an unknown forward or interface; -EINVAL if
+ * @iface is not NAT.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_instance_get_port_forward(struct uml_instance *inst, unsigned iface,
+					     unsigned index, enum uml_fwd_proto *proto,
+					     const char **host_addr, unsigned *host_port,
+					     unsigned *guest_port);
+
+/**
+ * uml_instance_add_guest_forward:
+ * @iface: the NAT interface's index
+ * @guest_addr: an unused address of 10.0.2.0/24 (not .2, .3 or the
+ *              guest's own), e.g. "10.0.2.100"
+ * @guest_port: the TCP port the guest connects to there
+ * @host: where the connections go: a numeric host address with
+ *        @host_port, or the absolute path of a unix stream socket
+ *        (@host_port ignored)
+ * @host_port: the host port for an address
+ *
+ * Forwards the guest's TCP connections to @guest_addr:@guest_port to a
+ * host address and port, or to a unix socket (also with
+ * UML_NAT_RESTRICT).  Unix sockets are bound into the helper's sandbox at
+ * boot, so they are given before boot; address targets also on a running
+ * guest.
+ *
+ * Returns: 0; -ENOENT, -EINVAL as uml_instance_add_port_forward(), and
+ * for a bad guest address or target; -ENOTSOCK if @host is not a unix
+ * socket; -EEXIST if the guest address and port are forwarded already;
+ * -EBUSY for a unix socket on a running guest.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_instance_add_guest_forward(struct uml_instance *inst, unsigned iface,
+					      const char *guest_addr, unsigned guest_port,
+					      const char *host, unsigned host_port);
+
+/**
+ * uml_ctx_add_port_forward:
+ * @umid: a running guest with NAT, started by any process of this user
+ *        with the same runtime directory
+ * @proto, @host_addr, @host_port, @guest_port: as for
+ *        uml_instance_add_port_forward() (the guest side is the address
+ *        the NAT interface had at boot)
+ * @ret_host_port: if not NULL, receives the bound host port
+ *
+ * Adds a forward to another process's guest through its NAT helper's
+ * socket (what `uml-ctl UMID hostfwd add` does).
+ *
+ * Returns: 0; -EINVAL for bad arguments; -ENOTCONN if there is no such
+ * guest with NAT; -EADDRINUSE, -EEXIST, -EACCES as for
+ * uml_instance_add_port_forward(); -ETIMEDOUT if the helper does not
+ * answer within 5 s.
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ctx_add_port_forward(struct uml_ctx *ctx, const char *umid,
+					enum uml_fwd_proto proto, const char *host_addr,
+					unsigned host_port, unsigned guest_port,
+					unsigned *ret_host_port);
+
+/**
+ * uml_ctx_remove_port_forward:
+ * Removes a forward of another process's guest (see uml_ctx_add_port_forward()).
+ * Returns: 0; -ENOENT if there is no such forward; otherwise as
+ * uml_ctx_add_port_forward().
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ctx_remove_port_forward(struct uml_ctx *ctx, const char *umid,
+					   enum uml_fwd_proto proto, const char *host_addr,
+					   unsigned host_port);
+
+/**
+ * uml_ctx_list_port_forwards:
+ * @ret: receives the list, allocated (free() it): one line per forward,
+ *       "hostfwd PROTO HOST_ADDR HOST_PORT GUEST_ADDR GUEST_PORT" and
+ *       "guestfwd GUEST_ADDR GUEST_PORT tcp HOST_ADDR HOST_PORT" or
+ *       "guestfwd GUEST_ADDR GUEST_PORT unix PATH"
+ *
+ * Lists the forwards of a running guest's NAT (see uml_ctx_add_port_forward()).
+ * Returns: 0; as uml_ctx_add_port_forward().
+ * Since: 0.2
+ */
+UML_EXPORT int uml_ctx_list_port_forwards(struct uml_ctx *ctx, const char *umid, char **ret);
 
 /**
  * uml_link_new:
@@ -2522,7 +2751,7 @@ UML_EXPORT int uml_instance_set_iface_address(struct uml_instance *inst, unsigne
 /**
  * uml_instance_set_dns:
  * @server: the IPv4 address of the guest's name server, or NULL; a NAT
- *          interface sets slirp's 10.0.2.3 unless one was set
+ *          interface sets 10.0.2.3 unless one was set
  * Returns: 0; -EINVAL for a malformed address; -EBUSY once booted.
  * Since: 0.1
  */

@@ -43,7 +43,7 @@ import os
 import re
 import syslog
 import tempfile
-from typing import Any, Callable, Iterable, NamedTuple, Optional, Union
+from typing import Any, Callable, Iterable, NamedTuple, Optional, Tuple, Union
 
 from ._libuml import ffi, lib
 
@@ -525,6 +525,31 @@ class Context:
         return _exec_call(self._check,
                           lambda *a: lib.uml_ctx_exec(self._ptr, umid.encode(), *a),
                           argv, input, timeout)
+
+    def add_port_forward(self, umid: str, proto: str, host_addr: Optional[str],
+                         host_port: int, guest_port: int) -> int:
+        """Adds a forward to the running guest *umid* with NAT that another
+        process (or this one) booted, through its NAT helper, as ``uml-ctl
+        UMID hostfwd add``; returns the bound host port."""
+        ret = ffi.new('unsigned *')
+        self._check(lib.uml_ctx_add_port_forward(
+            self._ptr, umid.encode(), Instance._PROTOS[proto],
+            host_addr.encode() if host_addr else ffi.NULL, host_port, guest_port, ret))
+        return ret[0]
+
+    def remove_port_forward(self, umid: str, proto: str, host_addr: Optional[str],
+                            host_port: int) -> None:
+        """Removes a forward of the running guest *umid*."""
+        self._check(lib.uml_ctx_remove_port_forward(
+            self._ptr, umid.encode(), Instance._PROTOS[proto],
+            host_addr.encode() if host_addr else ffi.NULL, host_port))
+
+    def port_forwards(self, umid: str) -> str:
+        """The forwards of the running guest *umid*, one per line
+        ("hostfwd tcp 127.0.0.1 8080 10.0.2.15 80", "guestfwd ...")."""
+        ret = ffi.new('char **')
+        self._check(lib.uml_ctx_list_port_forwards(self._ptr, umid.encode(), ret))
+        return _text(_take(ret[0]))
 
 
 class _Object:
@@ -1545,13 +1570,90 @@ class Instance(_Object):
         self._check(fn(self._ptr, *args, ret))
         return ret[0]
 
-    def add_nat(self) -> int:
-        """Adds an interface with NAT to the host through slirp (no root):
-        the guest gets 10.0.2.15/24, gateway 10.0.2.2 (the host's
-        127.0.0.1), DNS 10.0.2.3.  Returns the interface's index.  Raises
-        ``FileExistsError`` for a second one, ``OSError`` (ENOPKG) without
-        slirp."""
-        return self._iface(lib.uml_instance_add_nat)
+    def add_nat(self, *, forwards: Iterable[Tuple[str, Optional[str], int, int]] = (),
+                ipv6: bool = False, restrict: bool = False, host_loopback: bool = True,
+                memory_limit: Optional[int] = None) -> int:
+        """Adds an interface with NAT to the host (libslirp in libuml's
+        sandboxed helper process, no root): the guest gets 10.0.2.15/24,
+        gateway 10.0.2.2 (the host's 127.0.0.1 unless *host_loopback* is
+        false), DNS 10.0.2.3; with *ipv6* also fec0::/64.  *restrict* allows
+        no outbound connections.  *forwards* are host-to-guest port forwards
+        as for add_port_forward(): ``("tcp", "127.0.0.1", 8080, 80)``.
+        Returns the interface's index.  Raises ``FileExistsError`` for a
+        second one."""
+        flags = ((lib.UML_NAT_IPV6 if ipv6 else 0) | (lib.UML_NAT_RESTRICT if restrict else 0) |
+                 (0 if host_loopback else lib.UML_NAT_NO_HOST_LOOPBACK))
+        index = (self._iface(lib.uml_instance_add_nat_with_flags, flags) if flags
+                 else self._iface(lib.uml_instance_add_nat))
+        self._nat_index = index
+        if memory_limit is not None:
+            self._check(lib.uml_instance_set_nat_memory_limit(self._ptr, index, memory_limit))
+        for fwd in forwards:
+            self.add_port_forward(*fwd, iface=index)
+        return index
+
+    _PROTOS = {'tcp': lib.UML_FWD_TCP, 'udp': lib.UML_FWD_UDP}
+
+    def _nat_iface(self, iface: Optional[int]) -> int:
+        if iface is not None:
+            return iface
+        index = getattr(self, '_nat_index', None)
+        if index is None:
+            raise OSError(_errno.ENOENT, 'the guest has no NAT interface (add_nat())')
+        return index
+
+    def add_port_forward(self, proto: str, host_addr: Optional[str], host_port: int,
+                         guest_port: int, *, iface: Optional[int] = None) -> int:
+        """Forwards *proto* ("tcp" or "udp") connections to *host_addr*
+        (numeric, None for 127.0.0.1) port *host_port* (0: any free one) to
+        *guest_port* of the guest's NAT interface *iface* (None: the NAT
+        interface), before boot or while it runs.  Returns the forward's
+        index in port_forwards(), which tells the bound port once the guest
+        runs.  A port in use raises ``OSError`` (EADDRINUSE) - at boot for
+        forwards added before."""
+        if proto not in self._PROTOS:
+            raise ValueError(f'proto must be "tcp" or "udp", not {proto!r}')
+        ret = ffi.new('unsigned *')
+        self._check(lib.uml_instance_add_port_forward(
+            self._ptr, self._nat_iface(iface), self._PROTOS[proto],
+            host_addr.encode() if host_addr else ffi.NULL, host_port, guest_port, ret))
+        return ret[0]
+
+    def remove_port_forward(self, proto: str, host_addr: Optional[str], host_port: int, *,
+                            iface: Optional[int] = None) -> None:
+        """Removes the forward of *proto* *host_addr* port *host_port*."""
+        if proto not in self._PROTOS:
+            raise ValueError(f'proto must be "tcp" or "udp", not {proto!r}')
+        self._check(lib.uml_instance_remove_port_forward(
+            self._ptr, self._nat_iface(iface), self._PROTOS[proto],
+            host_addr.encode() if host_addr else ffi.NULL, host_port))
+
+    def port_forwards(self, *, iface: Optional[int] = None) -> list:
+        """The host-to-guest forwards as (proto, host_addr, host_port,
+        guest_port) tuples; while the guest runs, read from the helper (the
+        bound ports, forwards other processes added included)."""
+        index = self._nat_iface(iface)
+        n = ffi.new('unsigned *')
+        self._check(lib.uml_instance_list_port_forwards(self._ptr, index, n))
+        out = []
+        for i in range(n[0]):
+            proto, addr = ffi.new('enum uml_fwd_proto *'), ffi.new('const char **')
+            hport, gport = ffi.new('unsigned *'), ffi.new('unsigned *')
+            self._check(lib.uml_instance_get_port_forward(self._ptr, index, i, proto, addr,
+                                                          hport, gport))
+            out.append(('udp' if proto[0] == lib.UML_FWD_UDP else 'tcp', _str(addr[0]),
+                        hport[0], gport[0]))
+        return out
+
+    def add_guest_forward(self, guest_addr: str, guest_port: int, host: str,
+                          host_port: int = 0, *, iface: Optional[int] = None) -> None:
+        """Forwards the guest's TCP connections to *guest_addr*:*guest_port*
+        (a free address of 10.0.2.0/24) to the host's *host*:*host_port*
+        (numeric address) or to the unix socket at the absolute path *host*
+        (before boot)."""
+        self._check(lib.uml_instance_add_guest_forward(
+            self._ptr, self._nat_iface(iface), guest_addr.encode(), guest_port,
+            os.fsencode(host), host_port))
 
     def add_link(self, link: Link) -> int:
         """Plugs the guest into one end of *link* (before boot); returns the
@@ -1590,7 +1692,7 @@ class Instance(_Object):
     @property
     def ifaces(self) -> list:
         """The interfaces as (name, mac) tuples by index: ("eth0",
-        "02:...") for NAT, switch ports and taps, ("vec0", ...) for links.
+        "02:...") for switch ports and taps, ("vec0", ...) for NAT and links.
         Removed interfaces keep their index."""
         return [(_str(lib.uml_instance_get_iface_name(self._ptr, i)),
                  _str(lib.uml_instance_get_iface_mac(self._ptr, i)))

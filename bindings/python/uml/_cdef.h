@@ -292,6 +292,27 @@ enum uml_tap_flags {
 	UML_TAP_CREATE = 1u << 0,
 };
 int uml_instance_add_nat(struct uml_instance *inst, unsigned *ret_index);
+
+enum uml_nat_flags {
+	UML_NAT_IPV6 = 1u << 0,
+	UML_NAT_RESTRICT = 1u << 1,
+	UML_NAT_NO_HOST_LOOPBACK = 1u << 2,
+};
+int uml_instance_add_nat_with_flags(struct uml_instance *inst, unsigned flags, unsigned *ret_index);
+int uml_instance_set_nat_memory_limit(struct uml_instance *inst, unsigned iface, uint64_t bytes);
+
+enum uml_fwd_proto {
+	UML_FWD_TCP = 0,
+	UML_FWD_UDP = 1,
+};
+int uml_instance_add_port_forward(struct uml_instance *inst, unsigned iface, enum uml_fwd_proto proto, const char *host_addr, unsigned host_port, unsigned guest_port, unsigned *ret_index);
+int uml_instance_remove_port_forward(struct uml_instance *inst, unsigned iface, enum uml_fwd_proto proto, const char *host_addr, unsigned host_port);
+int uml_instance_list_port_forwards(struct uml_instance *inst, unsigned iface, unsigned *ret_count);
+int uml_instance_get_port_forward(struct uml_instance *inst, unsigned iface, unsigned index, enum uml_fwd_proto *proto, const char **host_addr, unsigned *host_port, unsigned *guest_port);
+int uml_instance_add_guest_forward(struct uml_instance *inst, unsigned iface, const char *guest_addr, unsigned guest_port, const char *host, unsigned host_port);
+int uml_ctx_add_port_forward(struct uml_ctx *ctx, const char *umid, enum uml_fwd_proto proto, const char *host_addr, unsigned host_port, unsigned guest_port, unsigned *ret_host_port);
+int uml_ctx_remove_port_forward(struct uml_ctx *ctx, const char *umid, enum uml_fwd_proto proto, const char *host_addr, unsigned host_port);
+int uml_ctx_list_port_forwards(struct uml_ctx *ctx, const char *umid, char **ret);
 int uml_link_new(struct uml_ctx *ctx, struct uml_link **ret);
 struct uml_link *uml_link_ref(struct uml_link *link);
 struct uml_link *uml_link_unref(struct uml_link *link);

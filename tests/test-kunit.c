@@ -8,7 +8,8 @@
  *    the suites of tests/kunit/libuml-selftest.c: one fails, one crashes the
  *    kernel, one hangs on demand (built into CACHE/kunit-selftest).
  * The first run on a machine builds both kernels (minutes each on 2
- * cores); UML_TEST_NO_KERNEL_BUILD=1 skips the tests that need them.
+ * cores); UML_TEST_NO_KERNEL_BUILD=1 skips the tests that need them, and so
+ * does UML_TEST_SKIP_PLAIN_ONLY (KUnit kernel runs are for the plain CI stage).
  * Bad input needs only the unpacked tree.
  */
 #include <errno.h>
@@ -27,8 +28,9 @@
 
 static bool no_build(const char *what)
 {
-	if (getenv("UML_TEST_NO_KERNEL_BUILD")) {
-		fprintf(stderr, "SKIP %s: UML_TEST_NO_KERNEL_BUILD is set\n", what);
+	if (getenv("UML_TEST_NO_KERNEL_BUILD") || getenv("UML_TEST_SKIP_PLAIN_ONLY")) {
+		fprintf(stderr, "SKIP %s: UML_TEST_NO_KERNEL_BUILD or UML_TEST_SKIP_PLAIN_ONLY is set\n",
+			what);
 		return true;
 	}
 	if (access(TARBALL, R_OK) != 0) {

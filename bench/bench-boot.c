@@ -7,7 +7,8 @@
  * itself costs).  Then a guest with the exec channel, ready at its agent's
  * hello, against the same kernel's exec-to-exit without a root disk (its
  * "VFS: Unable to mount root fs" panic): how close to the kernel alone a
- * guest is ready.  All interleaved in one run.  Prints one table:
+ * guest is ready.  And the same libuml boot without the sandbox: what the
+ * sandbox costs.  All interleaved in one run.  Prints one table:
  * metric | libuml | baseline | ratio | target.
  *
  *   bench-boot [RUNS] [KERNEL]      (default 20 runs, the default kernel)
@@ -30,13 +31,14 @@
 
 #include "stats.h"
 
-static double boot_libuml(struct uml_kernel *k, struct uml_rootfs *img, bool exec)
+static double boot_libuml(struct uml_kernel *k, struct uml_rootfs *img, bool exec,
+			  enum uml_sandbox_mode sandbox)
 {
 	struct uml_instance *vm;
 	double t0, t;
 
 	if (uml_instance_new(k, &vm) < 0 || uml_instance_set_rootfs(vm, img) < 0 ||
-	    (exec && uml_instance_enable_exec(vm) < 0))
+	    uml_instance_set_sandbox(vm, sandbox) < 0 || (exec && uml_instance_enable_exec(vm) < 0))
 		exit(1);
 	t0 = bench_now_ms();
 	if (uml_instance_boot(vm) < 0 || uml_instance_wait_ready(vm, 60000) < 0) {
@@ -208,8 +210,8 @@ int main(int argc, char **argv)
 	struct uml_ctx *ctx;
 	struct uml_kernel *k;
 	struct uml_rootfs *img;
-	double *v[5];
-	enum { LIB, OLD, NOW, EXEC, KONLY };
+	double *v[6];
+	enum { LIB, OLD, NOW, EXEC, KONLY, UNBOXED };
 
 	if (runs < 1 || !mkdtemp(dir))
 		return 1;
@@ -243,19 +245,20 @@ int main(int argc, char **argv)
 
 	now.extra = konly.extra = extra;
 	konly.no_root = true;
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		v[i] = calloc((size_t)runs, sizeof(double));
 	/* interleave so drift on the machine hits every side alike */
 	for (int i = 0; i < runs; i++) {
 		v[OLD][i] = boot_raw(&old, i);
-		v[LIB][i] = boot_libuml(k, img, false);
+		v[LIB][i] = boot_libuml(k, img, false, UML_SANDBOX_REQUIRE);
 		v[NOW][i] = boot_raw(&now, i);
 		v[KONLY][i] = boot_raw(&konly, i);
-		v[EXEC][i] = boot_libuml(k, img, true);
+		v[EXEC][i] = boot_libuml(k, img, true, UML_SANDBOX_REQUIRE);
+		v[UNBOXED][i] = boot_libuml(k, img, false, UML_SANDBOX_OFF);
 	}
-	double m[5], lo[5];
+	double m[6], lo[6];
 
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		m[i] = bench_median(v[i], runs);
 		lo[i] = v[i][0];
 	}
@@ -266,6 +269,9 @@ int main(int argc, char **argv)
 	row("exec-ready (agent hello), median", m[EXEC], m[KONLY],
 	    "<= 3.0 (baseline: kernel exec-to-exit)");
 	row("  min", lo[EXEC], lo[KONLY], "");
+	row("sandboxed boot-to-ready, median", m[LIB], m[UNBOXED], "");
+	printf("%-44s | %+8.1f ms | %11s | %6s | %s\n", "  sandbox overhead (medians' difference)",
+	       m[LIB] - m[UNBOXED], "", "", "<= +5 ms");
 	printf("(%d runs each, interleaved, kernel %s; 0.1's argv: libuml's before the boot "
 	       "profile; now adds:", runs, uml_kernel_get_path(k));
 	for (int i = 0; i < n_extra; i++)

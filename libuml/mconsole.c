@@ -306,11 +306,43 @@ UML_EXPORT int uml_instance_mconsole_go(struct uml_instance *inst)
 	return inst_run(inst, &CMD_GO, NULL, NULL, NULL);
 }
 
+/* How long the kernel gets to answer a crash request before its end is awaited instead. */
+#define SYSRQ_CRASH_REPLY_MS 1000
+
 UML_EXPORT int uml_instance_mconsole_sysrq(struct uml_instance *inst, char key, char **output)
 {
 	char arg[2] = { key, '\0' };
+	struct mc_peer p;
+	char *text = NULL;
+	int err = 0, r;
 
-	return inst_run(inst, &CMD_SYSRQ, arg, output, NULL);
+	if (key != 'c')
+		return inst_run(inst, &CMD_SYSRQ, arg, output, NULL);
+	/*
+	 * A crash: the kernel panics instead of answering.  Its panic
+	 * notification ends the guest (exit reason PANIC); that is the answer.
+	 */
+	r = inst_peer(inst, &p);
+	if (r < 0)
+		return r;
+	p.timeout_ms = SYSRQ_CRASH_REPLY_MS;
+	r = uml_mconsole_call(p.path, "sysrq c", p.timeout_ms, &text, NULL, &err);
+	if (r == 0) {
+		/* it answered: no crash (SysRq off), or a refusal */
+		if (err)
+			r = uml_fail(p.ctx, p.slot, -EREMOTEIO, "%s", text[0] ? text : "sysrq c refused");
+		if (r == 0 && output)
+			*output = text;
+		else
+			free(text);
+		return r;
+	}
+	r = uml_instance_wait(inst, UML_MCONSOLE_TIMEOUT_MS);
+	if (r == -ETIMEDOUT)
+		r = uml_fail(p.ctx, p.slot, r, "guest '%s' did not crash on sysrq c", p.name);
+	if (r == 0 && output)
+		*output = NULL;
+	return r;
 }
 
 UML_EXPORT int uml_instance_mconsole_log(struct uml_instance *inst, const char *text)

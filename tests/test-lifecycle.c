@@ -2,6 +2,7 @@
 /* Many guests, guests in the way of each other, and the embedding process dying. */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,40 @@ static struct uml_instance *guest(struct uml_rootfs *r)
 	ck_assert_int_eq(uml_instance_set_ready_marker(vm, UML_BUSYBOX_READY_MARKER), 0);
 	return vm;
 }
+
+/* Boots vm in a thread of its own that then ends. */
+static void *boot_and_exit(void *vm)
+{
+	return (void *)(long)uml_instance_boot(vm);
+}
+
+/*
+ * The header promises objects may move between threads: a guest outlives
+ * the thread that booted it (PR_SET_PDEATHSIG followed that thread and
+ * SIGKILLed the kernel when it ended), and still dies with the process.
+ */
+START_TEST(guest_outlives_its_booting_thread)
+{
+	struct uml_rootfs *r = image_copy(0);
+	struct uml_instance *vm = guest(r);
+	pthread_t t;
+	void *ret;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, boot_and_exit, vm), 0);
+	ck_assert_int_eq(pthread_join(t, &ret), 0);
+	ck_assert_int_eq((long)ret, 0);
+	ck_assert_msg(uml_instance_wait_ready(vm, BOOT_MS) == 0, "not ready after its thread ended: %s (%s)",
+		      uml_instance_last_error(vm),
+		      uml_exit_reason_to_string(uml_instance_get_exit_reason(vm)));
+	/* still there a while later, and then halted by this thread */
+	ck_assert_int_eq(uml_instance_wait(vm, 1000), -ETIMEDOUT);
+	ck_assert_int_eq(uml_instance_get_state(vm), UML_STATE_RUNNING);
+	ck_assert_int_eq(uml_instance_halt(vm, 10000), 0);
+	ck_assert_int_eq(uml_instance_get_exit_reason(vm), UML_EXIT_HALT);
+	uml_instance_unref(vm);
+	uml_rootfs_unref(r);
+}
+END_TEST
 
 START_TEST(image_in_use_is_refused)
 {
@@ -211,6 +246,7 @@ int main(void)
 	tcase_add_test(tc, mounted_image_is_refused);
 	tcase_add_test(tc, sixteen_guests_one_loop);
 	tcase_add_test(tc, embedder_killed_leaves_nothing);
+	tcase_add_test(tc, guest_outlives_its_booting_thread);
 	suite_add_tcase(s, tc);
 	return th_run(s);
 }

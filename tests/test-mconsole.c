@@ -655,6 +655,23 @@ static void inst_wait_console(struct inst_guest *ig, const char *text)
 	ck_assert_msg(uml_instance_last_error(inst) && strstr(uml_instance_last_error(inst), text), \
 		      "last error '%s' lacks '%s'", uml_instance_last_error(inst), text)
 
+/* sysrq c: the kernel crashes instead of answering; the call returns once the guest ended. */
+START_TEST(test_instance_sysrq_crash)
+{
+	struct inst_guest ig;
+	char *out = (char *)"unset";
+
+	inst_boot(&ig);
+	ck_assert_msg(uml_instance_mconsole_sysrq(ig.inst, 'c', &out) == 0, "%s",
+		      uml_instance_last_error(ig.inst));
+	ck_assert_ptr_null(out);
+	ck_assert_int_eq(uml_instance_get_state(ig.inst), UML_STATE_EXITED);
+	ck_assert_int_eq(uml_instance_get_exit_reason(ig.inst), UML_EXIT_PANIC);
+	ck_assert_ptr_nonnull(uml_instance_get_panic_message(ig.inst));
+	inst_free(&ig);
+}
+END_TEST
+
 START_TEST(test_instance_helpers)
 {
 	struct inst_guest ig;
@@ -1269,6 +1286,7 @@ static Suite *mconsole_suite(void)
 	tcase_add_test(tc, test_cad);
 	tcase_add_test(tc, test_halt);
 	tcase_add_test(tc, test_instance_helpers);
+	tcase_add_test(tc, test_instance_sysrq_crash);
 	tcase_add_test(tc, test_instance_reboot_cad);
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);

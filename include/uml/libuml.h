@@ -1924,6 +1924,11 @@ UML_EXPORT int uml_instance_mconsole_go(struct uml_instance *inst);
  *       's' (sync), 'm' (memory info), 't' (tasks), 'c' (crash)
  * @output: if not NULL, receives the kernel messages the request printed
  *          (may be empty: newer kernels print them later)
+ *
+ * 'c' crashes the kernel, which then never answers: the call waits (up to
+ * UML_MCONSOLE_TIMEOUT_MS) for the guest to end, which it does with exit
+ * reason UML_EXIT_PANIC, and returns 0 with *@output NULL.
+ *
  * Returns: 0; -EINVAL for a bad @key; -EREMOTEIO if the kernel lacks
  * SysRq support; the common mconsole errors.
  * Since: 0.1

@@ -40,12 +40,14 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char umid_dir[512];
+	char umid_dir[512], umid_arg[128];
 
 	snprintf(umid_dir, sizeof(umid_dir), "%s/%s", uml_ctx_get_runtime_dir(f.ctx),
 		 uml_instance_get_umid(f.inst));
+	/* the kernel's processes, sandboxed or not, carry its umid= argument */
+	snprintf(umid_arg, sizeof(umid_arg), "umid=%s ", uml_instance_get_umid(f.inst));
 	uml_instance_unref(f.inst);
-	ck_assert_int_eq(th_count_processes(umid_dir), 0);
+	ck_assert_int_eq(th_count_processes(umid_arg), 0);
 	ck_assert_int_eq(th_count_entries(uml_ctx_get_runtime_dir(f.ctx)), 0);
 	th_system("rm -rf '%s'", f.share);
 	uml_rootfs_unref(f.rootfs);

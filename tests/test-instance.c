@@ -33,13 +33,15 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char umid_dir[512];
+	char umid_dir[512], umid_arg[128];
 
 	snprintf(umid_dir, sizeof(umid_dir), "%s/%s", uml_ctx_get_runtime_dir(f.ctx),
 		 uml_instance_get_umid(f.inst));
+	/* the kernel's processes, sandboxed or not, carry its umid= argument */
+	snprintf(umid_arg, sizeof(umid_arg), "umid=%s ", uml_instance_get_umid(f.inst));
 	uml_instance_unref(f.inst);
 	/* no guest process and no runtime files survive any test */
-	ck_assert_int_eq(th_count_processes(umid_dir), 0);
+	ck_assert_int_eq(th_count_processes(umid_arg), 0);
 	ck_assert_int_eq(access(umid_dir, F_OK), -1);
 	ck_assert_int_eq(th_count_entries(uml_ctx_get_runtime_dir(f.ctx)), 0);
 	uml_rootfs_unref(f.rootfs);

@@ -189,12 +189,14 @@ END_TEST
 /* The embedding process is SIGKILLed with 8 guests running: all go within 2 s. */
 START_TEST(embedder_killed_leaves_nothing)
 {
-	char rundir[512];
+	char rundir[512], disks[512];
 	int sync_pipe[2];
 	pid_t child;
 	char c;
 
 	snprintf(rundir, sizeof(rundir), "%s", uml_ctx_get_runtime_dir(ctx));
+	/* the guests' processes, by their disks (their uml_dir is their sandbox's) */
+	snprintf(disks, sizeof(disks), "ubd0=%s/copy-20", th_tmpdir());
 	for (int i = 0; i < 8; i++)
 		uml_rootfs_unref(image_copy(200 + i));
 	ck_assert_int_eq(pipe(sync_pipe), 0);
@@ -223,12 +225,12 @@ START_TEST(embedder_killed_leaves_nothing)
 	}
 	close(sync_pipe[1]);
 	ck_assert_int_eq(read(sync_pipe[0], &c, 1), 1);
-	ck_assert_int_eq(th_count_processes(rundir) > 8, 1);
+	ck_assert_int_eq(th_count_processes(disks) > 8, 1);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
-	for (int i = 0; i < 20 && (th_count_processes(rundir) > 0 || th_count_entries(rundir) > 0); i++)
+	for (int i = 0; i < 20 && (th_count_processes(disks) > 0 || th_count_entries(rundir) > 0); i++)
 		usleep(100000);
-	ck_assert_int_eq(th_count_processes(rundir), 0);
+	ck_assert_int_eq(th_count_processes(disks), 0);
 	ck_assert_int_eq(th_count_entries(rundir), 0);
 	close(sync_pipe[0]);
 }

@@ -514,6 +514,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("exec");
 	TCase *tc = tcase_create("config");
 
+	tcase_set_timeout(tc, 60);	/* no guests, but a loaded CI host is slow */
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, argv_has_channel_arguments);
 	tcase_add_test(tc, bad_arguments);

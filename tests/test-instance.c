@@ -544,6 +544,7 @@ int main(void)
 	suite_add_tcase(s, cfg);
 
 	tcase_add_checked_fixture(boot, setup, teardown);
+	tcase_set_timeout(cfg, 60);	/* no guests, but a loaded CI host is slow */
 	tcase_set_timeout(boot, 120);
 	tcase_add_test(boot, boot_ready_halt);
 	tcase_add_test(boot, one_shot_command);

@@ -422,6 +422,7 @@ static Suite *kernel_build_suite(void)
 	suite_add_tcase(s, args);
 
 	/* these unpack the tarball into the cache the first time (~30 s) */
+	tcase_set_timeout(args, 60);	/* no builds, but a loaded CI host is slow */
 	tcase_set_timeout(config, 300);
 	tcase_add_test(config, conflict_fails_when_strict);
 	tcase_add_test(config, missing_tools_are_named);

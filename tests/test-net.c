@@ -1196,6 +1196,7 @@ int main(void)
 	TCase *nat = tcase_create("nat");
 
 	tcase_add_checked_fixture(cfg, setup, teardown);
+	tcase_set_timeout(cfg, 60);	/* no guests, but a switch to start on a loaded host */
 	tcase_add_test(cfg, args_and_names);
 	tcase_add_test(cfg, tap_missing_device);
 	tcase_add_test(cfg, switch_dies_with_caller);

@@ -14,6 +14,10 @@
  *   UML_TEST_HOGS      `yes >/dev/null` processes (default 1)
  *   UML_TEST_COMPILERS compiler loops over libuml's sources (default 1)
  *   UML_TEST_LOG_DIR   where to keep the consoles of failed boots
+ *
+ * A guest that accepted the halt and then crashed in UML's own teardown
+ * ("Segfault with no mm", about 1 in 150 boots here before libuml judged
+ * that by the halt) counts as halted: it was.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -148,6 +152,11 @@ START_TEST(boots_under_load)
 
 	if (th_no_boot("boots_under_load"))
 		return;
+	/* it loads the host on purpose: once per CI run, in the plain stage */
+	if (getenv("UML_TEST_SKIP_PLAIN_ONLY")) {
+		fprintf(stderr, "SKIP boots_under_load: plain CI stage only (UML_TEST_SKIP_PLAIN_ONLY)\n");
+		return;
+	}
 	ck_assert(parallel >= 1 && parallel <= MAX_PARALLEL);
 	ck_assert(hogs >= 0 && compilers >= 0 && hogs + compilers <= MAX_LOAD);
 	ctx = th_ctx();

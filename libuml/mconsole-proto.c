@@ -105,16 +105,53 @@ static char *sandbox_box_of(const char *sock_path)
  * directory.  It must stay until the reply is in (an unlinked path cannot
  * be reached), and unbind_client() removes it.
  */
+/*
+ * Opens dir (just made by us in a box the kernel's uid may write) and checks
+ * that it is still ours: the kernel could have put a symlink or a dir of its
+ * own there.  Its fd, or a negative errno.
+ */
+static int open_own_dir(const char *dir)
+{
+	struct stat st;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (dfd < 0)
+		return -errno;
+	if (fstat(dfd, &st) < 0 || st.st_uid != geteuid()) {
+		close(dfd);
+		return -EPERM;
+	}
+	return dfd;
+}
+
+/* Binds fd at sa (in the dir dfd, as name "c"); checks that the socket landed there. */
+static int bind_in_own_dir(int fd, const struct sockaddr_un *sa, int dfd)
+{
+	struct stat at_path, in_dir;
+
+	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+		return -errno;
+	if (lstat(sa->sun_path, &at_path) < 0 || fstatat(dfd, "c", &in_dir, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    at_path.st_ino != in_dir.st_ino || at_path.st_dev != in_dir.st_dev)
+		return -EPERM;
+	/* the kernel, maybe another uid, sends its reply to it */
+	return fchmodat(dfd, "c", 0666, 0) < 0 ? -errno : 0;
+}
+
 static int bind_client(int fd, const char *sock_path, char **tmpdir)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[] = "/tmp/libuml-mc-XXXXXX", id[13];
 	const char *base;
 	char *box = sandbox_box_of(sock_path);
-	int n;
+	int n, r, dfd;
 
 	if (box) {
-		/* a directory of its own in the box: the kernel (maybe another uid) may write it */
+		/*
+		 * A directory of its own in the box, which the kernel (maybe
+		 * another uid) may write: everything after the mkdir goes
+		 * through the directory's fd, never through the path.
+		 */
 		if (uml_random_hex(id, 12) < 0 ||
 		    asprintf(tmpdir, "%s/.mc-%s", box, id) < 0) {
 			free(box);
@@ -122,13 +159,19 @@ static int bind_client(int fd, const char *sock_path, char **tmpdir)
 			return -ENOMEM;
 		}
 		free(box);
-		if (mkdir(*tmpdir, 0700) < 0 || chmod(*tmpdir, 0777) < 0)
+		if (mkdir(*tmpdir, 0700) < 0)
 			return -errno;
-	} else if (bind(fd, (struct sockaddr *)&sa, sizeof(sa_family_t)) == 0) {
-		return 0;
+		dfd = open_own_dir(*tmpdir);
+		if (dfd < 0)
+			return dfd;
+		n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/c", *tmpdir);
+		r = n < 0 || (size_t)n >= sizeof(sa.sun_path) ? -ENAMETOOLONG :
+		    fchmod(dfd, 0711) < 0 ? -errno : bind_in_own_dir(fd, &sa, dfd);
+		close(dfd);
+		return r;
 	}
-	if (*tmpdir)
-		goto bind_path;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa_family_t)) == 0)
+		return 0;
 	base = getenv("TMPDIR");
 	if (base && base[0] == '/' && strlen(base) < 60) {
 		char *t;
@@ -150,7 +193,6 @@ static int bind_client(int fd, const char *sock_path, char **tmpdir)
 			return -ENOMEM;
 		}
 	}
-bind_path:
 	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/c", *tmpdir);
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
@@ -161,15 +203,17 @@ bind_path:
 
 static void unbind_client(char *tmpdir)
 {
-	char *path;
+	int dfd;
 
 	if (!tmpdir)
 		return;
-	if (asprintf(&path, "%s/c", tmpdir) >= 0) {
-		unlink(path);
-		free(path);
+	/* through the dir's fd: the path may lead elsewhere by now */
+	dfd = open_own_dir(tmpdir);
+	if (dfd >= 0) {
+		unlinkat(dfd, "c", 0);
+		close(dfd);
+		rmdir(tmpdir);
 	}
-	rmdir(tmpdir);
 	free(tmpdir);
 }
 

@@ -318,11 +318,6 @@ static int nat_prepare(struct uml_instance *inst, struct uml_iface *ifc)
 			goto out;
 		}
 		r = listen_at(inst, nat->frames_path, &frames[1]);
-		if (r == 0 && inst->sandboxed &&
-		    (chmod(nat->frames_path, 0600) < 0 ||
-		     (geteuid() == 0 && chown(nat->frames_path, inst->sandbox_uid, inst->sandbox_gid) < 0)))
-			r = ifail(inst, -errno, "cannot hand '%s' to the guest's sandbox: %m",
-				  nat->frames_path);
 		if (r < 0)
 			goto out;
 	} else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, frames) < 0) {
@@ -465,6 +460,15 @@ UML_EXPORT int uml_instance_add_nat_with_flags(struct uml_instance *inst, unsign
 		return -EINVAL;
 	if (flags & ~(unsigned)(UML_NAT_IPV6 | UML_NAT_RESTRICT | UML_NAT_NO_HOST_LOOPBACK))
 		return ifail(inst, -EINVAL, "unknown NAT flags 0x%x", flags);
+	/*
+	 * A live NAT interface is a socket in the guest's box, which the
+	 * kernel can connect to only if it is of the kernel's uid; handing it
+	 * over by path (chown) in a dir the kernel writes would let it choose
+	 * the file.
+	 */
+	if (uml_instance_running(inst) && inst->sandboxed && inst->sandbox_uid != geteuid())
+		return ifail(inst, -EOPNOTSUPP, "NAT cannot be added to running guest '%s', whose "
+			     "sandbox runs it as another user: add it before boot", inst->umid);
 	other = uml_net_find_kind(inst, &nat_kind);
 	if (other)
 		return ifail(inst, -EEXIST, "guest '%s' has a NAT interface already (%s)",

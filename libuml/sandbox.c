@@ -408,12 +408,16 @@ static int write_new_file(const char *path, const char *text)
 	return r;
 }
 
-static int drop_privileges(const struct uml_sandbox *sb)
+/*
+ * No capability, now or after an exec (securebits: uid 0 inside gains none),
+ * no supplementary groups, no new privileges; uid and gid to switch to if
+ * switch_user.  Run with the namespace's full capabilities.
+ */
+static int drop_privileges(bool switch_user, uid_t uid, gid_t gid)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { { 0 } };
 
-	/* root in the namespace (uid 0 inside): exec must not hand capabilities back */
 	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
 		  SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
 		  SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) < 0)
@@ -423,10 +427,11 @@ static int drop_privileges(const struct uml_sandbox *sb)
 			return -errno;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return -errno;
-	if (sb->switch_to_nobody &&
-	    (syscall(SYS_setgroups, 0, NULL) < 0 ||
-	     syscall(SYS_setresgid, sb->gid, sb->gid, sb->gid) < 0 ||
-	     syscall(SYS_setresuid, sb->uid, sb->uid, sb->uid) < 0))
+	/* EPERM: an unprivileged user's namespace denies setgroups; its groups are its own */
+	if (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM)
+		return -errno;
+	if (switch_user &&
+	    (syscall(SYS_setresgid, gid, gid, gid) < 0 || syscall(SYS_setresuid, uid, uid, uid) < 0))
 		return -errno;
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return -errno;
@@ -454,7 +459,13 @@ int uml_sandbox_enter(const struct uml_sandbox *sb)
 		return -errno;
 	if (mkdir("/newroot/proc", 0755) < 0 && errno != EEXIST)
 		return -errno;
-	if (mount("proc", "/newroot/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+	/*
+	 * Processes only (subset=pid): no /proc/sys, /proc/sysrq-trigger and
+	 * the like, which check uids and no capability - and the kernel may
+	 * run as uid 0 (docs/security.md).
+	 */
+	if (mount("proc", "/newroot/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "subset=pid") < 0)
 		return -errno;
 	if ((mkdir("/newroot/dev", 0755) < 0 && errno != EEXIST) ||
 	    mount("tmpfs", "/newroot/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0)
@@ -488,7 +499,7 @@ int uml_sandbox_enter(const struct uml_sandbox *sb)
 	if (mount(NULL, "/dev", NULL, MS_REMOUNT | MS_NOSUID | MS_NOEXEC | MS_RDONLY, NULL) < 0 ||
 	    mount(NULL, "/", NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_RDONLY, NULL) < 0)
 		return -errno;
-	return drop_privileges(sb);
+	return drop_privileges(sb->switch_to_nobody, sb->uid, sb->gid);
 }
 
 /* ---- reaching a running sandbox ------------------------------------------------ */
@@ -502,33 +513,36 @@ int uml_sandbox_enter(const struct uml_sandbox *sb)
  */
 static _Noreturn void keeper_main(int sock, pid_t kpid, uid_t uid, gid_t gid, int report)
 {
-	static const char *const ns[] = { "user", "mnt", "pid" };
-	static const int type[] = { CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID };
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = { { 0 } };
-	int nsfd[3];
+	/* all of the kernel's namespaces: a keeper it could trace must give it nothing more */
+	static const char *const ns[] = { "user", "mnt", "pid", "net", "ipc", "uts" };
+	static const int type[] = { CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET,
+				    CLONE_NEWIPC, CLONE_NEWUTS };
+	int nsfd[ARRAY_SIZE(ns)];
 	pid_t pid, inside;
 	char path[64];
 
-	for (int i = 0; i < 3; i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+		struct stat theirs, ours;
+
 		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)kpid, ns[i]);
 		nsfd[i] = open(path, O_RDONLY | O_CLOEXEC);
-		if (nsfd[i] < 0)
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", ns[i]);
+		if (nsfd[i] < 0 || fstat(nsfd[i], &theirs) < 0 || stat(path, &ours) < 0)
 			_exit(1);
+		/* one it shares with us (the host's network, for a tap) is joined already */
+		if (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev) {
+			close(nsfd[i]);
+			nsfd[i] = -1;
+		}
 	}
-	for (int i = 0; i < 3; i++)
-		if (setns(nsfd[i], type[i]) < 0)
+	for (size_t i = 0; i < ARRAY_SIZE(ns); i++)
+		if (nsfd[i] >= 0 && setns(nsfd[i], type[i]) < 0)
 			_exit(1);
-	/* the kernel's uid, so it may open our fds through /proc */
-	if (getuid() != uid && (syscall(SYS_setgroups, 0, NULL) < 0 ||
-				syscall(SYS_setresgid, gid, gid, gid) < 0 ||
-				syscall(SYS_setresuid, uid, uid, uid) < 0))
-		_exit(1);
 	/*
-	 * No more capabilities than the kernel: it may open our fds only if we
-	 * hold none it lacks (ptrace access rules), and we need none.
+	 * The kernel's uid (so it may open our fds through /proc) and no more
+	 * privilege than the kernel: none now, none after an exec.
 	 */
-	if (syscall(SYS_capset, &hdr, data) < 0)
+	if (drop_privileges(getuid() != uid, uid, gid) < 0)
 		_exit(1);
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	prctl(PR_SET_NAME, "uml-keeper", 0, 0, 0);
@@ -578,9 +592,13 @@ int uml_sandbox_keeper_start(pid_t kpid, uid_t uid, gid_t gid, struct uml_sandbo
 	}
 	pid = fork();
 	if (pid == 0) {
-		/* nothing of ours stays open in the sandbox but the two ends */
+		/* nothing of ours stays open in the sandbox but the two ends: not even stdio */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 		int keep_lo = sv[1] < rep[1] ? sv[1] : rep[1];
 		int keep_hi = sv[1] < rep[1] ? rep[1] : sv[1];
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+			_exit(1);
 
 		syscall(SYS_close_range, 3U, (unsigned)keep_lo - 1, 0U);
 		if (keep_hi > keep_lo + 1)

@@ -135,6 +135,9 @@ START_TEST(hostfs_sees_only_the_sandbox)
 		 "test -e /m%s || echo no-secret; "
 		 "test -e /m%s/keep && echo has-share; "
 		 "echo pwned > /m/etc/libuml-containment 2>/dev/null || echo no-write; "
+		 /* the kernel's /proc holds processes only: no sysctls, no sysrq-trigger */
+		 "test -e /m/proc/self/status && test ! -e /m/proc/sysrq-trigger && "
+		 "test ! -e /m/proc/sys/kernel && echo proc-processes-only; "
 		 /* `..` in the mount option and a symlink in a share stay inside */
 		 "mount -t hostfs none /up -o %s/../../../.. && test ! -e /up/etc/shadow && echo dotdot-inside; "
 		 "mkdir -p /sym; mount -t hostfs none /sym -o %s/escape && test -e /sym/passwd && "
@@ -147,6 +150,7 @@ START_TEST(hostfs_sees_only_the_sandbox)
 		      "the sandbox's view is not what hostfs shows:\n%s", out);
 	ck_assert_msg(strstr(out, "no-shadow") && strstr(out, "no-home") && strstr(out, "no-secret") &&
 		      strstr(out, "no-write"), "the guest reaches the host's files:\n%s", out);
+	ck_assert_msg(strstr(out, "proc-processes-only"), "the kernel's /proc shows more:\n%s", out);
 	ck_assert_msg(strstr(out, "dotdot-inside") && strstr(out, "symlink-inside"),
 		      "a path leaves the sandbox:\n%s", out);
 	ck_assert_msg(strstr(out, "ro-held"), "a read-only share was written:\n%s", out);

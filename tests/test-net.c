@@ -667,21 +667,31 @@ START_TEST(hot_add_and_remove)
 	 * NAT on a running guest: the kernel cannot take an fd now, so it
 	 * connects to the helper's socket (the vector driver's bess transport)
 	 */
-	ck_assert_msg(uml_instance_add_nat(g[0], &nat) == 0, "%s", uml_instance_last_error(g[0]));
-	ck_assert_str_eq(uml_instance_get_iface_name(g[0], nat), "vec0");
-	free(console_run(0, "ip link set vec0 up; ip addr add 10.0.2.15/24 dev vec0"));
-	console_ping(0, "10.0.2.2");	/* fails unless the hot-added NAT carries frames */
+	r = uml_instance_add_nat(g[0], &nat);
+	if (r == -EOPNOTSUPP) {
+		/* only into a sandbox of our own uid: the socket is handed over by no path */
+		ck_assert(uml_instance_get_sandboxed(g[0]));
+		ck_assert_ptr_nonnull(strstr(uml_instance_last_error(g[0]), "another user"));
+	} else {
+		ck_assert_msg(r == 0, "%s", uml_instance_last_error(g[0]));
+		ck_assert_str_eq(uml_instance_get_iface_name(g[0], nat), "vec0");
+		free(console_run(0, "ip link set vec0 up; ip addr add 10.0.2.15/24 dev vec0"));
+		console_ping(0, "10.0.2.2");	/* fails unless the hot-added NAT carries frames */
+	}
 
 	ck_assert_int_eq(uml_instance_remove_iface(g[0], 1), 0);
 	ck_assert_int_eq(uml_instance_remove_iface(g[0], 1), -ENODEV);
 	dev = console_run(0, "ls /sys/class/net");
 	ck_assert_msg(!strstr(dev, "eth1"), "eth1 still in the guest:\n%s", th_tail(dev));
 	ck_assert_ptr_nonnull(strstr(dev, "eth0"));
-	ck_assert_ptr_nonnull(strstr(dev, "vec0"));
+	if (r == 0)
+		ck_assert_ptr_nonnull(strstr(dev, "vec0"));
 	free(dev);
 	/* and taken away again: the helper ends with the interface */
-	free(console_run(0, "ip link set vec0 down"));
-	ck_assert_int_eq(uml_instance_remove_iface(g[0], nat), 0);
+	if (r == 0) {
+		free(console_run(0, "ip link set vec0 down"));
+		ck_assert_int_eq(uml_instance_remove_iface(g[0], nat), 0);
+	}
 	ck_assert_int_eq(count_nat_helpers(), 0);
 	ck_assert_int_eq(uml_instance_halt(g[0], -1), 0);
 	uml_switch_unref(sw);

@@ -393,7 +393,19 @@ static int bind_path(const char *src, const char *dst, bool dir, bool write, boo
 		flags |= MS_RDONLY;
 	if (!dev)
 		flags |= MS_NODEV;
-	return mount(NULL, to, NULL, flags, NULL) < 0 ? -errno : 0;
+	if (mount(NULL, to, NULL, flags, NULL) < 0)
+		return -errno;
+	/* and every mount below it (a share over a dir with mounts in it) */
+	{
+		struct mount_attr attr = {
+			.attr_set = MOUNT_ATTR_NOSUID | (write ? 0 : MOUNT_ATTR_RDONLY) |
+				    (dev ? 0 : MOUNT_ATTR_NODEV),
+		};
+
+		if (mount_setattr(AT_FDCWD, to, AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+			return -errno;
+	}
+	return 0;
 }
 
 static int write_new_file(const char *path, const char *text)

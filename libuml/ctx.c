@@ -378,6 +378,7 @@ static void log_to_stderr(int prio, const char *msg)
 	fprintf(stderr, "libuml: %s\n", msg);
 }
 
+__attribute__((format(printf, 3, 0)))
 static void uml_logv(struct uml_ctx *ctx, int prio, const char *fmt, va_list ap)
 {
 	char *msg;

@@ -23,15 +23,15 @@ static const struct exit_reason_row {
 	unsigned flags;
 	const char *lines[MAX_LINES];
 } rows[] = {
-	[UML_EXIT_NONE] = { "none" },
+	[UML_EXIT_NONE] = { "none", 0, 0, { NULL } },
 	[UML_EXIT_POWEROFF] = { "poweroff", 2, UML_EXIT_ROW_CLEAN_ONLY, { "reboot: Power down" } },
 	[UML_EXIT_HALT] = { "halt", 2, UML_EXIT_ROW_CLEAN_ONLY, { "reboot: System halted" } },
 	/* UML reboots by exec'ing itself: the guest's life ends at that line */
 	[UML_EXIT_REBOOT] = { "reboot", 2, UML_EXIT_ROW_ENDS_GUEST, { "reboot: Restarting system" } },
 	[UML_EXIT_PANIC] = { "panic", 3, 0, { "Kernel panic - not syncing" } },
-	[UML_EXIT_KILLED] = { "killed" },
-	[UML_EXIT_TIMEOUT] = { "timeout" },
-	[UML_EXIT_FAILED_TO_START] = { "failed-to-start" },
+	[UML_EXIT_KILLED] = { "killed", 0, 0, { NULL } },
+	[UML_EXIT_TIMEOUT] = { "timeout", 0, 0, { NULL } },
+	[UML_EXIT_FAILED_TO_START] = { "failed-to-start", 0, 0, { NULL } },
 	[UML_EXIT_HOST_INCOMPATIBLE] = { "host-incompatible", 5, 0, { "ptrace set fp regs failed" } },
 	[UML_EXIT_NO_INIT] = { "no-init", 4, 0,
 		{ "No working init found", "No init found", "Requested init" } },
@@ -42,7 +42,7 @@ static const struct exit_reason_row {
 		{ "Failed to open console", "unable to open an initial console" } },
 	[UML_EXIT_OUT_OF_MEMORY] = { "out-of-memory", 4, 0,
 		{ "Out of memory and no killable processes", "System is deadlocked on memory" } },
-	[UML_EXIT_CRASHED] = { "crashed" },
+	[UML_EXIT_CRASHED] = { "crashed", 0, 0, { NULL } },
 };
 
 UML_EXPORT const char *uml_exit_reason_to_string(enum uml_exit_reason reason)

@@ -160,10 +160,12 @@ void uml_instance_remove_part(struct uml_instance *inst, const struct uml_part_o
 	}
 }
 
-/* Calls hook on every part that has it; stops at the first negative return. */
+/* Every part of inst (parts is NULL until the first is added, and NULL + 0 is undefined). */
 #define FOR_PARTS(inst, p) \
-	for (struct uml_part *p = (inst)->parts; p < (inst)->parts + (inst)->n_parts; p++)
+	for (struct uml_part *p = (inst)->parts, *p##_end_ = p ? p + (inst)->n_parts : NULL; \
+	     p && p < p##_end_; p++)
 
+/* Calls run_prologue on every part that has it; stops at the first negative return. */
 int uml_instance_run_prologue(struct uml_instance *inst, struct uml_buf *script)
 {
 	FOR_PARTS(inst, p) {
@@ -761,14 +763,17 @@ static int drain(struct uml_instance *inst, int *fd, struct uml_line_splitter *l
 
 void uml_instance_take_notify(struct uml_instance *inst, const void *buf, size_t n)
 {
-	const char *data;
+	char data[UML_MCONSOLE_MAX_DATA + 1];	/* the payload, NUL-terminated for events */
+	const char *raw;
 	size_t len;
 	int type;
 
-	if (uml_mconsole_parse_notify(buf, n, &type, &data, &len) < 0) {
+	if (uml_mconsole_parse_notify(buf, n, &type, &raw, &len) < 0 || len >= sizeof(data)) {
 		uml_dbg(inst->ctx, "guest %s: ignoring a malformed notification", inst->umid);
 		return;
 	}
+	memcpy(data, raw, len);
+	data[len] = '\0';
 	switch (type) {
 	case UML_MCONSOLE_NOTIFY_SOCKET:
 		if (inst->kernel_up && !inst->end_killed) {
